@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "provenance",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "provenance", targets: ["provenance"]),
+        .library(name: "ProvenanceCore", targets: ["ProvenanceCore"]),
+        .library(name: "ProvenanceProbeKit", targets: ["ProvenanceProbeKit"]),
+        .library(name: "ProvenanceProbes", targets: ["ProvenanceProbes"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // Pure: manifest model, canonical JSON, fingerprint. No I/O, no C libraries of ours.
+        .target(
+            name: "ProvenanceCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
+        .target(name: "ProvenanceProbeKit", dependencies: ["ProvenanceCore"]),
+        // Built-in probes, one per file.
+        .target(name: "ProvenanceProbes", dependencies: ["ProvenanceCore", "ProvenanceProbeKit"]),
+        // The thin command-line front end.
+        .executableTarget(
+            name: "provenance",
+            dependencies: [
+                "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ProvenanceCoreTests", dependencies: ["ProvenanceCore"]),
+        .testTarget(name: "ProvenanceProbeKitTests", dependencies: ["ProvenanceProbeKit"]),
+        .testTarget(name: "ProvenanceProbesTests", dependencies: ["ProvenanceProbes", "ProvenanceProbeKit"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ProvenanceCore", "provenance"]),
+    ]
+)

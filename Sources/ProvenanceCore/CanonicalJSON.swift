@@ -1,0 +1,146 @@
+/// JSON serialisation in the canonical form of RFC 8785 (JSON Canonicalization Scheme), and a
+/// pretty form with the same key order and string forms for files people read.
+///
+/// - Object keys are sorted by their UTF-16 code units.
+/// - Strings escape only `"`, `\` and control characters (`\b \t \n \f \r`, else `\u00xx`).
+/// - Numbers use the ECMAScript `Number.prototype.toString` form. Integers are written exactly;
+///   manifests keep them within ±2^53, where this is the RFC 8785 form too.
+public enum CanonicalJSON {
+    /// The canonical bytes: no insignificant whitespace. This is what gets hashed.
+    public static func serialize(_ value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(4096)
+        write(value, into: &out, indent: nil, level: 0)
+        return out
+    }
+
+    public static func string(_ value: JSONValue) -> String {
+        String(decoding: serialize(value), as: UTF8.self)
+    }
+
+    /// Two-space indented, same order and forms as the canonical bytes, newline-terminated.
+    public static func pretty(_ value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(8192)
+        write(value, into: &out, indent: 2, level: 0)
+        out.append(UInt8(ascii: "\n"))
+        return out
+    }
+
+    /// Sorts keys the RFC 8785 way: by UTF-16 code units.
+    public static func sortedKeys(_ object: [String: JSONValue]) -> [String] {
+        object.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+    }
+
+    private static func newline(_ out: inout [UInt8], _ indent: Int?, _ level: Int) {
+        guard let indent else { return }
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))
+    }
+
+    private static func write(_ value: JSONValue, into out: inout [UInt8], indent: Int?, level: Int) {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .double(let d): out.append(contentsOf: formatNumber(d).utf8)
+        case .string(let s): writeString(s, into: &out)
+        case .array(let elements):
+            out.append(UInt8(ascii: "["))
+            if elements.isEmpty { out.append(UInt8(ascii: "]")); return }
+            for (i, element) in elements.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(&out, indent, level + 1)
+                write(element, into: &out, indent: indent, level: level + 1)
+            }
+            newline(&out, indent, level)
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            if members.isEmpty { out.append(UInt8(ascii: "}")); return }
+            for (i, key) in sortedKeys(members).enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(&out, indent, level + 1)
+                writeString(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                if indent != nil { out.append(UInt8(ascii: " ")) }
+                write(members[key]!, into: &out, indent: indent, level: level + 1)
+            }
+            newline(&out, indent, level)
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    static func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x00..<0x20:
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0xF)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// ECMAScript `Number.prototype.toString` for a finite double (RFC 8785 section 3.2.2.3).
+    public static func formatNumber(_ value: Double) -> String {
+        precondition(value.isFinite, "JSON has no NaN or infinity")
+        if value == 0 { return "0" }
+        let sign = value < 0 ? "-" : ""
+        // Swift's description is the shortest round-tripping decimal, as ECMAScript requires.
+        let (digits, pointPosition) = decimalDigits(of: value.magnitude.description)
+        let k = digits.count
+        let n = pointPosition
+        let body: String
+        if k <= n && n <= 21 {
+            body = digits + String(repeating: "0", count: n - k)
+        } else if 0 < n && n <= 21 {
+            body = String(digits.prefix(n)) + "." + String(digits.dropFirst(n))
+        } else if -6 < n && n <= 0 {
+            body = "0." + String(repeating: "0", count: -n) + digits
+        } else {
+            let exponent = n - 1
+            let exponentText = (exponent < 0 ? "-" : "+") + String(exponent.magnitude)
+            let mantissa = k == 1 ? digits : String(digits.prefix(1)) + "." + String(digits.dropFirst())
+            body = mantissa + "e" + exponentText
+        }
+        return sign + body
+    }
+
+    /// Splits "1.25e-07" / "120.5" / "5e+20" into significant digits and the position of the
+    /// decimal point relative to them (value = 0.DIGITS × 10^position).
+    private static func decimalDigits(of text: String) -> (String, Int) {
+        var mantissa = Substring(text)
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            mantissa = text[..<e]
+            exponent = Int(text[text.index(after: e)...]) ?? 0
+        }
+        var integerPart = mantissa
+        var fraction: Substring = ""
+        if let dot = mantissa.firstIndex(of: ".") {
+            integerPart = mantissa[..<dot]
+            fraction = mantissa[mantissa.index(after: dot)...]
+        }
+        var digits = String(integerPart) + String(fraction)
+        var position = integerPart.count + exponent
+        while digits.hasPrefix("0") && digits.count > 1 {
+            digits.removeFirst()
+            position -= 1
+        }
+        while digits.hasSuffix("0") && digits.count > 1 { digits.removeLast() }
+        return (digits, position)
+    }
+}

@@ -1,0 +1,154 @@
+import Crypto
+
+/// The manifest: one schema-versioned document holding a section per probe.
+///
+/// Schema versions follow SchemaVer (MODEL-REVISION-ADDITION, written as dotted numbers);
+/// a published `Schemas/manifest-X.schema.json` is never edited.
+/// Changelog:
+/// - 1.0.0: first release (envelope, sections with status/probeVersion/data/issues, fingerprint).
+public struct Manifest: Sendable, Equatable {
+    public static let schemaVersion = "1.0.0"
+
+    public var schemaVersion: String = Manifest.schemaVersion
+    public var tool: Tool
+    /// RFC 3339 UTC time the capture started. Volatile: not in the fingerprint.
+    public var captureTime: String
+    /// The host name of the captured machine. Identity, not environment: not in the fingerprint.
+    public var hostName: String?
+    /// How the capture was made (live or replayed from a recorded machine). Not in the fingerprint.
+    public var capture: CaptureInfo
+    public var sections: [String: Section]
+
+    public init(tool: Tool, captureTime: String, hostName: String?, capture: CaptureInfo, sections: [String: Section]) {
+        self.tool = tool
+        self.captureTime = captureTime
+        self.hostName = hostName
+        self.capture = capture
+        self.sections = sections
+    }
+
+    public struct Tool: Sendable, Equatable {
+        public var name: String
+        public var version: String
+        public init(name: String, version: String) {
+            self.name = name
+            self.version = version
+        }
+    }
+
+    public struct CaptureInfo: Sendable, Equatable {
+        /// `live`, or `recorded` when replaying a recorded machine with `--root`.
+        public var mode: String
+        public var root: String?
+        /// Wall time of the whole capture in milliseconds. Volatile.
+        public var durationMs: Int64
+        public init(mode: String, root: String?, durationMs: Int64) {
+            self.mode = mode
+            self.root = root
+            self.durationMs = durationMs
+        }
+    }
+
+    /// `sha256:` of the canonical JSON of the environment content: the schema version and, per
+    /// section, its status, probe version and data. Capture time, durations, host name, tool
+    /// version, issue texts and each section's `volatile` part are left out, so two captures of an
+    /// unchanged machine give the same fingerprint.
+    public var fingerprint: String {
+        var content: [String: JSONValue] = [:]
+        for (id, section) in sections { content[id] = section.fingerprintContent }
+        let document: JSONValue = .object(["schemaVersion": .string(schemaVersion), "sections": .object(content)])
+        return Manifest.sha256(CanonicalJSON.serialize(document))
+    }
+
+    public static func sha256(_ bytes: [UInt8]) -> String {
+        let digest = SHA256.hash(data: bytes)
+        return "sha256:" + digest.map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    /// The whole manifest as a JSON value, fingerprint included.
+    public var json: JSONValue {
+        var sectionValues: [String: JSONValue] = [:]
+        for (id, section) in sections { sectionValues[id] = section.json }
+        var captureValue: [String: JSONValue] = ["mode": .string(capture.mode), "durationMs": .int(capture.durationMs)]
+        if let root = capture.root { captureValue["root"] = .string(root) }
+        var object: [String: JSONValue] = [
+            "schemaVersion": .string(schemaVersion),
+            "tool": ["name": .string(tool.name), "version": .string(tool.version)],
+            "captureTime": .string(captureTime),
+            "capture": .object(captureValue),
+            "fingerprint": .string(fingerprint),
+            "sections": .object(sectionValues),
+        ]
+        if let hostName { object["hostName"] = .string(hostName) }
+        return .object(object)
+    }
+}
+
+/// How far a probe got.
+public enum SectionStatus: String, Sendable, Equatable, CaseIterable, Codable {
+    /// Everything the probe looks for was read.
+    case ok
+    /// Some facts were read, others could not be: see the section's issues.
+    case partial
+    /// The thing the probe describes is not on this machine (no NVIDIA driver, no git repository).
+    case absent
+    /// The probe could not run: it threw, timed out, or its source was unreadable.
+    case failed
+    /// The probe was not run (off by default, or turned off with `--no-probe`).
+    case skipped
+}
+
+/// One problem a probe met: where (a file, a command) and what.
+public struct ProbeIssue: Sendable, Equatable, Hashable, Codable {
+    public var source: String
+    public var message: String
+    public init(source: String, message: String) {
+        self.source = source
+        self.message = message
+    }
+}
+
+/// One probe's part of the manifest.
+public struct Section: Sendable, Equatable {
+    public var status: SectionStatus
+    public var probeVersion: String
+    /// The facts. Absent for `absent`, `failed` and `skipped` sections.
+    public var data: JSONValue?
+    /// Facts that change between two captures of an unchanged machine; not fingerprinted.
+    public var volatile: JSONValue?
+    public var issues: [ProbeIssue]
+    /// Wall time the probe took. Volatile.
+    public var durationMs: Int64
+
+    public init(status: SectionStatus, probeVersion: String, data: JSONValue? = nil, volatile: JSONValue? = nil,
+                issues: [ProbeIssue] = [], durationMs: Int64 = 0)
+    {
+        self.status = status
+        self.probeVersion = probeVersion
+        self.data = data
+        self.volatile = volatile
+        self.issues = issues
+        self.durationMs = durationMs
+    }
+
+    var fingerprintContent: JSONValue {
+        var object: [String: JSONValue] = ["status": .string(status.rawValue), "probeVersion": .string(probeVersion)]
+        if let data { object["data"] = data }
+        return .object(object)
+    }
+
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "status": .string(status.rawValue),
+            "probeVersion": .string(probeVersion),
+            "durationMs": .int(durationMs),
+            "issues": .array(issues.map { ["source": .string($0.source), "message": .string($0.message)] }),
+        ]
+        if let data { object["data"] = data }
+        if let volatile { object["volatile"] = volatile }
+        return .object(object)
+    }
+}

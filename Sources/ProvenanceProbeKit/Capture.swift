@@ -1,0 +1,130 @@
+import ProvenanceCore
+
+/// Runs probes concurrently against a machine and assembles the manifest.
+///
+/// Each enabled probe runs on its own thread with its own deadline (its descriptor's timeout, a
+/// `--probe-timeout`, or the capture's `--timeout`). A probe that throws becomes a `failed` section;
+/// one still running at its deadline (plus a short grace for its fallbacks) is abandoned and
+/// reported `failed`, and the capture goes on without waiting for it.
+public struct Capture: Sendable {
+    public var probes: [any Probe]
+    /// Probe ids to run; nil means every probe that is on by default.
+    public var enabled: Set<String>?
+    /// Per-command and default per-probe timeout, in seconds.
+    public var timeout: Double
+    /// Per-probe deadlines overriding `timeout`.
+    public var probeTimeouts: [String: Double]
+    public var toolVersion: String
+    /// Extra time after a probe's deadline for it to report what its fallbacks found.
+    public var grace: Double = 0.5
+
+    public init(probes: [any Probe], enabled: Set<String>? = nil, timeout: Double = 5,
+                probeTimeouts: [String: Double] = [:], toolVersion: String)
+    {
+        self.probes = probes
+        self.enabled = enabled
+        self.timeout = timeout
+        self.probeTimeouts = probeTimeouts
+        self.toolVersion = toolVersion
+    }
+
+    public func run(on machine: Machine) -> Manifest {
+        let startTime = machine.clock.secondsSinceEpoch()
+        let started = monotonicSeconds()
+        let board = Board()
+        var sections: [String: Section] = [:]
+        var pending: [(id: String, version: String, deadline: Double, seconds: Double)] = []
+
+        for probe in probes {
+            let descriptor = probe.descriptor
+            let isEnabled = enabled.map { $0.contains(descriptor.id) } ?? descriptor.enabledByDefault
+            guard isEnabled else {
+                let reason = enabled == nil ? "off by default" : "not selected"
+                sections[descriptor.id] = Section(
+                    status: .skipped, probeVersion: descriptor.version,
+                    issues: [ProbeIssue(source: "capture", message: reason)])
+                continue
+            }
+            let seconds = probeTimeouts[descriptor.id] ?? descriptor.timeoutSeconds ?? timeout
+            let deadline = started + seconds
+            let context = ProbeContext(
+                fs: machine.fs, commands: machine.commands, clock: machine.clock, environment: machine.environment,
+                commandTimeout: min(timeout, seconds), deadline: deadline)
+            pending.append((descriptor.id, descriptor.version, deadline + grace, seconds))
+            let id = descriptor.id
+            startDetachedThread {
+                let section = Capture.collect(probe, context)
+                board.finish(id, section)
+            }
+        }
+
+        let finished = board.wait(for: pending.map { ($0.id, $0.deadline) })
+        for item in pending {
+            if let section = finished[item.id] {
+                sections[item.id] = section
+            } else {
+                sections[item.id] = Section(
+                    status: .failed, probeVersion: item.version,
+                    issues: [ProbeIssue(source: "capture",
+                                        message: "did not finish within its \(formatSeconds(item.seconds)) s timeout")],
+                    durationMs: Int64((item.seconds + grace) * 1000))
+            }
+        }
+
+        return Manifest(
+            tool: .init(name: "provenance", version: toolVersion),
+            captureTime: Timestamp.rfc3339(secondsSinceEpoch: startTime),
+            hostName: machine.hostName(),
+            capture: .init(mode: machine.root == nil ? "live" : "recorded", root: machine.root,
+                           durationMs: Int64((monotonicSeconds() - started) * 1000)),
+            sections: sections)
+    }
+
+    /// Runs one probe and turns its outcome into a section.
+    public static func collect<P: Probe>(_ probe: P, _ context: ProbeContext) -> Section {
+        let descriptor = probe.descriptor
+        let report = ProbeReport()
+        let started = monotonicSeconds()
+        func elapsed() -> Int64 { Int64((monotonicSeconds() - started) * 1000) }
+        do {
+            let output = try probe.collect(context, report)
+            let data = try JSONValueEncoder().encode(output)
+            let issues = report.issues
+            return Section(status: issues.isEmpty ? .ok : .partial, probeVersion: descriptor.version, data: data,
+                           volatile: report.volatile, issues: issues, durationMs: elapsed())
+        } catch let absent as ProbeAbsent {
+            return Section(status: .absent, probeVersion: descriptor.version,
+                           issues: report.issues + [ProbeIssue(source: absent.source, message: absent.reason)],
+                           durationMs: elapsed())
+        } catch {
+            return Section(status: .failed, probeVersion: descriptor.version,
+                           issues: report.issues + [ProbeIssue(source: descriptor.id, message: "\(error)")],
+                           durationMs: elapsed())
+        }
+    }
+}
+
+/// Where probe threads leave their sections; the capture waits on it with deadlines.
+private final class Board: @unchecked Sendable {
+    private let mutex = Mutex()
+    private var sections: [String: Section] = [:]
+
+    func finish(_ id: String, _ section: Section) {
+        mutex.withLock {
+            sections[id] = section
+            mutex.broadcast()
+        }
+    }
+
+    /// Waits until every probe finished or passed its deadline; returns the finished ones.
+    func wait(for probes: [(id: String, deadline: Double)]) -> [String: Section] {
+        mutex.lock()
+        defer { mutex.unlock() }
+        while true {
+            let now = monotonicSeconds()
+            let waiting = probes.filter { sections[$0.id] == nil && $0.deadline > now }
+            guard let next = waiting.map(\.deadline).min() else { return sections }
+            mutex.wait(until: next)
+        }
+    }
+}

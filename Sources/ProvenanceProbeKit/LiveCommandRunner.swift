@@ -1,0 +1,224 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Runs real processes with `posix_spawn`, reading stdout and stderr with `poll` until a deadline.
+///
+/// Avoids the traps of Foundation `Process` on Linux: children start with an empty signal mask
+/// and default signal dispositions (a child spawned from a worker thread would otherwise inherit
+/// a mask that blocks SIGTERM), each child leads its own process group, and at the deadline the
+/// whole group is sent SIGTERM then SIGKILL, so `sh -c 'sleep 100'` and grandchildren holding
+/// the pipes die too. stdin is `/dev/null`; `LC_ALL=C` keeps version texts untranslated.
+public struct LiveCommandRunner: CommandRunner {
+    /// The environment children get (PATH is also where commands are looked up).
+    public let environment: [String: String]
+    /// Output beyond this many bytes per stream is read and dropped.
+    public var maxOutputBytes = 64 << 20
+
+    public init(environment: [String: String]) {
+        self.environment = environment
+    }
+
+    /// The absolute path `name` resolves to through PATH, or nil when not installed.
+    public func resolve(_ name: String) -> String? {
+        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":", omittingEmptySubsequences: true) {
+            let candidate = directory + "/" + name
+            var info = stat()
+            if stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
+        }
+        return nil
+    }
+
+    public func run(_ argv: [String], timeout: Double) -> CommandResult {
+        precondition(!argv.isEmpty, "argv is empty")
+        guard let executable = resolve(argv[0]) else { return CommandResult(outcome: .notFound) }
+        let start = monotonicSeconds()
+        let deadline = start + max(0, timeout)
+
+        // Pipes are created and the child spawned under one lock, so a pipe end never leaks
+        // into a child spawned concurrently before FD_CLOEXEC is set (pipe2 is not exported).
+        spawnLock.lock()
+        var stdoutPipe: [Int32] = [-1, -1]
+        var stderrPipe: [Int32] = [-1, -1]
+        guard makeCloseOnExecPipe(&stdoutPipe) else {
+            spawnLock.unlock()
+            return startFailure(executable)
+        }
+        guard makeCloseOnExecPipe(&stderrPipe) else {
+            close(stdoutPipe[0]); close(stdoutPipe[1])
+            spawnLock.unlock()
+            return startFailure(executable)
+        }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaultSignals = sigset_t()
+        sigfillset(&defaultSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        var childEnvironment = environment
+        childEnvironment["LC_ALL"] = "C"
+        childEnvironment["LANG"] = "C"
+        let envStrings = childEnvironment.map { "\($0.key)=\($0.value)" }
+
+        var pid: pid_t = 0
+        let spawnStatus = withCStrings(argv) { argvPointers in
+            withCStrings(envStrings) { envPointers in
+                posix_spawn(&pid, executable, &actions, &attributes, argvPointers, envPointers)
+            }
+        }
+        spawnLock.unlock()
+        close(stdoutPipe[1])
+        close(stderrPipe[1])
+        guard spawnStatus == 0 else {
+            close(stdoutPipe[0]); close(stderrPipe[0])
+            return CommandResult(
+                outcome: .couldNotStart(String(cString: strerror(spawnStatus)).lowercased()), executable: executable)
+        }
+
+        var output = OutputCollector(fds: [stdoutPipe[0], stderrPipe[0]], cap: maxOutputBytes)
+        let finishedReading = output.readUntilClosed(deadline: deadline)
+        var status: Int32 = 0
+        var timedOut = !finishedReading
+        if !timedOut {
+            // Output closed; the process may still linger (it closed its streams without exiting).
+            timedOut = !waitForExit(pid, status: &status, deadline: deadline)
+        }
+        if timedOut {
+            terminateGroup(pid, status: &status)
+            output.closeAll()
+            return CommandResult(
+                outcome: .timedOut(seconds: timeout), stdout: output.buffers[0], stderr: output.buffers[1],
+                executable: executable, truncated: output.truncated)
+        }
+        output.closeAll()
+        // The leader is gone; anything it left in its group (background grandchildren) goes too.
+        kill(-pid, SIGKILL)
+        let outcome: CommandResult.Outcome =
+            (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
+        return CommandResult(
+            outcome: outcome, stdout: output.buffers[0], stderr: output.buffers[1], executable: executable,
+            truncated: output.truncated)
+    }
+
+    private func startFailure(_ executable: String) -> CommandResult {
+        CommandResult(outcome: .couldNotStart(String(cString: strerror(errno)).lowercased()), executable: executable)
+    }
+
+    /// Polls `waitpid` until the child exits or the deadline passes.
+    private func waitForExit(_ pid: pid_t, status: inout Int32, deadline: Double) -> Bool {
+        var pause: UInt32 = 200  // microseconds, doubling up to 20 ms
+        while true {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { return true }
+            if result < 0 && errno != EINTR { return true }
+            if monotonicSeconds() >= deadline { return false }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+    }
+
+    /// SIGTERM to the process group, up to 100 ms of grace, then SIGKILL; reaps the child.
+    private func terminateGroup(_ pid: pid_t, status: inout Int32) {
+        kill(-pid, SIGTERM)
+        if !waitForExit(pid, status: &status, deadline: monotonicSeconds() + 0.1) {
+            kill(-pid, SIGKILL)
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+        kill(-pid, SIGKILL)
+    }
+}
+
+private let spawnLock = Mutex()
+
+private func makeCloseOnExecPipe(_ fds: inout [Int32]) -> Bool {
+    guard pipe(&fds) == 0 else { return false }
+    _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+    _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+    return true
+}
+
+/// Reads several pipes with `poll` until all are closed or a deadline passes.
+private struct OutputCollector {
+    var fds: [Int32]
+    var buffers: [[UInt8]]
+    var open: [Bool]
+    let cap: Int
+    var truncated = false
+
+    init(fds: [Int32], cap: Int) {
+        self.fds = fds
+        self.buffers = Array(repeating: [], count: fds.count)
+        self.open = Array(repeating: true, count: fds.count)
+        self.cap = cap
+    }
+
+    /// True when every pipe reached end of file before the deadline.
+    mutating func readUntilClosed(deadline: Double) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while open.contains(true) {
+            let remaining = deadline - monotonicSeconds()
+            if remaining <= 0 { return false }
+            var pollFds = fds.indices.filter { open[$0] }.map { pollfd(fd: fds[$0], events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&pollFds, nfds_t(pollFds.count), Int32(min(remaining * 1000 + 1, 60_000)))
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            for entry in pollFds where entry.revents != 0 {
+                let index = fds.firstIndex(of: entry.fd)!
+                let count = chunk.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    if buffers[index].count < cap {
+                        buffers[index].append(contentsOf: chunk[0..<min(count, cap - buffers[index].count)])
+                        if buffers[index].count >= cap { truncated = true }
+                    } else {
+                        truncated = true
+                    }
+                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                    open[index] = false
+                }
+            }
+        }
+        return true
+    }
+
+    mutating func closeAll() {
+        for fd in fds { close(fd) }
+        open = Array(repeating: false, count: fds.count)
+    }
+}
+
+/// Seconds on a monotonic clock.
+public func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// Calls `body` with a NULL-terminated C array of the strings.
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { for pointer in pointers { free(pointer) } }
+    return body(pointers)
+}

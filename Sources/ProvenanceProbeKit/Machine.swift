@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The machine a capture looks at: its files, commands, environment and clock.
+public struct Machine: Sendable {
+    public var fs: RootedFileSystem
+    public var commands: any CommandRunner
+    public var environment: [String: String]
+    public var clock: any WallClock
+    /// The recorded machine's directory, nil for the live machine.
+    public var root: String?
+
+    public init(fs: RootedFileSystem, commands: any CommandRunner, environment: [String: String],
+                clock: any WallClock, root: String?)
+    {
+        self.fs = fs
+        self.commands = commands
+        self.environment = environment
+        self.clock = clock
+        self.root = root
+    }
+
+    /// This machine: `/`, real processes, this process's environment.
+    public static func live(clock: any WallClock = SystemClock()) -> Machine {
+        let environment = processEnvironment()
+        return Machine(fs: RootedFileSystem(root: "/"), commands: LiveCommandRunner(environment: environment),
+                       environment: environment, clock: clock, root: nil)
+    }
+
+    /// A recorded machine (../shared/FIXTURES.md): files under `root`, commands from
+    /// `root/commands/commands.json`, the environment from `root/proc/self/environ` when recorded.
+    /// Nothing of the live machine is read and no process is started.
+    public static func recorded(root: String, clock: any WallClock = SystemClock()) throws(ReplayError) -> Machine {
+        let fs = RootedFileSystem(root: root)
+        guard fs.isDirectory("/") else { throw ReplayError("\(root): no such directory") }
+        let commands = try ReplayCommandRunner(machine: fs)
+        var environment: [String: String] = [:]
+        if let bytes = try? fs.readBytes("/proc/self/environ") {
+            environment = parseEnviron(bytes)
+        }
+        return Machine(fs: fs, commands: commands, environment: environment, clock: clock, root: root)
+    }
+
+    /// The host name: `/proc/sys/kernel/hostname`, else `/etc/hostname`.
+    public func hostName() -> String? {
+        fs.attribute("/proc/sys/kernel/hostname") ?? fs.attribute("/etc/hostname")
+    }
+}
+
+/// Parses a NUL-separated `KEY=VALUE` environment block (`/proc/PID/environ`).
+public func parseEnviron(_ bytes: [UInt8]) -> [String: String] {
+    var environment: [String: String] = [:]
+    for entry in bytes.split(separator: 0, omittingEmptySubsequences: true) {
+        guard let equals = entry.firstIndex(of: UInt8(ascii: "=")), equals != entry.startIndex else { continue }
+        let key = String(decoding: entry[entry.startIndex..<equals], as: UTF8.self)
+        if environment[key] == nil {
+            environment[key] = String(decoding: entry[(equals + 1)...], as: UTF8.self)
+        }
+    }
+    return environment
+}
+
+/// This process's environment, read from `environ`.
+public func processEnvironment() -> [String: String] {
+    var environment: [String: String] = [:]
+    var pointer = environ
+    while let entry = pointer.pointee {
+        let text = String(cString: entry)
+        if let equals = text.firstIndex(of: "="), equals != text.startIndex, environment[String(text[..<equals])] == nil {
+            environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        pointer += 1
+    }
+    return environment
+}

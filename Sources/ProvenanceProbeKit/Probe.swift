@@ -1,0 +1,81 @@
+import ProvenanceCore
+
+/// A pluggable source of one manifest section.
+///
+/// Implementation requirements:
+/// - Read the machine only through `context.fs`, `context.run(_:)`, `context.environment` and
+///   `context.clock`, so the probe runs unchanged on a recorded machine (`--root`).
+/// - Throw `ProbeAbsent` when the thing does not exist here (no NVIDIA driver, no repository):
+///   the section says `absent`, which is not a failure.
+/// - Otherwise return what you have and `report.issue(...)` each fact you could not get: the
+///   section then says `partial`. Any other error thrown makes the section `failed`.
+/// - Keep volatile values (temperatures, utilisation, timings) out of the output; put them in
+///   `report.volatile` if they are worth keeping. Sort arrays (devices by bus address, packages by
+///   name, files by path) so the output is deterministic.
+/// - Return within the probe's deadline; commands started through `context.run` are bounded by it.
+public protocol Probe: Sendable {
+    associatedtype Output: Encodable
+    var descriptor: ProbeDescriptor { get }
+    func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output
+}
+
+/// What a probe is: its manifest section id, version, and what it reads and runs.
+public struct ProbeDescriptor: Sendable, Equatable {
+    /// The section id in the manifest (`os`, `cpu`, `gpu.nvidia`).
+    public var id: String
+    /// Bumped whenever the probe's output for the same machine changes.
+    public var version: String
+    public var summary: String
+    /// Files the probe reads (machine paths; `*` for patterns).
+    public var reads: [String]
+    /// Command lines the probe runs.
+    public var runs: [String]
+    /// Whether `provenance capture` runs it when not told otherwise.
+    public var enabledByDefault: Bool
+    /// The probe's own deadline in seconds; nil means the capture's `--timeout`.
+    public var timeoutSeconds: Double?
+
+    public init(id: String, version: String, summary: String, reads: [String] = [], runs: [String] = [],
+                enabledByDefault: Bool = true, timeoutSeconds: Double? = nil)
+    {
+        self.id = id
+        self.version = version
+        self.summary = summary
+        self.reads = reads
+        self.runs = runs
+        self.enabledByDefault = enabledByDefault
+        self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// Thrown by a probe when what it describes is not on this machine.
+public struct ProbeAbsent: Error, Sendable {
+    public var reason: String
+    public var source: String
+    public init(source: String, reason: String) {
+        self.source = source
+        self.reason = reason
+    }
+}
+
+/// Collects the issues (and volatile facts) of one probe run. Thread-safe.
+public final class ProbeReport: @unchecked Sendable {
+    private let lock = Mutex()
+    private var _issues: [ProbeIssue] = []
+    private var _volatile: JSONValue?
+
+    public init() {}
+
+    /// Records a fact that could not be read: where, and why.
+    public func issue(_ source: String, _ message: String) {
+        lock.withLock { _issues.append(ProbeIssue(source: source, message: message)) }
+    }
+
+    public var issues: [ProbeIssue] { lock.withLock { _issues } }
+
+    /// Values that change between captures of an unchanged machine (kept, never fingerprinted).
+    public var volatile: JSONValue? {
+        get { lock.withLock { _volatile } }
+        set { lock.withLock { _volatile = newValue } }
+    }
+}

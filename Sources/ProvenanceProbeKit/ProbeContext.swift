@@ -1,0 +1,40 @@
+import ProvenanceCore
+
+/// Everything a probe may use to look at the machine.
+public struct ProbeContext: Sendable {
+    /// The machine's files (live, or under a recorded machine's root).
+    public let fs: RootedFileSystem
+    /// The machine's commands (live processes, or recorded outputs).
+    public let commands: any CommandRunner
+    /// The machine's time of day.
+    public let clock: any WallClock
+    /// The environment of the process being captured (live: ours; recorded: `proc/self/environ`).
+    public let environment: [String: String]
+    /// The timeout of one command, in seconds.
+    public let commandTimeout: Double
+    /// Monotonic time (seconds) by which the probe must be done; commands never run past it.
+    public let deadline: Double
+
+    public init(fs: RootedFileSystem, commands: any CommandRunner, clock: any WallClock,
+                environment: [String: String], commandTimeout: Double, deadline: Double)
+    {
+        self.fs = fs
+        self.commands = commands
+        self.clock = clock
+        self.environment = environment
+        self.commandTimeout = commandTimeout
+        self.deadline = deadline
+    }
+
+    /// Runs a command of the machine with the command timeout, never past the probe's deadline.
+    public func run(_ argv: [String], timeout: Double? = nil) -> CommandResult {
+        let remaining = max(0, deadline - monotonicSeconds())
+        return commands.run(argv, timeout: min(timeout ?? commandTimeout, remaining))
+    }
+
+    /// The same context with another deadline.
+    public func with(deadline: Double) -> ProbeContext {
+        ProbeContext(fs: fs, commands: commands, clock: clock, environment: environment,
+                     commandTimeout: commandTimeout, deadline: deadline)
+    }
+}

@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only view of a machine's files under a root: `/` for the live machine, a recorded
+/// machine's directory under `--root` (paths keep their absolute form: `fs.read("/proc/cpuinfo")`).
+///
+/// Reads use `open`/`read(2)` until end of file, never `Data(contentsOf:)`, which truncates
+/// size-0 procfs files after about 4 KiB. Only regular files are read: a FIFO, socket or device
+/// is reported, never opened for reading, so a hostile path cannot hang a probe.
+public struct RootedFileSystem: Sendable {
+    /// The directory that stands for `/`, without a trailing slash ("" for the live machine).
+    public let root: String
+
+    /// Files larger than this are refused rather than loaded (a probe reads small text files).
+    public var maxFileBytes = 64 << 20
+
+    public init(root: String = "/") {
+        var trimmed = root
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        self.root = trimmed == "/" ? "" : trimmed
+    }
+
+    public var isLive: Bool { root.isEmpty }
+
+    /// The host path of a machine path.
+    public func hostPath(_ path: String) -> String {
+        precondition(path.hasPrefix("/"), "machine paths are absolute: \(path)")
+        return root + path
+    }
+
+    /// The bytes of a regular file, or nil when it does not exist on the machine.
+    public func readBytes(_ path: String) throws(FileSystemError) -> [UInt8]? {
+        let fd = open(hostPath(path), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        if fd < 0 {
+            let code = errno
+            if code == ENOENT || code == ENOTDIR { return nil }
+            throw FileSystemError(path: path, code: code)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileSystemError(path: path, code: errno) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw FileSystemError(path: path, message: "not a regular file")
+        }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(path: path, code: errno)
+            }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+            if result.count > maxFileBytes {
+                throw FileSystemError(path: path, message: "larger than \(maxFileBytes) bytes")
+            }
+        }
+        return result
+    }
+
+    /// The text of a file (invalid UTF-8 repaired), or nil when it does not exist.
+    public func read(_ path: String) throws(FileSystemError) -> String? {
+        guard let bytes = try readBytes(path) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The first line of a small sysfs/procfs attribute, trimmed; nil when absent or unreadable.
+    public func attribute(_ path: String) -> String? {
+        guard let text = try? read(path) else { return nil }
+        let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let trimmed = line.trimmingCharacters(in: " \t\r")
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// Entry names of a directory (without `.` and `..`), sorted; nil when it does not exist.
+    public func list(_ path: String) throws(FileSystemError) -> [String]? {
+        guard let dir = opendir(hostPath(path)) else {
+            let code = errno
+            if code == ENOENT || code == ENOTDIR { return nil }
+            throw FileSystemError(path: path, code: code)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Whether anything (file, directory, link) exists at the path.
+    public func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(hostPath(path), &info) == 0
+    }
+
+    public func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(hostPath(path), &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The target of a symbolic link, or nil when the path is not a link.
+    public func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink(hostPath(path), &buffer, buffer.count - 1)
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// A file that exists but could not be read: the machine path and the reason.
+public struct FileSystemError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let path: String
+    public let message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    init(path: String, code: Int32) {
+        self.init(path: path, message: String(cString: strerror(code)).lowercased())
+    }
+
+    public var description: String { "\(path): \(message)" }
+}
+
+extension StringProtocol {
+    /// The string without leading and trailing characters of the given set.
+    public func trimmingCharacters(in set: String) -> String {
+        let drop: (Character) -> Bool = { set.contains($0) }
+        guard let start = firstIndex(where: { !drop($0) }) else { return "" }
+        let end = lastIndex(where: { !drop($0) })!
+        return String(self[start...end])
+    }
+
+    /// Trimmed of spaces, tabs, carriage returns and newlines.
+    public var trimmed: String { trimmingCharacters(in: " \t\r\n") }
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import ProvenanceCore
+import ProvenanceProbeKit
+import ProvenanceProbes
+
+struct CaptureCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capture",
+        abstract: "Capture this machine (or a recorded one) into a manifest.",
+        discussion: """
+            Probes run concurrently; a probe that fails or hangs is reported in its section \
+            (status failed, with the reason) and never stops the others. The manifest is written \
+            atomically: an interrupted capture leaves the previous file intact.
+            """)
+
+    @Option(name: [.short, .customLong("output")], help: "Where to write the manifest ('-' for standard output).")
+    var output = "env.json"
+
+    @Option(help: ArgumentHelp("Capture a recorded machine: files under DIR, commands from DIR/commands/commands.json.",
+                               valueName: "DIR"))
+    var root: String?
+
+    @Option(name: .customLong("probe"), help: ArgumentHelp("Also run this probe (repeatable).", valueName: "ID"))
+    var probes: [String] = []
+
+    @Option(name: .customLong("only"), help: ArgumentHelp("Run only these probes (repeatable).", valueName: "ID"))
+    var onlyProbes: [String] = []
+
+    @Option(name: .customLong("no-probe"), help: ArgumentHelp("Do not run this probe (repeatable).", valueName: "ID"))
+    var disabledProbes: [String] = []
+
+    @Option(help: ArgumentHelp("Timeout of each command and default deadline of each probe.", valueName: "SECONDS"))
+    var timeout: Double = 5
+
+    @Option(name: .customLong("probe-timeout"),
+            help: ArgumentHelp("Deadline of one probe (repeatable).", valueName: "ID=SECONDS"))
+    var probeTimeouts: [String] = []
+
+    @Flag(help: "Write the compact canonical form (RFC 8785) instead of the indented one.")
+    var canonical = false
+
+    @Flag(name: .shortAndLong, help: "Do not print the summary line on standard error.")
+    var quiet = false
+
+    func run() throws {
+        let available = BuiltinProbes.all
+        let known = available.map(\.descriptor.id)
+        func check(_ ids: [String]) throws {
+            for id in ids where !known.contains(id) {
+                throw UserError(message: "unknown probe '\(id)' (known: \(known.joined(separator: ", ")))", code: Exit.usage)
+            }
+        }
+        try check(probes)
+        try check(onlyProbes)
+        try check(disabledProbes)
+        guard timeout > 0, timeout.isFinite else {
+            throw UserError(message: "--timeout must be a positive number of seconds", code: Exit.usage)
+        }
+        var perProbe: [String: Double] = [:]
+        for item in probeTimeouts {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let seconds = Double(parts[1]), seconds > 0, seconds.isFinite else {
+                throw UserError(message: "--probe-timeout takes ID=SECONDS, got '\(item)'", code: Exit.usage)
+            }
+            try check([parts[0]])
+            perProbe[parts[0]] = seconds
+        }
+
+        var enabled: Set<String>?
+        if !onlyProbes.isEmpty {
+            enabled = Set(onlyProbes)
+        } else if !probes.isEmpty || !disabledProbes.isEmpty {
+            enabled = Set(available.filter(\.descriptor.enabledByDefault).map(\.descriptor.id)).union(probes)
+        }
+        if !disabledProbes.isEmpty { enabled?.subtract(disabledProbes) }
+
+        let clock = try clockFromEnvironment()
+        let machine: Machine
+        if let root {
+            guard RootedFileSystem(root: root).isDirectory("/") else {
+                throw UserError(message: "--root \(root): no such directory", code: Exit.noInput)
+            }
+            do {
+                machine = try Machine.recorded(root: root, clock: clock)
+            } catch {
+                throw UserError(message: error.description, code: Exit.badInput)
+            }
+        } else {
+            machine = Machine.live(clock: clock)
+        }
+
+        var capture = Capture(probes: available, enabled: enabled, timeout: timeout, probeTimeouts: perProbe,
+                              toolVersion: ProvenanceVersion.current)
+        capture.grace = min(0.5, timeout / 2)
+        let manifest = capture.run(on: machine)
+        let bytes = canonical ? CanonicalJSON.serialize(manifest.json) + [0x0A] : CanonicalJSON.pretty(manifest.json)
+
+        if output == "-" {
+            writeStandardOutput(bytes)
+        } else {
+            do {
+                try AtomicFile.write(bytes, to: output)
+            } catch {
+                throw UserError(message: error.description, code: Exit.cannotWrite)
+            }
+        }
+        if !quiet {
+            var counts: [SectionStatus: Int] = [:]
+            for section in manifest.sections.values { counts[section.status, default: 0] += 1 }
+            let summary = SectionStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
+            let destination = output == "-" ? "standard output" : output
+            printError("provenance: wrote \(destination): \(summary.joined(separator: ", ")); \(manifest.fingerprint)")
+        }
+    }
+
+    /// A fixed clock when `SOURCE_DATE_EPOCH` is set (reproducible captures), else the system clock.
+    private func clockFromEnvironment() throws -> any WallClock {
+        guard let value = processEnvironment()["SOURCE_DATE_EPOCH"] else { return SystemClock() }
+        guard let seconds = Int64(value) else {
+            throw UserError(message: "SOURCE_DATE_EPOCH must be an integer, got '\(value)'", code: Exit.usage)
+        }
+        return FixedClock(secondsSinceEpoch: seconds)
+    }
+}

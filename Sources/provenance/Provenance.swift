@@ -1,0 +1,71 @@
+import ArgumentParser
+import ProvenanceCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Exit codes shared by every subcommand (documented in the README and in `--help`).
+enum Exit {
+    static let ok: Int32 = 0
+    static let failure: Int32 = 1
+    static let usage: Int32 = 64
+    static let badInput: Int32 = 65
+    static let noInput: Int32 = 66
+    static let cannotWrite: Int32 = 73
+}
+
+/// An error the user can act on: one line on stderr and a distinct exit code.
+struct UserError: Error {
+    let message: String
+    let code: Int32
+}
+
+@main
+struct Provenance: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "provenance",
+        abstract: "Capture the environment of an ML/HPC job into a canonical JSON manifest (env.json).",
+        discussion: """
+            Exit codes: 0 success; 1 internal error; 64 usage error (bad flag, unknown probe id); \
+            65 invalid input data (a recorded machine's commands.json); 66 input not found (--root); \
+            73 the output cannot be written.
+            """,
+        version: ProvenanceVersion.current,
+        subcommands: [CaptureCommand.self, ProbesCommand.self])
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as UserError {
+            printError("provenance: \(error.message)")
+            Glibc.exit(error.code)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ line: String) {
+    writeAll(2, Array((line + "\n").utf8))
+}
+
+/// Writes bytes to standard output.
+func writeStandardOutput(_ bytes: [UInt8]) {
+    writeAll(1, bytes)
+}
+
+private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let count = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if count <= 0 { if errno == EINTR { continue }; return }
+            offset += count
+        }
+    }
+}
