@@ -32,9 +32,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test helpers: where Fixtures/ is, expected-fact tables, running the built binary.
+        .target(name: "ProvenanceTestSupport", dependencies: ["ProvenanceCore", "ProvenanceProbeKit"],
+                path: "Tests/Support"),
         .testTarget(name: "ProvenanceCoreTests", dependencies: ["ProvenanceCore"]),
-        .testTarget(name: "ProvenanceProbeKitTests", dependencies: ["ProvenanceProbeKit"]),
-        .testTarget(name: "ProvenanceProbesTests", dependencies: ["ProvenanceProbes", "ProvenanceProbeKit"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ProvenanceCore", "provenance"]),
+        .testTarget(name: "ProvenanceProbeKitTests", dependencies: ["ProvenanceProbeKit", "ProvenanceTestSupport"]),
+        .testTarget(name: "ProvenanceProbesTests",
+                    dependencies: ["ProvenanceProbes", "ProvenanceProbeKit", "ProvenanceTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ProvenanceCore", "ProvenanceTestSupport", "provenance"]),
     ]
 )

@@ -50,8 +50,8 @@ public struct CommandResult: Sendable, Equatable {
 
     /// A one-line account of a command that did not succeed, for a section's issues.
     public var failureDescription: String {
-        let firstErrorLine = (stderrText.split(separator: "\n").first.map(String.init)
-            ?? stdoutText.split(separator: "\n").first.map(String.init) ?? "").trimmed
+        let firstErrorLine = (stderrText.lines.first { !$0.trimmed.isEmpty }
+            ?? stdoutText.lines.first { !$0.trimmed.isEmpty } ?? "").trimmed
         let detail = firstErrorLine.isEmpty ? "" : ": \(firstErrorLine.prefix(200))"
         switch outcome {
         case .exited(let code): return "exited with status \(code)\(detail)"

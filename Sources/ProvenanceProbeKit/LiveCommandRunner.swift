@@ -97,21 +97,22 @@ public struct LiveCommandRunner: CommandRunner {
         }
 
         var output = OutputCollector(fds: [stdoutPipe[0], stderrPipe[0]], cap: maxOutputBytes)
-        let finishedReading = output.readUntilClosed(deadline: deadline)
         var status: Int32 = 0
-        var timedOut = !finishedReading
-        if !timedOut {
-            // Output closed; the process may still linger (it closed its streams without exiting).
-            timedOut = !waitForExit(pid, status: &status, deadline: deadline)
+        // Read until the pipes close. If the command exits while something it started still
+        // holds the pipes (`sh -c 'daemon & echo ok'`), wait 100 ms more, then stop reading.
+        var leaderExited = output.readUntilClosed(deadline: deadline) {
+            waitpid(pid, &status, WNOHANG) == pid
         }
-        if timedOut {
+        if !leaderExited {
+            leaderExited = waitForExit(pid, status: &status, deadline: deadline)
+        }
+        output.closeAll()
+        guard leaderExited else {
             terminateGroup(pid, status: &status)
-            output.closeAll()
             return CommandResult(
                 outcome: .timedOut(seconds: timeout), stdout: output.buffers[0], stderr: output.buffers[1],
                 executable: executable, truncated: output.truncated)
         }
-        output.closeAll()
         // The leader is gone; anything it left in its group (background grandchildren) goes too.
         kill(-pid, SIGKILL)
         let outcome: CommandResult.Outcome =
@@ -173,34 +174,36 @@ private struct OutputCollector {
         self.cap = cap
     }
 
-    /// True when every pipe reached end of file before the deadline.
-    mutating func readUntilClosed(deadline: Double) -> Bool {
+    /// Reads until every pipe is closed or the deadline passes, checking `leaderExited` between
+    /// reads; once the leader has exited, gives the pipes 100 ms more. Returns whether the leader
+    /// was seen to exit.
+    mutating func readUntilClosed(deadline: Double, leaderExited: () -> Bool) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65_536)
+        var deadline = deadline
+        var exited = false
         while open.contains(true) {
             let remaining = deadline - monotonicSeconds()
-            if remaining <= 0 { return false }
+            if remaining <= 0 { break }
             var pollFds = fds.indices.filter { open[$0] }.map { pollfd(fd: fds[$0], events: Int16(POLLIN), revents: 0) }
-            let ready = poll(&pollFds, nfds_t(pollFds.count), Int32(min(remaining * 1000 + 1, 60_000)))
-            if ready < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
+            let ready = poll(&pollFds, nfds_t(pollFds.count), Int32(min(remaining * 1000 + 1, 50)))
+            if ready < 0 && errno != EINTR { break }
             for entry in pollFds where entry.revents != 0 {
                 let index = fds.firstIndex(of: entry.fd)!
                 let count = chunk.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
                 if count > 0 {
-                    if buffers[index].count < cap {
-                        buffers[index].append(contentsOf: chunk[0..<min(count, cap - buffers[index].count)])
-                        if buffers[index].count >= cap { truncated = true }
-                    } else {
-                        truncated = true
-                    }
+                    let room = max(0, cap - buffers[index].count)
+                    buffers[index].append(contentsOf: chunk[0..<min(count, room)])
+                    if count > room { truncated = true }
                 } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                     open[index] = false
                 }
             }
+            if ready == 0 && !exited && leaderExited() {
+                exited = true
+                deadline = min(deadline, monotonicSeconds() + 0.1)
+            }
         }
-        return true
+        return exited
     }
 
     mutating func closeAll() {

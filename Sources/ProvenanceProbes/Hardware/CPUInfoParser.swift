@@ -50,7 +50,7 @@ public func parseCPUInfo(_ text: String) -> CPUInfoFile {
         }
     }
 
-    for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    for (number, rawLine) in text.lines.enumerated() {
         let line = rawLine.trimmingCharacters(in: "\r")
         if line.trimmed.isEmpty {
             flush()
@@ -100,8 +100,8 @@ public func cpuArchitectureFamily(_ file: CPUInfoFile) -> String? {
     if has("timebase") || value("cpu").map({ $0.contains("POWER") || $0.contains("PPC") || $0.contains("Cell") }) == true {
         return "powerpc"
     }
-    if has("vendor_id") && has("flags") { return "x86" }
-    if has("vendor_id") { return "x86" }
+    // x86 kernels write vendor_id and flags; stripped files still have the x86-only APIC ids.
+    if has("vendor_id") || has("apicid") || has("initial apicid") || has("cpuid level") { return "x86" }
     return nil
 }
 

@@ -106,7 +106,7 @@ public struct MemoryProbe: Probe {
 public func parseMeminfo(_ text: String) -> (values: [String: Int64], problems: [String]) {
     var values: [String: Int64] = [:]
     var problems: [String] = []
-    for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    for (number, rawLine) in text.lines.enumerated() {
         var line = Substring(rawLine.trimmed)
         if line.isEmpty { continue }
         if line.hasPrefix("Node ") {
@@ -122,7 +122,7 @@ public func parseMeminfo(_ text: String) -> (values: [String: Int64], problems: 
         let key = String(line[..<colon])
         let words = line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" })
         // The 2.4 table header ("total: used: free: ...") and rows ("Mem: 1 2 3") are not key/value.
-        if words.isEmpty || words.count > 2 { continue }
+        if words.isEmpty || words.count > 2 || words.contains(where: { $0.hasSuffix(":") }) { continue }
         guard let amount = Int64(words[0]) else {
             problems.append("malformed value on line \(number + 1): '\(line.prefix(80))'")
             continue

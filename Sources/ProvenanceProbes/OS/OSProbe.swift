@@ -78,6 +78,8 @@ public struct OSProbe: Probe {
             let result = context.run(["uname", "-m"])
             if result.succeeded, !result.stdoutText.trimmed.isEmpty {
                 output.architecture = result.stdoutText.trimmed
+            } else if result.outcome != .notFound {
+                report.issue("uname -m", result.failureDescription)
             }
         }
         return output
@@ -90,7 +92,7 @@ public struct OSProbe: Probe {
 public func parseOSRelease(_ text: String) -> (fields: [String: String], problems: [String]) {
     var fields: [String: String] = [:]
     var problems: [String] = []
-    for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    for (number, rawLine) in text.lines.enumerated() {
         let line = rawLine.trimmed
         if line.isEmpty || line.hasPrefix("#") { continue }
         guard let equals = line.firstIndex(of: "="),

@@ -1,0 +1,172 @@
+import Testing
+@testable import ProvenanceCore
+
+@Suite("Canonical JSON (RFC 8785)")
+struct CanonicalJSONTests {
+    @Test("numbers take the ECMAScript form (RFC 8785 appendix B)", arguments: [
+        (0.0, "0"), (-0.0, "0"), (1.0, "1"), (-1.5, "-1.5"), (1e21, "1e+21"), (1e20, "100000000000000000000"),
+        (123456789012345680000.0, "123456789012345680000"), (1e-7, "1e-7"), (0.000001, "0.000001"),
+        (4.50, "4.5"), (2e-3, "0.002"), (0.000001234, "0.000001234"), (1.7976931348623157e308, "1.7976931348623157e+308"),
+        (5e-324, "5e-324"), (9007199254740992.0, "9007199254740992"), (333333333.3333332, "333333333.3333332"),
+        (1e23, "1e+23"), (-5e-324, "-5e-324"),
+    ])
+    func numberForm(value: Double, expected: String) {
+        #expect(CanonicalJSON.formatNumber(value) == expected)
+    }
+
+    @Test("keys sort by UTF-16 code units, strings escape only what RFC 8785 says")
+    func sortingAndEscaping() {
+        // RFC 8785 section 3.2.3's sorting example: "\u{20ac}" (U+20AC) sorts before "\u{1f600}" (surrogates D83D..).
+        let value: JSONValue = [
+            "\u{20ac}": "Euro Sign", "\r": "Carriage Return", "\u{fb33}": "Hebrew Letter Dalet With Dagesh",
+            "1": "One", "\u{1f600}": "Emoji: Grinning Face", "\u{0080}": "Control", "\u{00f6}": "Latin Small Letter O With Diaeresis",
+        ]
+        let text = CanonicalJSON.string(value)
+        let keys = ["\\r", "1", "\u{0080}", "\u{00f6}", "\u{20ac}", "\u{1f600}", "\u{fb33}"]
+        var lastPosition = text.startIndex
+        for key in keys {
+            let range = text[lastPosition...].firstRange(of: "\"\(key)\"")
+            #expect(range != nil, "key \(key) out of order in \(text)")
+            if let range { lastPosition = range.upperBound }
+        }
+        #expect(CanonicalJSON.string(.string("a\"b\\c\u{1}\n/\u{7f}é")) == "\"a\\\"b\\\\c\\u0001\\n/\u{7f}é\"")
+        #expect(CanonicalJSON.string([1, true, nil, ["a": []]]) == "[1,true,null,{\"a\":[]}]")
+    }
+
+    @Test("pretty form has the same content as the canonical form")
+    func prettyRoundTrip() throws {
+        let value: JSONValue = ["b": [1, 2, ["c": "d"]], "a": .double(0.5), "e": [:], "f": []]
+        let pretty = CanonicalJSON.pretty(value)
+        #expect(try JSONParser.parse(pretty) == value)
+        #expect(CanonicalJSON.serialize(try JSONParser.parse(pretty)) == CanonicalJSON.serialize(value))
+    }
+}
+
+@Suite("JSON parser")
+struct JSONParserTests {
+    @Test("parses what it should")
+    func valid() throws {
+        let value = try JSONParser.parse(#" {"a": [1, -2.5e3, true, false, null, "x\u00e9\ud83d\ude00\n"], "big": 12345678901234567890} "#)
+        #expect(value["a"] == [1, .double(-2500), true, false, nil, "xé😀\n"])
+        #expect(value["big"] == .double(12345678901234567890.0))
+    }
+
+    @Test("rejects malformed input with the byte offset", arguments: [
+        "", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "\"abc", "tru", "[1] x", "{\"a\" 1}", "\"\\x\"",
+        "\"\\ud800\"", "\"\u{1}\"", "{\"a\":1,\"a\":2}", "NaN", "[1e999]",
+    ])
+    func invalid(text: String) {
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse(text) }
+    }
+
+    @Test("rejects invalid UTF-8 and deep nesting without crashing")
+    func hostile() {
+        for bytes: [UInt8] in [[0x22, 0xff, 0x22], [0x22, 0xc0, 0xaf, 0x22], [0x22, 0xed, 0xa0, 0x80, 0x22], [0x22, 0xe2, 0x82]] {
+            #expect(throws: JSONParser.Error.self) { try JSONParser.parse(bytes) }
+        }
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse(deep) }
+        #expect(throws: Never.self) { try JSONParser.parse(String(repeating: "[", count: 500) + String(repeating: "]", count: 500)) }
+    }
+}
+
+@Suite("Encoding probe output")
+struct JSONValueEncoderTests {
+    struct Sample: Encodable {
+        var name: String
+        var count: Int
+        var bytes: UInt64
+        var missing: String?
+        var nested: [String: [Int]]
+        var list: [Inner]
+        struct Inner: Encodable { var id: Int; var tag: String? }
+    }
+
+    @Test("structs become objects, nil optionals are left out, integers stay exact")
+    func encodes() throws {
+        let value = try JSONValueEncoder().encode(
+            Sample(name: "x", count: -3, bytes: 1 << 40, missing: nil, nested: ["a": [1, 2]],
+                   list: [.init(id: 1, tag: nil), .init(id: 2, tag: "t")]))
+        #expect(value == ["name": "x", "count": -3, "bytes": .int(1 << 40), "nested": ["a": [1, 2]],
+                          "list": [["id": 1], ["id": 2, "tag": "t"]]])
+    }
+
+    @Test("values JSON cannot hold are errors")
+    func rejects() {
+        #expect(throws: EncodingError.self) { try JSONValueEncoder().encode([Double.nan]) }
+        #expect(throws: EncodingError.self) { try JSONValueEncoder().encode([UInt64.max]) }
+    }
+}
+
+@Suite("Manifest and fingerprint")
+struct ManifestTests {
+    func manifest(time: String = "2026-01-01T00:00:00Z", host: String = "a", duration: Int64 = 5,
+                  memory: Int64 = 1024, free: Int64 = 7) -> Manifest {
+        Manifest(
+            tool: .init(name: "provenance", version: "0.1.0"), captureTime: time, hostName: host,
+            capture: .init(mode: "live", root: nil, durationMs: duration),
+            sections: [
+                "memory": Section(status: .ok, probeVersion: "1.0.0", data: ["memTotalBytes": .int(memory)],
+                                  volatile: ["memFreeBytes": .int(free)], durationMs: duration),
+                "git": Section(status: .skipped, probeVersion: "1.0.0",
+                               issues: [ProbeIssue(source: "capture", message: "not selected")]),
+            ])
+    }
+
+    @Test("volatile fields do not change the fingerprint; content does")
+    func fingerprint() {
+        let base = manifest().fingerprint
+        #expect(base.hasPrefix("sha256:") && base.count == 71)
+        #expect(manifest(time: "2027-05-05T10:00:00Z", host: "b", duration: 99, free: 1).fingerprint == base)
+        #expect(manifest(memory: 2048).fingerprint != base)
+        var changedStatus = manifest()
+        changedStatus.sections["git"]?.status = .absent
+        #expect(changedStatus.fingerprint != base)
+    }
+
+    @Test("the fingerprint is the sha256 of the canonical content, recomputable by anyone")
+    func recomputable() throws {
+        let json = manifest().json
+        let sections = try #require(json["sections"]?.objectValue)
+        var content: [String: JSONValue] = [:]
+        for (id, section) in sections {
+            var kept: [String: JSONValue] = [:]
+            for key in ["status", "probeVersion", "data"] { kept[key] = section[key] }
+            content[id] = .object(kept)
+        }
+        let document: JSONValue = ["schemaVersion": "1.0.0", "sections": .object(content)]
+        #expect(Manifest.sha256(CanonicalJSON.serialize(document)) == json["fingerprint"]?.stringValue)
+        // A known vector: sha256 of the empty string.
+        #expect(Manifest.sha256([]) == "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
+
+    @Test("RFC 3339 timestamps", arguments: [
+        (Int64(0), "1970-01-01T00:00:00Z"), (951_782_400, "2000-02-29T00:00:00Z"),
+        (1_795_450_000, "2026-11-23T16:06:40Z"), (-1, "1969-12-31T23:59:59Z"), (4_107_542_399, "2100-02-28T23:59:59Z"),
+    ])
+    func timestamps(seconds: Int64, expected: String) {
+        #expect(Timestamp.rfc3339(secondsSinceEpoch: seconds) == expected)
+    }
+}
+
+@Suite("Secrets")
+struct SecretsTests {
+    @Test("secret-looking names", arguments: [
+        ("AWS_SECRET_ACCESS_KEY", true), ("GITHUB_TOKEN", true), ("OPENAI_API_KEY", true), ("--password", true),
+        ("db.pass", true), ("HF_TOKEN", true), ("MY_APIKEY", true), ("PATH", false), ("CUDA_VISIBLE_DEVICES", false),
+        ("KEYBOARD", false), ("OMP_NUM_THREADS", false), ("PWD", false), ("root", false),
+    ])
+    func names(name: String, secret: Bool) {
+        #expect(Secrets.isSecretName(name) == secret)
+    }
+
+    @Test("URL userinfo and secret query parameters are masked")
+    func urls() {
+        #expect(Secrets.maskURL("https://user:secret-token@host/r.git") == "https://[masked]@host/r.git")
+        #expect(Secrets.maskURL("https://ghp_abc@github.com/o/r") == "https://[masked]@github.com/o/r")
+        #expect(Secrets.maskURL("https://h/p?x=1&access_token=abc#f") == "https://h/p?x=1&access_token=[masked]#f")
+        #expect(Secrets.maskURL("not a url") == "not a url")
+        #expect(Secrets.maskAssignment("password=hunter2") == "password=[masked]")
+        #expect(Secrets.maskAssignment("root=UUID=1234") == "root=UUID=1234")
+    }
+}
