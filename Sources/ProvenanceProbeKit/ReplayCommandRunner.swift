@@ -59,19 +59,19 @@ public struct ReplayCommandRunner: CommandRunner {
             guard argv.count == argvValues.count else { throw ReplayError("\(place): \"argv\" must hold strings only") }
             func output(_ key: String) throws(ReplayError) -> [UInt8] {
                 guard let value = item[key] else { return [] }
-                guard let name = value.stringValue, !name.isEmpty, !name.contains("/") || !name.hasPrefix("/") else {
+                guard let name = value.stringValue, !name.isEmpty, !name.hasPrefix("/"),
+                      !name.split(separator: "/").contains("..")
+                else {
                     throw ReplayError("\(place): \"\(key)\" must name a file next to commands.json")
                 }
+                let content: [UInt8]?
                 do {
-                    guard let content = try fs.readBytes("/commands/" + name) else {
-                        throw ReplayError("\(place): \(key) file '\(name)' does not exist")
-                    }
-                    return content
-                } catch let error as FileSystemError {
-                    throw ReplayError("\(place): \(error.message)")
+                    content = try fs.readBytes("/commands/" + name)
                 } catch {
-                    throw error as! ReplayError
+                    throw ReplayError("\(place): \(error.message)")
                 }
+                guard let content else { throw ReplayError("\(place): \(key) file '\(name)' does not exist") }
+                return content
             }
             var exitCode: Int32 = 0
             if let code = item["exitCode"] {

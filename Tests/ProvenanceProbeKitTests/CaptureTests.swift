@@ -1,0 +1,91 @@
+import ProvenanceCore
+import Testing
+@testable import ProvenanceProbeKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Probes with known behaviour, to test the capture's contract.
+struct FixedProbe: Probe {
+    enum Behaviour: Sendable { case value, partial, absent, fails, blocks }
+    let id: String
+    let behaviour: Behaviour
+
+    var descriptor: ProbeDescriptor { ProbeDescriptor(id: id, version: "1.2.3", summary: "test") }
+
+    struct Output: Encodable { var answer: Int }
+
+    func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
+        switch behaviour {
+        case .value: return Output(answer: 42)
+        case .partial:
+            report.issue("/proc/thing", "permission denied")
+            return Output(answer: 1)
+        case .absent: throw ProbeAbsent(source: "thing", reason: "not installed")
+        case .fails: throw ProbeFailure("exploded")
+        case .blocks:
+            // Not cooperative: a blocking call that ignores deadlines.
+            sleep(30)
+            return Output(answer: 0)
+        }
+    }
+}
+
+struct ProbeFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+@Suite("Capture")
+struct CaptureTests {
+    let machine = Machine(fs: RootedFileSystem(root: "/nonexistent"), commands: ReplayCommandRunner(entries: []),
+                          environment: [:], clock: FixedClock(secondsSinceEpoch: 1_700_000_000), root: "/nonexistent")
+
+    @Test("each outcome becomes its status; a blocked probe is abandoned at its deadline")
+    func statuses() {
+        let probes: [any Probe] = [
+            FixedProbe(id: "ok", behaviour: .value), FixedProbe(id: "partial", behaviour: .partial),
+            FixedProbe(id: "absent", behaviour: .absent), FixedProbe(id: "failed", behaviour: .fails),
+            FixedProbe(id: "blocked", behaviour: .blocks), FixedProbe(id: "off", behaviour: .value),
+        ]
+        var capture = Capture(probes: probes, enabled: ["ok", "partial", "absent", "failed", "blocked"], timeout: 0.4,
+                              toolVersion: "test")
+        capture.grace = 0.1
+        let started = monotonicSeconds()
+        let manifest = capture.run(on: machine)
+        #expect(monotonicSeconds() - started < 1.0)
+        let s = manifest.sections
+        #expect(s["ok"]?.status == .ok)
+        #expect(s["ok"]?.data == ["answer": 42])
+        #expect(s["partial"]?.status == .partial)
+        #expect(s["partial"]?.issues == [ProbeIssue(source: "/proc/thing", message: "permission denied")])
+        #expect(s["absent"]?.status == .absent)
+        #expect(s["absent"]?.data == nil)
+        #expect(s["failed"]?.status == .failed)
+        #expect(s["failed"]?.issues.first?.message == "exploded")
+        #expect(s["blocked"]?.status == .failed)
+        #expect(s["blocked"]?.issues.first?.message.contains("did not finish within its 0.4 s timeout") == true)
+        #expect(s["off"]?.status == .skipped)
+        #expect(manifest.captureTime == "2023-11-14T22:13:20Z")
+        #expect(manifest.capture.mode == "recorded")
+    }
+
+    @Test("two captures of the same machine have the same fingerprint")
+    func stableFingerprint() {
+        let capture = Capture(probes: [FixedProbe(id: "a", behaviour: .value), FixedProbe(id: "b", behaviour: .partial)],
+                              toolVersion: "test")
+        #expect(capture.run(on: machine).fingerprint == capture.run(on: machine).fingerprint)
+    }
+
+    @Test("commands never run past the probe's deadline")
+    func commandDeadline() throws {
+        let runner = ReplayCommandRunner(entries: [.init(argv: ["tool"], stdout: [], stderr: [], exitCode: 0, hang: true)])
+        let context = ProbeContext(fs: RootedFileSystem(), commands: runner, clock: SystemClock(), environment: [:],
+                                   commandTimeout: 10, deadline: monotonicSeconds() + 0.2)
+        let started = monotonicSeconds()
+        let result = context.run(["tool"])
+        #expect(monotonicSeconds() - started < 0.6)
+        if case .timedOut = result.outcome {} else { Issue.record("expected a timeout, got \(result.outcome)") }
+    }
+}
