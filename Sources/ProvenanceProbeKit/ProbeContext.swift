@@ -27,9 +27,14 @@ public struct ProbeContext: Sendable {
     }
 
     /// Runs a command of the machine with the command timeout, never past the probe's deadline.
+    /// A timeout is reported as the command's nominal timeout, so issue texts stay the same from
+    /// one capture to the next.
     public func run(_ argv: [String], timeout: Double? = nil) -> CommandResult {
+        let nominal = timeout ?? commandTimeout
         let remaining = max(0, deadline - monotonicSeconds())
-        return commands.run(argv, timeout: min(timeout ?? commandTimeout, remaining))
+        var result = commands.run(argv, timeout: min(nominal, remaining))
+        if case .timedOut = result.outcome { result.outcome = .timedOut(seconds: nominal) }
+        return result
     }
 
     /// The same context with another deadline.

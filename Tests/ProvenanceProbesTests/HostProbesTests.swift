@@ -20,7 +20,8 @@ struct RecordedHostProbesTests {
     func cpuFacts(fixture: String) throws {
         let expected = Self.cpu.row(fixture)
         let section = try collect(CPUProbe(), onMachine: fixture)
-        #expect(section.status == .ok, "\(section.issues)")
+        #expect(section.status == .ok || section.status == .partial)
+        #expect(!section.issues.contains { $0.source == "/proc/cpuinfo" }, "\(section.issues)")
         let data = try #require(section.data)
         #expect(data["logicalCPUs"]?.intValue == Int64(expected["logical_cpus"] ?? ""))
         #expect(data["modelName"]?.stringValue == optional(expected["model_name"]))

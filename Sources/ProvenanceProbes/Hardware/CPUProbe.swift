@@ -102,7 +102,7 @@ public struct CPUProbe: Probe {
             describe(file, into: &output)
             for line in file.malformedLines.prefix(5) { report.issue("/proc/cpuinfo", "malformed \(line)") }
         }
-        output.topology = readTopology(fs, cpuinfo: cpuinfoFile)
+        output.topology = readTopology(fs, cpuinfo: cpuinfoFile, report: report)
         output.caches = readCaches(fs)
         output.numaNodes = readNUMANodes(fs)
         if cpuinfoFile == nil && output.topology == nil {
@@ -208,7 +208,7 @@ public struct CPUProbe: Probe {
 
     /// Sockets, dies, cores and threads from sysfs; from cpuinfo's `physical id` / `core id` when
     /// sysfs has no topology.
-    func readTopology(_ fs: RootedFileSystem, cpuinfo: CPUInfoFile?) -> Topology? {
+    func readTopology(_ fs: RootedFileSystem, cpuinfo: CPUInfoFile?, report: ProbeReport) -> Topology? {
         let base = "/sys/devices/system/cpu"
         var topology = Topology(
             online: fs.attribute("\(base)/online"), possible: fs.attribute("\(base)/possible"),
@@ -217,27 +217,35 @@ public struct CPUProbe: Probe {
         var dies = Set<String>()
         var cores = Set<String>()
         var threads = 0
+        var covered = 0
         let cpuDirectories = ((try? fs.list(base)) ?? []).filter { $0.hasPrefix("cpu") && Int($0.dropFirst(3)) != nil }
         for directory in cpuDirectories {
             let path = "\(base)/\(directory)/topology"
             guard let package = fs.attribute("\(path)/physical_package_id") else { continue }
             let core = fs.attribute("\(path)/core_id") ?? directory
             let die = fs.attribute("\(path)/die_id") ?? "0"
+            covered += 1
             packages.insert(package)
             dies.insert("\(package)/\(die)")
             cores.insert("\(package)/\(die)/\(core)")
             let siblings = fs.attribute("\(path)/thread_siblings_list") ?? fs.attribute("\(path)/core_cpus_list")
             threads = max(threads, siblings.flatMap(parseCPUList)?.count ?? 1)
         }
-        if !packages.isEmpty {
+        let listed = cpuinfo.map(cpuLogicalCount) ?? 0
+        let cpuinfoHasTopology = cpuinfo?.processors.contains(where: { $0.value("physical id") != nil }) ?? false
+        if !packages.isEmpty && (covered >= listed || !cpuinfoHasTopology) {
+            if covered < listed {
+                report.issue("/sys/devices/system/cpu",
+                             "topology covers \(covered) of the \(listed) CPUs in /proc/cpuinfo; counts are of those")
+            }
             topology.sockets = packages.count
             topology.dies = dies.count
             topology.cores = cores.count
             topology.threadsPerCore = threads
             return topology
         }
-        // No sysfs topology: x86 and IA-64 cpuinfo carry physical id / core id.
-        if let cpuinfo, cpuinfo.processors.contains(where: { $0.value("physical id") != nil }) {
+        // No (complete) sysfs topology: x86 and IA-64 cpuinfo carry physical id / core id.
+        if let cpuinfo, cpuinfoHasTopology {
             var packageIDs = Set<String>()
             var coreIDs = Set<String>()
             var perCore: [String: Int] = [:]

@@ -4,9 +4,11 @@ import ProvenanceProbeKit
 /// Memory: total RAM and swap, huge pages, transparent huge pages, per-NUMA-node totals.
 ///
 /// Reads `/proc/meminfo` (the machine total: the kernel's `MemTotal`, which is what the OS can use;
-/// per-node totals from `/sys/devices/system/node/node*/meminfo` are reported separately and may
-/// not add up to it), `/sys/kernel/mm/hugepages/hugepages-*/nr_hugepages` and
-/// `/sys/kernel/mm/transparent_hugepage/enabled`. Free and available memory go to `volatile`.
+/// per-node totals from `/sys/devices/system/node/node*/meminfo` may not add up to it),
+/// `/sys/kernel/mm/hugepages/hugepages-*/nr_hugepages` and
+/// `/sys/kernel/mm/transparent_hugepage/enabled`. Free and available memory go to `volatile`, and
+/// so do per-node totals: with deferred struct-page initialisation (`deferred_init`) a node's
+/// MemTotal grows for a while after boot, so it is not a stable fact of the machine.
 public struct MemoryProbe: Probe {
     public init() {}
 
@@ -42,7 +44,6 @@ public struct MemoryProbe: Probe {
 
     public struct NUMANodeMemory: Encodable, Equatable {
         public var id: Int
-        public var memTotalBytes: Int64?
         public var hugePagesTotal: Int64?
     }
 
@@ -84,13 +85,16 @@ public struct MemoryProbe: Probe {
         }
 
         let nodeBase = "/sys/devices/system/node"
+        var nodeTotals: [String: JSONValue] = [:]
         let nodes = ((try? fs.list(nodeBase)) ?? []).compactMap { name -> NUMANodeMemory? in
             guard name.hasPrefix("node"), let id = Int(name.dropFirst(4)) else { return nil }
             guard let text = try? fs.read("\(nodeBase)/\(name)/meminfo") else { return NUMANodeMemory(id: id) }
             let values = parseMeminfo(text).values
-            return NUMANodeMemory(id: id, memTotalBytes: values["MemTotal"], hugePagesTotal: values["HugePages_Total"])
+            if let total = values["MemTotal"] { nodeTotals[String(id)] = .int(total) }
+            return NUMANodeMemory(id: id, hugePagesTotal: values["HugePages_Total"])
         }.sorted { $0.id < $1.id }
         output.numaNodes = nodes.isEmpty ? nil : nodes
+        if !nodeTotals.isEmpty { volatile["numaNodeMemTotalBytes"] = .object(nodeTotals) }
 
         if output.memTotalBytes == nil && nodes.isEmpty {
             throw ProbeFailure("no memory information: /proc/meminfo is missing or has no MemTotal")
