@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Pure: manifest model, canonical JSON, fingerprint. No I/O, no C libraries of ours.
@@ -30,6 +31,7 @@ let package = Package(
             dependencies: [
                 "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Test helpers: where Fixtures/ is, expected-fact tables, running the built binary.

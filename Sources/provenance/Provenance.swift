@@ -11,6 +11,7 @@ import Musl
 enum Exit {
     static let ok: Int32 = 0
     static let failure: Int32 = 1
+    static let differences: Int32 = 2
     static let usage: Int32 = 64
     static let badInput: Int32 = 65
     static let noInput: Int32 = 66
@@ -29,12 +30,13 @@ struct Provenance: ParsableCommand {
         commandName: "provenance",
         abstract: "Capture the environment of an ML/HPC job into a canonical JSON manifest (env.json).",
         discussion: """
-            Exit codes: 0 success; 1 internal error; 64 usage error (bad flag, unknown probe id); \
-            65 invalid input data (a recorded machine's commands.json); 66 input not found (--root); \
-            73 the output cannot be written.
+            Exit codes: 0 success; 1 internal error; 2 differences (diff) or policy violations (verify); \
+            64 usage error (bad flag, unknown probe id); 65 invalid input data (a manifest, policy or \
+            recorded machine that cannot be read as one); 66 input not found; 73 the output cannot be written.
             """,
         version: ProvenanceVersion.current,
-        subcommands: [CaptureCommand.self, ProbesCommand.self])
+        subcommands: [CaptureCommand.self, DiffCommand.self, VerifyCommand.self, ProbesCommand.self,
+                      PoliciesCommand.self])
 
     static func main() {
         do {

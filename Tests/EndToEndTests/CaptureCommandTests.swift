@@ -51,9 +51,9 @@ func normalized(_ manifest: JSONValue) -> JSONValue {
 
 /// Validates manifests against Schemas/manifest-1.0.0.schema.json with python3-jsonschema,
 /// an implementation independent of ours.
-func validateWithSchema(_ paths: [String]) -> (ok: Bool, output: String) {
+func validateWithSchema(_ paths: [String], schema: String = "manifest-1.0.0") -> (ok: Bool, output: String) {
     let result = LiveCommandRunner(environment: processEnvironment()).run(
-        ["python3", Project.root + "/Tests/validate_manifest.py", Project.root + "/Schemas/manifest-1.0.0.schema.json"]
+        ["python3", Project.root + "/Tests/validate_manifest.py", Project.root + "/Schemas/\(schema).schema.json"]
             + paths, timeout: 120)
     return (result.outcome == .exited(0), result.stdoutText + result.stderrText)
 }

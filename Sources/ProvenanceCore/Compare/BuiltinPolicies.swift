@@ -1,0 +1,63 @@
+/// The policies shipped with provenance: `strict`, `default`, `lenient`.
+extension Policy {
+    public static let builtins: [Policy] = [.strict, .default, .lenient]
+
+    public static func builtin(named name: String) -> Policy? { builtins.first { $0.name == name } }
+
+    /// Fields that name a machine or a device rather than describe the environment.
+    static let identityRules: [Entry] = [
+        Entry("**.serial", .ignore), Entry("**.uuid", .ignore), Entry("**.boardId", .ignore),
+        Entry("**.uniqueId", .ignore), Entry("**.serialNumber", .ignore), Entry("**.machineId", .ignore),
+    ]
+
+    /// Everything that is recorded must be the same, but identity fields.
+    public static let strict = Policy(
+        name: "strict",
+        description: "Every recorded fact must be the same, except identity fields (serial numbers, UUIDs).",
+        rules: identityRules,
+        fallback: Entry("default", .equal, .error))
+
+    /// What changes numerical results: code, data, drivers, CUDA/ROCm, libraries, CPU model and
+    /// flags, the kernel, determinism-related environment. Not host names, serials, dates, memory size.
+    public static let `default` = Policy(
+        name: "default",
+        description: "What changes numerical results: code, data, GPU driver and CUDA/ROCm stack, libraries and "
+            + "packages, CPU model and flags, kernel and distribution, determinism-related environment.",
+        rules: identityRules + [
+            // Code and data.
+            Entry("git.**", .equal), Entry("datasets.**", .equal),
+            // The driver must support at least the recorded CUDA version; the rest of the GPU stack is exact.
+            Entry("gpu.nvidia.cudaDriverVersion", .atLeast), Entry("gpu.nvidia.driverVersion", .equal),
+            Entry("gpu.nvidia.gpus[*].productName", .equal), Entry("gpu.nvidia.gpus[*].migDevices**", .equal),
+            Entry("gpu.nvidia.gpus", .equal), Entry("gpu.nvidia.gpus[*]", .equal),
+            Entry("gpu.nvidia.**", .ignore),
+            Entry("gpu.amd.driverVersion", .equal), Entry("gpu.amd.cards[*].series", .equal),
+            Entry("gpu.amd.cards", .equal), Entry("gpu.amd.cards[*]", .equal), Entry("gpu.amd.**", .ignore),
+            Entry("cuda.visibleDevices**", .equal, .warning), Entry("cuda.**", .equal),
+            // Software.
+            Entry("packages.**", .equal), Entry("python.**", .equal), Entry("libc.**", .equal),
+            Entry("toolchains.**", .equal, .warning), Entry("container.image**", .equal),
+            Entry("environment.**", .equal),
+            // The machine.
+            Entry("cpu.architectureFamily", .equal), Entry("cpu.vendor", .equal), Entry("cpu.modelName", .equal),
+            Entry("cpu.identification.**", .equal), Entry("cpu.flags", .subset), Entry("cpu.microcode", .equal, .warning),
+            Entry("cpu.logicalCPUs", .equal, .warning), Entry("cpu.**", .ignore),
+            Entry("os.kernel.release", .equal), Entry("os.architecture", .equal),
+            Entry("os.osRelease.ID", .equal), Entry("os.osRelease.VERSION_ID", .equal), Entry("os.**", .ignore),
+            Entry("memory.**", .ignore), Entry("pci.**", .ignore), Entry("scheduler.**", .ignore),
+            Entry("run.**", .ignore),
+            // A probe that worked when recorded and does not now cannot vouch for its facts.
+            Entry("*.status", .equal, .warning), Entry("*.*.status", .equal, .warning),
+        ],
+        fallback: Entry("default", .ignore))
+
+    /// Only code, data and the major CUDA versions.
+    public static let lenient = Policy(
+        name: "lenient",
+        description: "Only code, data, the CUDA version the driver supports and the major CUDA toolkit version.",
+        rules: identityRules + [
+            Entry("git.**", .equal), Entry("datasets.**", .equal),
+            Entry("gpu.nvidia.cudaDriverVersion", .atLeast, .warning), Entry("cuda.toolkit.version", .sameMajor, .warning),
+        ],
+        fallback: Entry("default", .ignore))
+}

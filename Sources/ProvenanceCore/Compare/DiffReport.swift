@@ -1,0 +1,185 @@
+/// Renders diffs and policy verdicts for people (text, Markdown) and for programs (JSON).
+public enum DiffReport {
+    /// Sections in order of how much they change results; others follow alphabetically.
+    public static let sectionOrder = [
+        "git", "datasets", "gpu.nvidia", "gpu.amd", "cuda", "python", "packages", "libc", "toolchains", "container",
+        "environment", "os", "cpu", "memory", "pci", "scheduler", "run",
+    ]
+
+    static func rank(_ section: String) -> Int { sectionOrder.firstIndex(of: section) ?? sectionOrder.count }
+
+    /// Changes grouped by section, most important section first.
+    public static func grouped(_ changes: [ManifestDiff.Change]) -> [(section: String, changes: [ManifestDiff.Change])] {
+        var groups: [String: [ManifestDiff.Change]] = [:]
+        for change in changes { groups[change.section, default: []].append(change) }
+        return groups.keys.sorted { (rank($0), $0) < (rank($1), $1) }.map { ($0, groups[$0]!) }
+    }
+
+    /// A value as one short line: strings quoted, documents compact, long ones cut.
+    public static func short(_ value: JSONValue?, limit: Int = 80) -> String {
+        guard let value else { return "(none)" }
+        let text = CanonicalJSON.string(value)
+        return text.count > limit ? String(text.prefix(limit - 1)) + "…" : text
+    }
+
+    struct Palette {
+        let on: Bool
+        func paint(_ text: String, _ code: String) -> String { on ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+        func added(_ t: String) -> String { paint(t, "32") }
+        func removed(_ t: String) -> String { paint(t, "31") }
+        func changed(_ t: String) -> String { paint(t, "33") }
+        func bold(_ t: String) -> String { paint(t, "1") }
+    }
+
+    static func describe(_ change: ManifestDiff.Change) -> String {
+        if let gained = change.gained, let lost = change.lost {
+            let parts = gained.map { "+" + ($0.stringValue ?? CanonicalJSON.string($0)) }
+                + lost.map { "-" + ($0.stringValue ?? CanonicalJSON.string($0)) }
+            let text = parts.prefix(12).joined(separator: " ")
+            return parts.count > 12 ? text + " … (\(parts.count) in all)" : text
+        }
+        switch change.kind {
+        case .added: return short(change.new)
+        case .removed: return short(change.old)
+        case .changed: return "\(short(change.old, limit: 60)) → \(short(change.new, limit: 60))"
+        }
+    }
+
+    static func symbol(_ kind: ManifestDiff.Kind) -> String {
+        switch kind {
+        case .added: return "+"
+        case .removed: return "-"
+        case .changed: return "~"
+        }
+    }
+
+    // MARK: diff
+
+    public static func text(_ diff: ManifestDiff, oldName: String, newName: String, color: Bool) -> String {
+        let palette = Palette(on: color)
+        let groups = grouped(diff.changes)
+        if groups.isEmpty { return "no differences (\(oldName) → \(newName))\n" }
+        var lines = ["\(diff.changes.count) difference\(diff.changes.count == 1 ? "" : "s") in \(groups.count) "
+            + "section\(groups.count == 1 ? "" : "s") (\(oldName) → \(newName))"]
+        for group in groups {
+            lines.append("")
+            lines.append(palette.bold(group.section))
+            for change in group.changes {
+                let line = "  \(symbol(change.kind)) \(change.path): \(describe(change))"
+                switch change.kind {
+                case .added: lines.append(palette.added(line))
+                case .removed: lines.append(palette.removed(line))
+                case .changed: lines.append(palette.changed(line))
+                }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static func markdown(_ diff: ManifestDiff, oldName: String, newName: String) -> String {
+        let groups = grouped(diff.changes)
+        var lines = ["# Environment differences", "", "`\(oldName)` → `\(newName)`: \(diff.changes.count) "
+            + "difference\(diff.changes.count == 1 ? "" : "s") in \(groups.count) section\(groups.count == 1 ? "" : "s")."]
+        for group in groups {
+            lines += ["", "## \(group.section)", "", "| | field | recorded | now |", "|---|---|---|---|"]
+            for change in group.changes {
+                let old = change.lost.map { setMembers($0, "-") } ?? short(change.old, limit: 60)
+                let new = change.gained.map { setMembers($0, "+") } ?? short(change.new, limit: 60)
+                lines.append("| \(symbol(change.kind)) | `\(change.path)` | \(cell(old)) | \(cell(new)) |")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func setMembers(_ values: [JSONValue], _ sign: String) -> String {
+        let words = values.map { sign + ($0.stringValue ?? CanonicalJSON.string($0)) }
+        return words.prefix(12).joined(separator: " ") + (words.count > 12 ? " …" : "")
+    }
+
+    static func cell(_ text: String) -> String {
+        text.replacing("|", with: "\\|").replacing("\n", with: " ")
+    }
+
+    public static func json(_ change: ManifestDiff.Change) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "section": .string(change.section), "path": .string(change.path), "kind": .string(change.kind.rawValue),
+        ]
+        if let gained = change.gained, let lost = change.lost {
+            // A set: what it gained and lost says it all.
+            object["gained"] = .array(gained)
+            object["lost"] = .array(lost)
+        } else {
+            if let old = change.old { object["old"] = old }
+            if let new = change.new { object["new"] = new }
+        }
+        return .object(object)
+    }
+
+    public static func json(_ diff: ManifestDiff, old: JSONValue, new: JSONValue) -> JSONValue {
+        [
+            "old": ["fingerprint": old["fingerprint"] ?? nil, "hostName": old["hostName"] ?? nil,
+                    "captureTime": old["captureTime"] ?? nil],
+            "new": ["fingerprint": new["fingerprint"] ?? nil, "hostName": new["hostName"] ?? nil,
+                    "captureTime": new["captureTime"] ?? nil],
+            "identical": .bool(diff.isEmpty),
+            "changes": .array(diff.changes.map(json)),
+        ]
+    }
+
+    // MARK: verify
+
+    public static func text(_ violations: [Violation], policy: Policy, compared: Int, color: Bool) -> String {
+        let palette = Palette(on: color)
+        let errors = violations.filter { $0.severity == .error }.count
+        let warnings = violations.count - errors
+        var lines: [String] = []
+        if violations.isEmpty {
+            lines.append("verified: the environment holds under policy \(policy.name) (\(compared) difference"
+                + "\(compared == 1 ? "" : "s") ignored by the policy)")
+        } else {
+            lines.append("\(errors == 0 ? "verified with warnings" : "verification failed"): \(errors) "
+                + "error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s") under policy \(policy.name)")
+        }
+        for violation in violations {
+            let change = violation.change
+            let label = violation.severity == .error ? palette.removed("error  ") : palette.changed("warning")
+            let values = change.gained != nil
+                ? describe(change)
+                : "recorded \(short(change.old, limit: 60)), now \(short(change.new, limit: 60))"
+            lines.append("  \(label) \(change.path): \(values): \(violation.reason) "
+                + "(rule \(violation.rule.rawValue) for \(violation.pattern))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static func json(_ violations: [Violation], policy: Policy) -> JSONValue {
+        let errors = violations.filter { $0.severity == .error }.count
+        return [
+            "policy": .string(policy.name),
+            "holds": .bool(errors == 0),
+            "errors": .int(Int64(errors)),
+            "warnings": .int(Int64(violations.count - errors)),
+            "violations": .array(violations.map { violation in
+                var object = json(violation.change).objectValue ?? [:]
+                object["rule"] = .string(violation.rule.rawValue)
+                object["pattern"] = .string(violation.pattern)
+                object["severity"] = .string(violation.severity.rawValue)
+                object["reason"] = .string(violation.reason)
+                return .object(object)
+            }),
+        ]
+    }
+
+    public static func markdown(_ violations: [Violation], policy: Policy) -> String {
+        var lines = ["# Environment verification", "", "Policy `\(policy.name)`: "
+            + (violations.contains { $0.severity == .error } ? "**fails**." : "holds."), ""]
+        if !violations.isEmpty {
+            lines += ["| severity | field | recorded | now | rule | why |", "|---|---|---|---|---|---|"]
+            for v in violations {
+                lines.append("| \(v.severity.rawValue) | `\(v.change.path)` | \(cell(short(v.change.old, limit: 50))) | "
+                    + "\(cell(short(v.change.new, limit: 50))) | \(v.rule.rawValue) `\(v.pattern)` | \(cell(v.reason)) |")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

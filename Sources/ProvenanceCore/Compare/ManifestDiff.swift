@@ -1,0 +1,137 @@
+/// What changed between two manifests, field by field, with paths that name the thing.
+///
+/// Only what describes the environment is compared: each section's `status` and `data`.
+/// Capture time, durations, host name, issue texts and `volatile` parts are ignored. Arrays of
+/// records are matched by identity (see `identityKeys`), arrays of plain values as sets, so a
+/// reordered list is no change and a GPU is followed by its bus id, not its position.
+public struct ManifestDiff: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable, Codable {
+        /// Present in the new manifest only.
+        case added
+        /// Present in the old manifest only.
+        case removed
+        /// Present in both with different values.
+        case changed
+    }
+
+    public struct Change: Sendable, Equatable {
+        /// The section id (`gpu.nvidia`).
+        public var section: String
+        /// `section.field.sub[identity].field`; `section.status` for the status.
+        public var path: String
+        public var kind: Kind
+        public var old: JSONValue?
+        public var new: JSONValue?
+        /// For sets of plain values (`cpu.flags`): what the new one gained and lost.
+        public var gained: [JSONValue]?
+        public var lost: [JSONValue]?
+    }
+
+    public var changes: [Change]
+
+    /// Record fields that identify an element of an array, most specific first: a PCI address
+    /// survives a move to another machine better than a serial-like UUID.
+    public static let identityKeys = [
+        "slot", "pciBusIdNormalized", "pciBusId", "uuid", "path", "name", "id", "card", "key", "level",
+    ]
+
+    /// Compares two manifests (already checked with `ManifestReader`).
+    public init(old: JSONValue, new: JSONValue) {
+        var changes: [Change] = []
+        let oldSections = old["sections"]?.objectValue ?? [:]
+        let newSections = new["sections"]?.objectValue ?? [:]
+        for id in Set(oldSections.keys).union(newSections.keys).sorted() {
+            let a = oldSections[id]
+            let b = newSections[id]
+            // A probe that was not run on either side says nothing about the environment.
+            if a?["status"] == "skipped" || b?["status"] == "skipped" { continue }
+            var differ = Differ(section: id)
+            differ.compare(id + ".status", a?["status"], b?["status"])
+            differ.compare(id, a?["data"], b?["data"])
+            changes += differ.changes
+        }
+        self.changes = changes
+    }
+
+    public var isEmpty: Bool { changes.isEmpty }
+}
+
+private struct Differ {
+    let section: String
+    var changes: [ManifestDiff.Change] = []
+
+    mutating func compare(_ path: String, _ old: JSONValue?, _ new: JSONValue?) {
+        if old == new { return }
+        switch (old, new) {
+        case (nil, let value?):
+            changes.append(.init(section: section, path: path, kind: .added, old: nil, new: value))
+        case (let value?, nil):
+            changes.append(.init(section: section, path: path, kind: .removed, old: value, new: nil))
+        case (.object(let a)?, .object(let b)?):
+            for key in Set(a.keys).union(b.keys).sorted() {
+                compare(path + "." + key, a[key], b[key])
+            }
+        case (.array(let a)?, .array(let b)?):
+            compareArrays(path, a, b)
+        default:
+            changes.append(.init(section: section, path: path, kind: .changed, old: old, new: new))
+        }
+    }
+
+    mutating func compareArrays(_ path: String, _ a: [JSONValue], _ b: [JSONValue]) {
+        let all = a + b
+        let plain = all.allSatisfy { if case .object = $0 { return false }; if case .array = $0 { return false }; return true }
+        if plain {
+            let gained = b.filter { !a.contains($0) }
+            let lost = a.filter { !b.contains($0) }
+            if gained.isEmpty && lost.isEmpty { return }
+            changes.append(.init(section: section, path: path, kind: .changed, old: .array(a), new: .array(b),
+                                 gained: gained, lost: lost))
+            return
+        }
+        if let key = identityKey(a, b) {
+            func index(_ list: [JSONValue]) -> [String: JSONValue] {
+                var result: [String: JSONValue] = [:]
+                for element in list { result[identity(element[key]!)] = element }
+                return result
+            }
+            let left = index(a)
+            let right = index(b)
+            for id in Set(left.keys).union(right.keys).sorted() {
+                compare("\(path)[\(id)]", left[id], right[id])
+            }
+            return
+        }
+        // No identity: compare by position.
+        for position in 0..<max(a.count, b.count) {
+            compare("\(path)[\(position)]", position < a.count ? a[position] : nil,
+                    position < b.count ? b[position] : nil)
+        }
+    }
+
+    /// The first identity key every element of both arrays has, with unique values on each side.
+    func identityKey(_ a: [JSONValue], _ b: [JSONValue]) -> String? {
+        ManifestDiff.identityKeys.first { key in
+            for list in [a, b] {
+                var seen = Set<String>()
+                for element in list {
+                    guard let value = element[key], case .string = value, seen.insert(identity(value)).inserted
+                    else {
+                        guard let value = element[key], case .int = value, seen.insert(identity(value)).inserted
+                        else { return false }
+                        continue
+                    }
+                }
+            }
+            return true
+        }
+    }
+
+    func identity(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        default: return CanonicalJSON.string(value)
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import ProvenanceCore
+import ProvenanceProbeKit
+import Yams
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads a manifest named on the command line, turning every problem into one clear line.
+func readManifest(_ path: String) throws -> JSONValue {
+    let bytes = try readInputFile(path, what: "manifest")
+    do {
+        return try ManifestReader.read(bytes)
+    } catch {
+        throw UserError(message: "\(path): \(error.description)", code: Exit.badInput)
+    }
+}
+
+/// The bytes of an input file, at most 64 MiB (a manifest keeps large listings in sidecars).
+func readInputFile(_ path: String, what: String) throws -> [UInt8] {
+    let absolute = path.hasPrefix("/") ? path : currentDirectory() + "/" + path
+    do {
+        guard let bytes = try RootedFileSystem().readBytes(absolute) else {
+            throw UserError(message: "\(path): no such file", code: Exit.noInput)
+        }
+        return bytes
+    } catch let error as FileSystemError {
+        let tooLarge = error.message.hasPrefix("larger than")
+        throw UserError(message: "\(path): \(tooLarge ? "larger than 64 MiB: not a \(what)" : error.message)",
+                        code: tooLarge ? Exit.badInput : Exit.noInput)
+    }
+}
+
+func currentDirectory() -> String {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buffer, buffer.count) != nil else { return "." }
+    return String(cString: buffer)
+}
+
+/// A built-in policy by name, or a policy file (JSON, or YAML by its extension).
+func loadPolicy(_ nameOrPath: String) throws -> Policy {
+    if let builtin = Policy.builtin(named: nameOrPath) { return builtin }
+    guard nameOrPath.contains("/") || nameOrPath.contains(".") else {
+        let names = Policy.builtins.map(\.name).joined(separator: ", ")
+        throw UserError(message: "unknown policy '\(nameOrPath)' (built in: \(names); or a .json/.yaml file)",
+                        code: Exit.usage)
+    }
+    let bytes = try readInputFile(nameOrPath, what: "policy")
+    let document: JSONValue
+    if nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") {
+        do {
+            let text = String(decoding: bytes, as: UTF8.self)
+            document = try jsonValue(fromYAML: Yams.load(yaml: text))
+        } catch let error as UserError {
+            throw error
+        } catch {
+            throw UserError(message: "\(nameOrPath): invalid YAML: \("\(error)".lines.first ?? "")", code: Exit.badInput)
+        }
+    } else {
+        do {
+            document = try JSONParser.parse(bytes)
+        } catch {
+            throw UserError(message: "\(nameOrPath): \(error)", code: Exit.badInput)
+        }
+    }
+    do {
+        return try Policy(json: document)
+    } catch {
+        throw UserError(message: "\(nameOrPath): invalid policy: \(error.description)", code: Exit.badInput)
+    }
+}
+
+/// Converts what Yams loads (`[String: Any]`, `[Any]`, scalars) to a JSON value.
+func jsonValue(fromYAML value: Any?) throws -> JSONValue {
+    switch value {
+    case nil: return .null
+    case let string as String: return .string(string)
+    case let bool as Bool: return .bool(bool)
+    case let int as Int: return .int(Int64(int))
+    case let double as Double: return .double(double)
+    case let list as [Any]: return .array(try list.map(jsonValue(fromYAML:)))
+    case let map as [String: Any]:
+        var object: [String: JSONValue] = [:]
+        for (key, item) in map { object[key] = try jsonValue(fromYAML: item) }
+        return .object(object)
+    default:
+        throw UserError(message: "unsupported YAML value \(String(describing: value).prefix(40))", code: Exit.badInput)
+    }
+}
+
+/// Whether colours go to standard output: a terminal, and `NO_COLOR` unset.
+func useColor() -> Bool {
+    isatty(1) == 1 && (processEnvironment()["NO_COLOR"] ?? "").isEmpty
+}
