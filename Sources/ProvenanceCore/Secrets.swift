@@ -23,34 +23,114 @@ public enum Secrets {
         }
     }
 
-    /// A URL with any userinfo (`user:password@`) replaced by the mask, and secret-looking query
-    /// parameters masked. Text that is not a URL comes back unchanged.
+    /// Prefixes of well-known credential formats: GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`,
+    /// `github_pat_`), GitLab (`glpat-`, `gldt-`, `glptt-`, `glrt-`, `gloas-`, `glcbt-`), Hugging
+    /// Face (`hf_`), Slack (`xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxs-`), npm (`npm_`), PyPI
+    /// (`pypi-`), OpenAI-style (`sk-`), Bitbucket (`ATBB`, `ATATT`), AWS access key ids (`AKIA`,
+    /// `ASIA`).
+    static let tokenPrefixes = [
+        "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glptt-", "glrt-", "gloas-",
+        "glcbt-", "hf_", "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "npm_", "pypi-", "sk-", "ATBB", "ATATT",
+        "AKIA", "ASIA",
+    ]
+
+    /// Whether a word looks like a credential on its own, whatever its name: a well-known token
+    /// format (a prefix above, then at least 16 more characters with a digit among them), a JSON Web Token (`eyJ….eyJ….…`),
+    /// or a long random-looking word (32 or more letters, digits, `_` and `-`, mixing upper case,
+    /// lower case and digits; a hex commit id, lower case only, is not one).
+    public static func looksLikeToken(_ word: some StringProtocol) -> Bool {
+        let isTokenCharacter: (Character) -> Bool = {
+            $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-")
+        }
+        if word.hasPrefix("eyJ") {
+            let parts = word.split(separator: ".", omittingEmptySubsequences: false)
+            if parts.count == 3, parts[1].hasPrefix("eyJ"), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isTokenCharacter) }) {
+                return true
+            }
+        }
+        guard word.allSatisfy(isTokenCharacter) else { return false }
+        if let prefix = tokenPrefixes.first(where: { word.hasPrefix($0) }), word.count >= prefix.count + 16,
+           word.dropFirst(prefix.count).contains(where: \.isNumber)
+        {
+            return true
+        }
+        return word.count >= 32 && word.contains(where: \.isUppercase) && word.contains(where: \.isLowercase)
+            && word.contains(where: \.isNumber)
+    }
+
+    /// A URL with its credentials masked: any userinfo (`user:password@`, `TOKEN@`) replaced by the
+    /// mask (an `ssh://` URL keeps its user, an ssh login, and loses only a password), secret-looking query parameters, and path segments, query values or a fragment that
+    /// look like tokens (`looksLikeToken`). An scp-like git address `user@host:path` keeps its
+    /// user (an ssh login, not a secret) but loses a password (`user:password@host:path`) and
+    /// token-looking path segments. Other text comes back unchanged.
     public static func maskURL(_ text: String) -> String {
-        guard let schemeEnd = text.firstRange(of: "://") else { return text }
+        guard let schemeEnd = text.firstRange(of: "://") else { return maskSCPAddress(text) }
         let afterScheme = text[schemeEnd.upperBound...]
         let isAuthorityEnd: (Character) -> Bool = { $0 == "/" || $0 == "?" || $0 == "#" }
         let authorityEnd = afterScheme.firstIndex(where: isAuthorityEnd) ?? afterScheme.endIndex
         let authority = afterScheme[..<authorityEnd]
         var result = String(text[..<schemeEnd.upperBound])
         if let at = authority.lastIndex(of: "@") {
-            result += mask + "@"
-            result += authority[authority.index(after: at)...]
+            let scheme = text[..<schemeEnd.lowerBound].lowercased()
+            if ["ssh", "git+ssh", "ssh+git"].contains(scheme) {
+                result += maskSSHUser(authority[..<at])
+            } else {
+                result += mask
+            }
+            result += "@" + authority[authority.index(after: at)...]
         } else {
             result += authority
         }
-        var rest = String(afterScheme[authorityEnd...])
-        if let question = rest.firstIndex(of: "?") {
-            let fragmentStart = rest[question...].firstIndex(of: "#") ?? rest.endIndex
-            let query = rest[rest.index(after: question)..<fragmentStart]
+        let rest = afterScheme[authorityEnd...]
+        let fragmentStart = rest.firstIndex(of: "#") ?? rest.endIndex
+        let queryStart = rest[..<fragmentStart].firstIndex(of: "?") ?? fragmentStart
+        result += maskPath(rest[..<queryStart])
+        if queryStart < fragmentStart {
+            let query = rest[rest.index(after: queryStart)..<fragmentStart]
             let pairs = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
-                guard let equals = pair.firstIndex(of: "=") else { return String(pair) }
+                guard let equals = pair.firstIndex(of: "=") else { return looksLikeToken(pair) ? mask : String(pair) }
                 let key = String(pair[..<equals])
-                return isSecretName(key) ? key + "=" + mask : String(pair)
+                let value = pair[pair.index(after: equals)...]
+                return isSecretName(key) || looksLikeToken(value) ? key + "=" + mask : String(pair)
             }
-            let masked = pairs.joined(separator: "&")
-            rest = String(rest[..<question]) + "?" + masked + String(rest[fragmentStart...])
+            result += "?" + pairs.joined(separator: "&")
         }
-        return result + rest
+        if fragmentStart < rest.endIndex {
+            let fragment = rest[rest.index(after: fragmentStart)...]
+            result += "#" + (looksLikeToken(fragment) ? mask : String(fragment))
+        }
+        return result
+    }
+
+    /// `/`-separated segments with token-looking ones masked.
+    private static func maskPath(_ path: Substring) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false)
+            .map { looksLikeToken($0) ? mask : String($0) }
+            .joined(separator: "/")
+    }
+
+    /// git's scp-like address, `[user@]host:path` (no `/` before the `:`), masked as `maskURL`
+    /// describes; anything else unchanged.
+    private static func maskSCPAddress(_ text: String) -> String {
+        guard let colon = text.firstIndex(of: ":"), !text[..<colon].contains("/"),
+              let at = text[..<colon].lastIndex(of: "@") ?? text[colon...].firstIndex(of: "@")
+        else { return text }
+        // With a password the first ':' is inside the user part: user:password@host:path.
+        let user = text[..<at]
+        let afterAt = text[text.index(after: at)...]
+        guard let hostEnd = afterAt.firstIndex(of: ":"), !afterAt[..<hostEnd].contains("/"), !afterAt[..<hostEnd].isEmpty
+        else { return text }
+        let host = afterAt[..<hostEnd]
+        let path = afterAt[afterAt.index(after: hostEnd)...]
+        if user.contains("/") || user.contains(" ") { return text }
+        return maskSSHUser(user) + "@" + host + ":" + maskPath(path)
+    }
+
+    /// An ssh login kept, a password after it masked (`user:password` → `user:[masked]`), a
+    /// token-looking user masked.
+    private static func maskSSHUser(_ user: Substring) -> String {
+        if let colon = user.firstIndex(of: ":") { return String(user[..<colon]) + ":" + mask }
+        return looksLikeToken(user) ? mask : String(user)
     }
 
     /// A `KEY=VALUE` word with the value masked when the key looks secret, and URLs inside masked.

@@ -169,4 +169,32 @@ struct SecretsTests {
         #expect(Secrets.maskAssignment("password=hunter2") == "password=[masked]")
         #expect(Secrets.maskAssignment("root=UUID=1234") == "root=UUID=1234")
     }
+
+    @Test("git remote URLs: userinfo, tokens of any form, scp-like addresses keep their user", arguments: [
+        ("https://user:secret-token@host/r.git", "https://[masked]@host/r.git"),
+        ("https://x-access-token:ghs_16C7e42F292c6912E7710c838347Ae178B4a@github.com/o/r.git",
+         "https://[masked]@github.com/o/r.git"),
+        ("https://oauth2:glpat-Xy7abcdEFGH12345ijkl@gitlab.example.com:8443/g/r.git",
+         "https://[masked]@gitlab.example.com:8443/g/r.git"),
+        ("https://github.com/o/r.git", "https://github.com/o/r.git"),
+        ("ssh://git@host:2222/srv/r.git", "ssh://git@host:2222/srv/r.git"),
+        ("ssh://git:hunter2@host/srv/r.git", "ssh://git:[masked]@host/srv/r.git"),
+        ("https://host/api/ghp_16C7e42F292c6912E7710c838347Ae178B4a/r.git", "https://host/api/[masked]/r.git"),
+        ("https://host/r.git?private_token=abc&ref=main", "https://host/r.git?private_token=[masked]&ref=main"),
+        ("https://host/r.git?t=hf_AbCdEfGhIjKlMnOpQrStUvWx12345", "https://host/r.git?t=[masked]"),
+        ("https://host/r?jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "https://host/r?jwt=[masked]"),
+        ("https://host/x/aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3f/r.git", "https://host/x/[masked]/r.git"),
+        ("https://host/archive/0123456789abcdef0123456789abcdef01234567.git",
+         "https://host/archive/0123456789abcdef0123456789abcdef01234567.git"),
+        ("https://host/org/hf_transformers_extension_pack", "https://host/org/hf_transformers_extension_pack"),
+        ("git@github.com:org/repo.git", "git@github.com:org/repo.git"),
+        ("deploy:hunter2@host:srv/r.git", "deploy:[masked]@host:srv/r.git"),
+        ("git@host:ghp_16C7e42F292c6912E7710c838347Ae178B4a/r.git", "git@host:[masked]/r.git"),
+        ("/srv/git/r.git", "/srv/git/r.git"),
+        ("../r", "../r"),
+        ("file:///srv/git/r.git", "file:///srv/git/r.git"),
+    ])
+    func gitRemotes(url: String, masked: String) {
+        #expect(Secrets.maskURL(url) == masked)
+    }
 }
