@@ -5,7 +5,8 @@ import Crypto
 /// Schema versions follow SchemaVer (MODEL-REVISION-ADDITION, written as dotted numbers);
 /// a published `Schemas/manifest-X.schema.json` is never edited.
 /// Changelog:
-/// - 1.0.0: first release (envelope, sections with status/probeVersion/data/issues, fingerprint).
+/// - 1.0.0: first release (envelope, sections with status/probeVersion/data/issues, fingerprint,
+///   attachments).
 public struct Manifest: Sendable, Equatable {
     public static let schemaVersion = "1.0.0"
 
@@ -18,6 +19,10 @@ public struct Manifest: Sendable, Equatable {
     /// How the capture was made (live or replayed from a recorded machine). Not in the fingerprint.
     public var capture: CaptureInfo
     public var sections: [String: Section]
+    /// Files that belong with the manifest (the git patch), keyed by the `sha256:` digest a
+    /// section's data refers to them by. Where the bytes are (a file beside the manifest, or
+    /// inline) is not environment: not in the fingerprint (the digest in the section is).
+    public var attachments: [String: Attachment] = [:]
 
     public init(tool: Tool, captureTime: String, hostName: String?, capture: CaptureInfo, sections: [String: Section]) {
         self.tool = tool
@@ -83,7 +88,74 @@ public struct Manifest: Sendable, Equatable {
             "sections": .object(sectionValues),
         ]
         if let hostName { object["hostName"] = .string(hostName) }
+        if !attachments.isEmpty { object["attachments"] = .object(attachments.mapValues(\.json)) }
         return .object(object)
+    }
+}
+
+/// Bytes that belong with a manifest: a file beside it, or inline.
+public struct Attachment: Sendable, Equatable {
+    public enum Location: Sendable, Equatable {
+        /// A file in the manifest's directory, by name.
+        case file(String)
+        /// The bytes themselves, written as UTF-8 text when they are valid UTF-8, else base64.
+        case inline([UInt8])
+    }
+
+    /// What the bytes are (`text/x-diff` for a git patch).
+    public var mediaType: String
+    public var sizeBytes: Int64
+    public var location: Location
+
+    public init(mediaType: String, sizeBytes: Int64, location: Location) {
+        self.mediaType = mediaType
+        self.sizeBytes = sizeBytes
+        self.location = location
+    }
+
+    /// `{"mediaType", "sizeBytes", "file"}`, or `{"mediaType", "sizeBytes", "encoding", "content"}`
+    /// with `encoding` `utf-8` or `base64`.
+    public var json: JSONValue {
+        var object: [String: JSONValue] = ["mediaType": .string(mediaType), "sizeBytes": .int(sizeBytes)]
+        switch location {
+        case .file(let name):
+            object["file"] = .string(name)
+        case .inline(let bytes):
+            if let text = String(validating: bytes, as: UTF8.self) {
+                object["encoding"] = "utf-8"
+                object["content"] = .string(text)
+            } else {
+                object["encoding"] = "base64"
+                object["content"] = .string(Base64.encode(bytes))
+            }
+        }
+        return .object(object)
+    }
+}
+
+/// Standard base64 (RFC 4648, with padding).
+public enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index + 3 <= bytes.count {
+            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            for shift in [18, 12, 6, 0] { out.append(alphabet[Int(value >> UInt32(shift) & 63)]) }
+            index += 3
+        }
+        let rest = bytes.count - index
+        if rest > 0 {
+            var value = UInt32(bytes[index]) << 16
+            if rest == 2 { value |= UInt32(bytes[index + 1]) << 8 }
+            out.append(alphabet[Int(value >> 18 & 63)])
+            out.append(alphabet[Int(value >> 12 & 63)])
+            out.append(rest == 2 ? alphabet[Int(value >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(UInt8(ascii: "="))
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

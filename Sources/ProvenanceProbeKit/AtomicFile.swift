@@ -13,6 +13,38 @@ public enum AtomicFile {
 
     /// Writes `bytes` to `path`, creating missing parent directories (mode 0755).
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(WriteError) {
+        try write([(path, bytes)], mode: mode)
+    }
+
+    /// Writes several files as one step as far as a filesystem allows: every file is written to
+    /// its temporary and synced first (a failure there changes nothing), every target is checked
+    /// to be replaceable, then each temporary is renamed over its target in order. Put the file
+    /// that refers to the others (the manifest) last.
+    public static func write(_ files: [(path: String, bytes: [UInt8])], mode: mode_t = 0o644) throws(WriteError) {
+        var temporaries: [String] = []
+        func discard() { for temporary in temporaries { unlink(temporary) } }
+        do throws(WriteError) {
+            for file in files { temporaries.append(try writeTemporary(file.bytes, for: file.path, mode: mode)) }
+            for file in files {
+                var info = stat()
+                if stat(file.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+                    throw WriteError(description: "cannot write \(file.path): is a directory")
+                }
+            }
+        } catch {
+            discard()
+            throw error
+        }
+        for (index, file) in files.enumerated() where rename(temporaries[index], file.path) != 0 {
+            let reason = errorText()
+            temporaries = Array(temporaries[index...])
+            discard()
+            throw WriteError(description: "cannot write \(file.path): \(reason)")
+        }
+    }
+
+    /// Writes and syncs a temporary file in the target's directory; returns its path.
+    private static func writeTemporary(_ bytes: [UInt8], for path: String, mode: mode_t) throws(WriteError) -> String {
         let directory = parentDirectory(of: path)
         try makeDirectories(directory)
         let base = path.split(separator: "/").last.map(String.init) ?? path
@@ -38,11 +70,7 @@ public enum AtomicFile {
             unlink(temporary)
             throw WriteError(description: "cannot write \(path): \(reason)")
         }
-        if rename(temporary, path) != 0 {
-            let reason = errorText()
-            unlink(temporary)
-            throw WriteError(description: "cannot write \(path): \(reason)")
-        }
+        return temporary
     }
 
     static func parentDirectory(of path: String) -> String {

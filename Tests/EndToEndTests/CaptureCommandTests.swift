@@ -164,7 +164,7 @@ struct CaptureCommandTests {
     @Test("a failed write leaves what was there intact and no temporary files")
     func atomicWrite() throws {
         let directory = temporaryDirectory()
-        // The target is a directory: the final rename fails after the manifest was written.
+        // The target is a directory: refused after the manifest was written to its temporary.
         mkdir(directory + "/env.json", 0o755)
         try AtomicFile.write(Array("keep".utf8), to: directory + "/env.json/inside")
         let result = provenance(["capture", "-o", directory + "/env.json"])

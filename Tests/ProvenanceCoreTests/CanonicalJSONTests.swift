@@ -140,6 +140,30 @@ struct ManifestTests {
         #expect(Manifest.sha256([]) == "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
+    @Test("attachments are written, never fingerprinted; inline bytes as UTF-8 text or base64")
+    func attachments() {
+        var withFile = manifest()
+        let digest = Manifest.sha256(Array("patch".utf8))
+        withFile.attachments[digest] = Attachment(mediaType: "text/x-diff", sizeBytes: 5, location: .file("env.diff.patch"))
+        #expect(withFile.fingerprint == manifest().fingerprint)
+        #expect(withFile.json["attachments"] == .object([digest: [
+            "mediaType": "text/x-diff", "sizeBytes": 5, "file": "env.diff.patch",
+        ]]))
+        #expect(manifest().json["attachments"] == nil)
+        let text = Attachment(mediaType: "text/x-diff", sizeBytes: 5, location: .inline(Array("caf\u{e9}".utf8)))
+        #expect(text.json["encoding"] == "utf-8" && text.json["content"] == "caf\u{e9}")
+        let latin1 = Attachment(mediaType: "text/x-diff", sizeBytes: 4, location: .inline([0x63, 0x61, 0x66, 0xE9]))
+        #expect(latin1.json["encoding"] == "base64" && latin1.json["content"] == "Y2Fm6Q==")
+    }
+
+    @Test("base64 (RFC 4648 test vectors)", arguments: [
+        ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="),
+        ("foobar", "Zm9vYmFy"),
+    ])
+    func base64(input: String, expected: String) {
+        #expect(Base64.encode(Array(input.utf8)) == expected)
+    }
+
     @Test("RFC 3339 timestamps", arguments: [
         (Int64(0), "1970-01-01T00:00:00Z"), (951_782_400, "2000-02-29T00:00:00Z"),
         (1_795_450_000, "2026-11-23T16:06:40Z"), (-1, "1969-12-31T23:59:59Z"), (4_107_542_399, "2100-02-28T23:59:59Z"),
