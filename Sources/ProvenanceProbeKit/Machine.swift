@@ -12,22 +12,25 @@ public struct Machine: Sendable {
     public var clock: any WallClock
     /// The recorded machine's directory, nil for the live machine.
     public var root: String?
+    /// The working directory of the captured process: ours when live, nil for a recorded machine.
+    public var workingDirectory: String?
 
     public init(fs: RootedFileSystem, commands: any CommandRunner, environment: [String: String],
-                clock: any WallClock, root: String?)
+                clock: any WallClock, root: String?, workingDirectory: String? = nil)
     {
         self.fs = fs
         self.commands = commands
         self.environment = environment
         self.clock = clock
         self.root = root
+        self.workingDirectory = workingDirectory
     }
 
-    /// This machine: `/`, real processes, this process's environment.
+    /// This machine: `/`, real processes, this process's environment and working directory.
     public static func live(clock: any WallClock = SystemClock()) -> Machine {
         let environment = processEnvironment()
         return Machine(fs: RootedFileSystem(root: "/"), commands: LiveCommandRunner(environment: environment),
-                       environment: environment, clock: clock, root: nil)
+                       environment: environment, clock: clock, root: nil, workingDirectory: currentDirectory())
     }
 
     /// A recorded machine (../shared/FIXTURES.md): files under `root`, commands from
@@ -61,6 +64,13 @@ public func parseEnviron(_ bytes: [UInt8]) -> [String: String] {
         }
     }
     return environment
+}
+
+/// This process's working directory (`getcwd`); nil when it cannot be read (removed).
+public func currentDirectory() -> String? {
+    guard let path = getcwd(nil, 0) else { return nil }
+    defer { free(path) }
+    return String(cString: path)
 }
 
 /// This process's environment, read from `environ`.
