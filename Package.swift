@@ -23,8 +23,11 @@ let package = Package(
         ),
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
         .target(name: "ProvenanceProbeKit", dependencies: ["ProvenanceCore"]),
+        // libgit2 (Debian: libgit2-dev), with non-variadic wrappers of git_libgit2_opts in shim.h.
+        .systemLibrary(name: "CLibGit2", path: "Sources/CLibGit2", pkgConfig: "libgit2",
+                       providers: [.apt(["libgit2-dev"])]),
         // Built-in probes, one per file.
-        .target(name: "ProvenanceProbes", dependencies: ["ProvenanceCore", "ProvenanceProbeKit"]),
+        .target(name: "ProvenanceProbes", dependencies: ["ProvenanceCore", "ProvenanceProbeKit", "CLibGit2"]),
         // The thin command-line front end.
         .executableTarget(
             name: "provenance",

@@ -1,0 +1,413 @@
+import CLibGit2
+import ProvenanceCore
+import ProvenanceProbeKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The git state of the code being run: commit, branch, tags, remotes, submodules, uncommitted
+/// changes and a patch that reproduces them.
+///
+/// Reads, through libgit2 (no `git` process): the repository holding the working directory
+/// (live), or each `--repo` path (under `--root`, a machine path below the recorded root; with
+/// no `--repo` there is nothing to read and the section is `absent`). Per repository: `HEAD`,
+/// `refs/` and `packed-refs` (branch, tags, upstream), `config` (remotes, upstream, submodules),
+/// `.gitmodules`, `shallow`, the index, the objects, every file of the working tree (status and
+/// patch; ignored files are left out), and, live, the user's and system git configuration as git
+/// does (`core.excludesFile`, `url.*.insteadOf`). Repositories owned by another user are read
+/// (libgit2's owner check, git's `safe.directory`, is turned off: provenance runs no hook or
+/// configured command, it only reads).
+///
+/// The patch (HEAD → working tree: staged, unstaged and untracked files, binary changes in git's
+/// binary form, full ids, no renames) is not in the output: the output has its digest and size,
+/// and its bytes go to `patches`, from where the command line writes them beside the manifest.
+/// A patch larger than `diffMaxBytes` is not kept: the output lists the changed files with the
+/// blob ids of their working-tree content instead, and says why.
+public struct GitProbe: Probe {
+    /// The default `--diff-max-bytes`: 4 MiB.
+    public static let defaultDiffMaxBytes = 4 << 20
+    /// At most this many paths per list (status lists, changed files); the rest is counted.
+    public static let maxListedPaths = 1000
+
+    /// Paths given with `--repo`; empty means the repository holding the working directory.
+    public var repositories: [String]
+    /// The largest patch kept, in bytes.
+    public var diffMaxBytes: Int
+    /// Where patch bytes go (nil: only their digests are computed).
+    public var patches: AttachmentStore?
+
+    public init(repositories: [String] = [], diffMaxBytes: Int = GitProbe.defaultDiffMaxBytes,
+                patches: AttachmentStore? = nil)
+    {
+        self.repositories = repositories
+        self.diffMaxBytes = diffMaxBytes
+        self.patches = patches
+    }
+
+    public var descriptor: ProbeDescriptor {
+        ProbeDescriptor(
+            id: "git", version: "1.0.0",
+            summary: "Git repositories of the working directory or --repo (libgit2): HEAD commit, branch, tags, "
+                + "describe, upstream, remotes (credentials masked), submodules, staged/unstaged/untracked/conflicted "
+                + "files, and a patch of uncommitted changes stored beside the manifest",
+            reads: ["REPO/.git/{HEAD,config,index,packed-refs,shallow,refs/*,objects/*}", "REPO/.gitmodules",
+                    "REPO/** (the working tree, ignored files excepted)",
+                    "~/.gitconfig, ~/.config/git/{config,ignore}, /etc/gitconfig (live only)"])
+    }
+
+    public struct Output: Encodable, Equatable {
+        /// One entry per repository, sorted by path.
+        public var repositories: [Repository]
+    }
+
+    public struct Repository: Encodable, Equatable {
+        /// The working directory (machine path); the git directory of a bare repository.
+        public var path: String
+        /// HEAD's commit id (40 hex digits); absent on a branch with no commit yet.
+        public var commit: String?
+        /// The branch HEAD is on (also when it has no commit yet); absent when detached.
+        public var branch: String?
+        /// Whether HEAD is detached (checked out at a commit, not a branch).
+        public var detached: Bool
+        /// Tags whose commit is HEAD's, sorted.
+        public var tags: [String]
+        /// `git describe --tags --dirty`; absent when no tag is reachable from HEAD.
+        public var describe: String?
+        /// The branch's upstream and how far HEAD is from it.
+        public var upstream: Upstream?
+        /// Remote name → fetch URL, credentials and tokens masked.
+        public var remotes: [String: String]
+        /// Whether the clone is shallow (history cut off).
+        public var shallow: Bool
+        /// Whether this is a linked worktree (`git worktree add`).
+        public var worktree: Bool
+        /// Whether the repository has no working tree.
+        public var bare: Bool
+        /// Submodules, sorted by path.
+        public var submodules: [Submodule]
+        /// Uncommitted state (absent for a bare repository).
+        public var status: Status?
+        /// The patch of uncommitted changes (absent for a bare repository).
+        public var diff: Diff?
+    }
+
+    public struct Upstream: Encodable, Equatable {
+        /// The upstream branch, e.g. `origin/main`.
+        public var name: String
+        /// Commits on HEAD not on the upstream.
+        public var ahead: Int?
+        /// Commits on the upstream not on HEAD.
+        public var behind: Int?
+    }
+
+    public struct Submodule: Encodable, Equatable {
+        public var path: String
+        /// The commit the superproject's HEAD records.
+        public var recordedCommit: String?
+        /// The commit checked out in the submodule; absent when it is not checked out.
+        public var checkedOutCommit: String?
+        /// Whether the submodule's own working tree or index has changes or untracked files.
+        public var dirty: Bool
+    }
+
+    /// What `git status` shows, in four lists. A path can be both staged and unstaged.
+    public struct Status: Encodable, Equatable {
+        /// Changes between HEAD and the index.
+        public var staged: PathList
+        /// Changes between the index and the working tree (tracked files).
+        public var unstaged: PathList
+        /// Files git does not track and does not ignore, one by one.
+        public var untracked: PathList
+        /// Paths with merge conflicts.
+        public var conflicted: PathList
+    }
+
+    /// A count and the first paths, sorted.
+    public struct PathList: Encodable, Equatable {
+        public var count: Int
+        /// Sorted; at most `maxListedPaths`.
+        public var paths: [String]
+        /// Whether `paths` was cut at `maxListedPaths`.
+        public var truncated: Bool
+
+        init(_ all: [String]) {
+            let sorted = all.sorted()
+            count = sorted.count
+            paths = Array(sorted.prefix(GitProbe.maxListedPaths))
+            truncated = sorted.count > GitProbe.maxListedPaths
+        }
+    }
+
+    /// The patch HEAD → working tree, or why it was not kept and what changed instead.
+    public struct Diff: Encodable, Equatable {
+        /// `sha256:` digest of the patch bytes; the manifest's `attachments` says where they are.
+        public var sha256: String?
+        public var sizeBytes: Int?
+        /// Why the patch was not kept.
+        public var omittedReason: String?
+        /// When the patch was not kept: every changed file, sorted by path (at most
+        /// `maxListedPaths`).
+        public var files: [ChangedFile]?
+        public var filesTruncated: Bool?
+    }
+
+    public struct ChangedFile: Encodable, Equatable {
+        public var path: String
+        /// `added`, `deleted`, `modified`, `typechange`, `untracked`, `conflicted`, `unreadable`.
+        public var change: String
+        /// The git blob id of the working-tree content (`git hash-object`); absent when deleted.
+        public var blob: String?
+    }
+
+    public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
+        let fs = context.fs
+        var targets: [(given: String, hostPath: String)] = []
+        if repositories.isEmpty {
+            guard fs.isLive, let directory = context.workingDirectory else {
+                throw ProbeAbsent(source: "git", reason: "no repository given (--repo); a recorded machine has no working directory")
+            }
+            targets = [(directory, directory)]
+        } else {
+            for path in repositories {
+                targets.append((path, fs.isLive ? path : fs.hostPath(path.hasPrefix("/") ? path : "/" + path)))
+            }
+        }
+        // Under --root, never look above the recorded machine, nor outside it for configuration.
+        let root = fs.isLive ? nil : realPath(fs.root) ?? fs.root
+        var ceiling: [String] = []
+        if let root {
+            LibGit2.ignoreUserAndSystemConfiguration()
+            ceiling = [parentDirectory(root)]
+        }
+
+        var found: [String: Repository] = [:]
+        var failures: [(String, GitError)] = []
+        var missing: [String] = []
+        for target in targets {
+            do throws(GitError) {
+                guard let repository = try GitRepository.discover(from: target.hostPath, ceiling: ceiling) else {
+                    missing.append(target.given)
+                    continue
+                }
+                let path = machinePath(repository.workdir ?? repository.gitDirectory, root: root)
+                if found[path] != nil { continue }
+                found[path] = try inspect(repository, path: path, report: report)
+            } catch {
+                failures.append((target.given, error))
+            }
+        }
+
+        if found.isEmpty {
+            if let (path, error) = failures.last {
+                for (other, otherError) in failures.dropLast() { report.issue(other, otherError.description) }
+                for other in missing { report.issue(other, "not in a git repository") }
+                throw RepositoryFailure(path: path, error: error)
+            }
+            for other in missing.dropLast() { report.issue(other, "not in a git repository") }
+            throw ProbeAbsent(source: missing.last ?? "git", reason: "not in a git repository")
+        }
+        for path in missing { report.issue(path, "not in a git repository") }
+        for (path, error) in failures { report.issue(path, "\(error)") }
+        return Output(repositories: found.keys.sorted().map { found[$0]! })
+    }
+
+    /// Reads one repository. Errors reading HEAD, the status or the diff fail the repository;
+    /// others (a tag, describe, a remote, a submodule) are reported and the rest is kept.
+    func inspect(_ repository: GitRepository, path: String, report: ProbeReport) throws(GitError) -> Repository {
+        var result = Repository(path: path, detached: false, tags: [], remotes: [:], shallow: repository.isShallow,
+                                worktree: repository.isWorktree, bare: repository.workdir == nil, submodules: [])
+        let unborn = try repository.isHeadUnborn()
+        var head: GitReference?
+        if unborn {
+            result.branch = try repository.unbornBranchName()
+        } else {
+            let reference = try repository.head()
+            head = reference
+            result.commit = try reference.commitID()
+            result.detached = try repository.isHeadDetached()
+            if !result.detached { result.branch = reference.shorthand }
+        }
+
+        if let commit = result.commit {
+            do { result.tags = try repository.tags(pointingAt: commit) } catch { report.issue(path, "\(error)") }
+        }
+        if !result.bare, result.commit != nil {
+            do { result.describe = try repository.describeWorkdir() } catch { report.issue(path, "\(error)") }
+        }
+        if let head, head.isBranch {
+            do {
+                if let upstream = try head.upstream() {
+                    var value = Upstream(name: upstream.shorthand)
+                    if let counts = try repository.aheadBehind(local: head, upstream: upstream) {
+                        value.ahead = counts.ahead
+                        value.behind = counts.behind
+                    }
+                    result.upstream = value
+                }
+            } catch {
+                report.issue(path, "\(error)")
+            }
+        }
+        do {
+            for remote in try repository.remotes() {
+                switch remote.url {
+                case .success(let url?): result.remotes[remote.name] = Secrets.maskURL(url)
+                case .success(nil): break
+                case .failure(let error): report.issue(path, "remote \(remote.name): \(error)")
+                }
+            }
+        } catch {
+            report.issue(path, "\(error)")
+        }
+
+        if !result.bare {
+            do {
+                for name in try repository.submoduleNames() {
+                    do {
+                        let submodule = try repository.submodule(named: name)
+                        let dirtyBits = GIT_SUBMODULE_STATUS_WD_INDEX_MODIFIED.rawValue
+                            | GIT_SUBMODULE_STATUS_WD_WD_MODIFIED.rawValue | GIT_SUBMODULE_STATUS_WD_UNTRACKED.rawValue
+                        result.submodules.append(Submodule(
+                            path: submodule.path, recordedCommit: submodule.recordedCommit,
+                            checkedOutCommit: submodule.checkedOutCommit,
+                            dirty: try submodule.status() & dirtyBits != 0))
+                    } catch {
+                        report.issue(path, "submodule \(name): \(error)")
+                    }
+                }
+                result.submodules.sort { $0.path < $1.path }
+            } catch {
+                report.issue(path, "\(error)")
+            }
+            result.status = try status(of: repository)
+            result.diff = try diff(of: repository)
+        }
+        return result
+    }
+
+    /// Sorts every status entry into staged, unstaged, untracked and conflicted.
+    func status(of repository: GitRepository) throws(GitError) -> Status {
+        let stagedBits = GIT_STATUS_INDEX_NEW.rawValue | GIT_STATUS_INDEX_MODIFIED.rawValue
+            | GIT_STATUS_INDEX_DELETED.rawValue | GIT_STATUS_INDEX_RENAMED.rawValue | GIT_STATUS_INDEX_TYPECHANGE.rawValue
+        let unstagedBits = GIT_STATUS_WT_MODIFIED.rawValue | GIT_STATUS_WT_DELETED.rawValue
+            | GIT_STATUS_WT_TYPECHANGE.rawValue | GIT_STATUS_WT_RENAMED.rawValue | GIT_STATUS_WT_UNREADABLE.rawValue
+        var staged: [String] = []
+        var unstaged: [String] = []
+        var untracked: [String] = []
+        var conflicted: [String] = []
+        for entry in try repository.status() {
+            if entry.flags & GIT_STATUS_CONFLICTED.rawValue != 0 {
+                conflicted.append(entry.path)
+                continue
+            }
+            if entry.flags & stagedBits != 0 { staged.append(entry.path) }
+            if entry.flags & unstagedBits != 0 { unstaged.append(entry.path) }
+            if entry.flags & GIT_STATUS_WT_NEW.rawValue != 0 { untracked.append(entry.path) }
+        }
+        return Status(staged: PathList(staged), unstaged: PathList(unstaged), untracked: PathList(untracked),
+                      conflicted: PathList(conflicted))
+    }
+
+    /// The patch, kept in `patches` when it fits in `diffMaxBytes`; else the changed files.
+    func diff(of repository: GitRepository) throws(GitError) -> Diff {
+        let diff = try repository.diffHeadToWorkdir()
+        if let patch = try diff.patch(limit: diffMaxBytes) {
+            let digest = Manifest.sha256(patch)
+            if !patch.isEmpty { patches?.put(patch) }
+            return Diff(sha256: digest, sizeBytes: patch.count)
+        }
+        var files: [ChangedFile] = []
+        let deltas = diff.deltas.sorted { ($0.newPath ?? $0.oldPath ?? "") < ($1.newPath ?? $1.oldPath ?? "") }
+        for delta in deltas.prefix(GitProbe.maxListedPaths) {
+            let path = delta.newPath ?? delta.oldPath ?? ""
+            var file = ChangedFile(path: path, change: GitProbe.changeName(delta.status))
+            if delta.status != GIT_DELTA_DELETED {
+                if let id = delta.newID {
+                    file.blob = id
+                } else {
+                    file.blob = try blobID(of: path, mode: delta.newMode, in: repository)
+                }
+            }
+            files.append(file)
+        }
+        return Diff(omittedReason: "the patch is larger than \(diffMaxBytes) bytes (--diff-max-bytes)",
+                    files: files, filesTruncated: deltas.count > GitProbe.maxListedPaths)
+    }
+
+    /// The blob id of a working-tree file: its filtered content, or a symbolic link's target.
+    private func blobID(of path: String, mode: UInt32, in repository: GitRepository) throws(GitError) -> String? {
+        if mode == GIT_FILEMODE_LINK.rawValue, let workdir = repository.workdir {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            let count = readlink(workdir + "/" + path, &buffer, buffer.count)
+            guard count >= 0 else { return nil }
+            return try repository.hashBlob(buffer[0..<count].map { UInt8(bitPattern: $0) })
+        }
+        return try repository.hashWorkdirFile(path)
+    }
+
+    static func changeName(_ status: git_delta_t) -> String {
+        switch status {
+        case GIT_DELTA_ADDED: "added"
+        case GIT_DELTA_DELETED: "deleted"
+        case GIT_DELTA_MODIFIED: "modified"
+        case GIT_DELTA_TYPECHANGE: "typechange"
+        case GIT_DELTA_UNTRACKED: "untracked"
+        case GIT_DELTA_CONFLICTED: "conflicted"
+        case GIT_DELTA_UNREADABLE: "unreadable"
+        case GIT_DELTA_RENAMED: "renamed"
+        case GIT_DELTA_COPIED: "copied"
+        default: "other"
+        }
+    }
+
+    /// The digests of the patches a finished git section refers to, in repository order: what
+    /// the command line takes from `patches` to write beside the manifest.
+    public static func patchDigests(in section: Section?) -> [String] {
+        guard let section, section.status == .ok || section.status == .partial,
+              let repositories = section.data?["repositories"]?.arrayValue
+        else { return [] }
+        var digests: [String] = []
+        for repository in repositories {
+            if let digest = repository["diff"]?["sha256"]?.stringValue, repository["diff"]?["sizeBytes"] != 0,
+               !digests.contains(digest)
+            {
+                digests.append(digest)
+            }
+        }
+        return digests
+    }
+
+    /// The paths of the repositories a git section recorded (what `verify` captures again).
+    public static func repositoryPaths(in section: JSONValue?) -> [String] {
+        section?["data"]?["repositories"]?.arrayValue?.compactMap { $0["path"]?.stringValue } ?? []
+    }
+}
+
+/// A repository that could not be read: its path and libgit2's error.
+struct RepositoryFailure: Error, CustomStringConvertible {
+    let path: String
+    let error: GitError
+    var description: String { "\(path): \(error)" }
+}
+
+/// The machine path of a host path under `root` (unchanged when live or outside the root).
+private func machinePath(_ path: String, root: String?) -> String {
+    guard let root, path == root || path.hasPrefix(root + "/") else { return path }
+    let rest = String(path.dropFirst(root.count))
+    return rest.isEmpty ? "/" : rest
+}
+
+private func parentDirectory(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+    return String(path[..<slash])
+}
+
+/// `realpath(3)`: the absolute path with symbolic links resolved, as libgit2 reports paths.
+private func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
