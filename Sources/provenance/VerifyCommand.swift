@@ -56,7 +56,8 @@ struct VerifyCommand: ParsableCommand {
         }
         let sections = recorded["sections"]?.objectValue ?? [:]
         let wanted = Set(sections.filter { $0.value["status"] != "skipped" }.keys)
-        let probes = BuiltinProbes.all
+        // The repositories the manifest recorded, wherever verify runs from.
+        let probes = BuiltinProbes.all(.init(repositories: GitProbe.repositoryPaths(in: sections["git"])))
         let machine: Machine
         if let root {
             guard RootedFileSystem(root: root).isDirectory("/") else {

@@ -1,0 +1,212 @@
+import ProvenanceCore
+import ProvenanceProbeKit
+import ProvenanceTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("provenance capture --repo, end to end", .serialized)
+struct GitCaptureTests {
+    /// The patch written beside the manifest, applied with `git apply --binary` to a fresh clone of
+    /// HEAD, gives back the working tree exactly; no credential reaches the manifest or the patch.
+    @Test("the stored patch reproduces the working tree on a clean clone")
+    func patchRoundTrip() throws {
+        let directory = GitFixture.directory()
+        let setup = GitFixture.dirtyRepository(at: directory)
+        try #require(setup.status == 0, "\(setup.output)")
+        let output = GitFixture.directory("out")
+        let result = provenance(["capture", "--repo", directory, "-o", output + "/env.json"])
+        #expect(result.outcome == .exited(0), "\(result.stderrText)")
+        let manifest = try readJSON(output + "/env.json")
+        let git = manifest["sections"]?["git"]
+        #expect(git?["status"] == "ok", "\(git?["issues"] ?? nil)")
+        let repository = try #require(git?["data"]?["repositories"]?.arrayValue?.first)
+        #expect(repository["commit"]?.stringValue == GitFixture.git("rev-parse HEAD", in: directory))
+
+        // The manifest names the patch by digest; the attachment says where it is.
+        let digest = try #require(repository["diff"]?["sha256"]?.stringValue)
+        let attachment = manifest["attachments"]?[digest]
+        #expect(attachment?["file"] == "env.diff.patch")
+        #expect(attachment?["mediaType"] == "text/x-diff")
+        let patch = try #require(try RootedFileSystem().readBytes(output + "/env.diff.patch"))
+        #expect(Manifest.sha256(patch) == digest)
+        #expect(repository["diff"]?["sizeBytes"]?.intValue == Int64(patch.count))
+        #expect(attachment?["sizeBytes"]?.intValue == Int64(patch.count))
+
+        // Apply it to a fresh clone of HEAD: the trees are identical (ignored files excepted).
+        let clone = directory + "-clone"
+        let applied = GitFixture.run("""
+            git clone -q '\(directory)' '\(clone)' && cd '\(clone)' && git apply --binary '\(output)/env.diff.patch'
+            """, in: output)
+        #expect(applied.status == 0, "\(applied.output)")
+        let compared = GitFixture.run("""
+            diff -r --no-dereference -x .git -x debug.log -x build '\(directory)' '\(clone)'
+            """, in: output)
+        #expect(compared.status == 0, "\(compared.output)")
+        let modes = "find . -path ./.git -prune -o -path ./build -prune -o ! -name debug.log -printf '%y %m %p\\n' | sort"
+        #expect(GitFixture.run(modes, in: directory).output == GitFixture.run(modes, in: clone).output)
+        #expect(GitFixture.run(modes, in: clone).output.contains("f 755 ./src/run.sh"))
+
+        // No credential anywhere; the manifest validates against the schema.
+        let text = try #require(try RootedFileSystem().read(output + "/env.json"))
+        #expect(!text.contains("secret-token"))
+        #expect(!String(decoding: patch, as: UTF8.self).contains("secret-token"))
+        #expect(text.contains("https://[masked]@host/r.git"))
+        let validation = validateWithSchema([output + "/env.json"])
+        #expect(validation.ok, "\(validation.output)")
+    }
+
+    @Test("inline patches: the same fingerprint as a capture with a patch file; base64 when not UTF-8")
+    func inline() throws {
+        let directory = GitFixture.directory()
+        try #require(GitFixture.dirtyRepository(at: directory).status == 0)
+        let output = GitFixture.directory("out")
+        #expect(provenance(["capture", "-q", "--only", "git", "--repo", directory, "-o", output + "/env.json"])
+            .outcome == .exited(0))
+        let stdout = provenance(["capture", "-q", "--only", "git", "--repo", directory, "-o", "-"])
+        #expect(stdout.outcome == .exited(0))
+        #expect(provenance(["capture", "-q", "--only", "git", "--repo", directory, "--inline-diff", "-o",
+                            output + "/inline.json"]).outcome == .exited(0))
+        let file = try readJSON(output + "/env.json")
+        let inline = try readJSON(output + "/inline.json")
+        #expect(try JSONParser.parse(stdout.stdout)["attachments"] == inline["attachments"])
+        #expect(file["fingerprint"] == inline["fingerprint"])
+        #expect(try RootedFileSystem().list(output) == ["env.diff.patch", "env.json", "inline.json"])
+
+        let digest = try #require(inline["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first?["diff"]?["sha256"]?.stringValue)
+        let attachment = try #require(inline["attachments"]?[digest])
+        // latin1.txt makes the patch invalid UTF-8: it is kept byte for byte, in base64.
+        #expect(attachment["encoding"] == "base64")
+        let decoded = GitFixture.run("printf '%s' '\(attachment["content"]?.stringValue ?? "")' | base64 -d | sha256sum",
+                                     in: output).output
+        #expect("sha256:" + decoded.prefix(64) == digest)
+        let validation = validateWithSchema([output + "/env.json", output + "/inline.json"])
+        #expect(validation.ok, "\(validation.output)")
+    }
+
+    @Test("several repositories: one patch file each, numbered in path order")
+    func severalRepositories() throws {
+        let first = GitFixture.directory("a")
+        let second = GitFixture.directory("b")
+        for (directory, content) in [(first, "one"), (second, "two")] {
+            GitFixture.run("git init -q -b main . && echo x > x && git add x && git commit -qm x && echo \(content) > new",
+                           in: directory)
+        }
+        let output = GitFixture.directory("out")
+        let result = provenance(["capture", "-q", "--only", "git", "--repo", second, "--repo", first, "--repo", first,
+                                 "-o", output + "/run.json"])
+        #expect(result.outcome == .exited(0))
+        let manifest = try readJSON(output + "/run.json")
+        let repositories = manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue ?? []
+        #expect(repositories.compactMap { $0["path"]?.stringValue } == [first, second].sorted())
+        for (index, repository) in repositories.enumerated() {
+            let digest = repository["diff"]?["sha256"]?.stringValue ?? ""
+            #expect(manifest["attachments"]?[digest]?["file"]?.stringValue == "run.diff.\(index + 1).patch")
+            let bytes = try RootedFileSystem().readBytes(output + "/run.diff.\(index + 1).patch")
+            #expect(bytes.map(Manifest.sha256) == digest)
+        }
+    }
+
+    @Test("a manifest that cannot be written leaves the previous patch as it was")
+    func failedWrite() throws {
+        let directory = GitFixture.directory()
+        GitFixture.run("git init -q -b main . && echo x > x && git add x && git commit -qm x && echo first > x", in: directory)
+        let output = GitFixture.directory("out")
+        #expect(provenance(["capture", "-q", "--only", "git", "--repo", directory, "-o", output + "/env.json"]).outcome
+            == .exited(0))
+        let previous = try RootedFileSystem().readBytes(output + "/env.diff.patch")
+        #expect(previous != nil)
+        GitFixture.run("echo second > x", in: directory)
+        _ = shell("rm '\(output)/env.json' && mkdir '\(output)/env.json'")
+        let result = provenance(["capture", "-q", "--only", "git", "--repo", directory, "-o", output + "/env.json"])
+        #expect(result.outcome == .exited(73))
+        #expect(result.stderrText.contains("is a directory"), "\(result.stderrText)")
+        #expect(try RootedFileSystem().readBytes(output + "/env.diff.patch") == previous)
+        #expect(try RootedFileSystem().list(output) == ["env.diff.patch", "env.json"])
+    }
+
+    @Test("--diff-max-bytes: no patch file, the changed files in the manifest")
+    func diffMaxBytes() throws {
+        let directory = GitFixture.directory()
+        try #require(GitFixture.dirtyRepository(at: directory).status == 0)
+        let output = GitFixture.directory("out")
+        #expect(provenance(["capture", "-q", "--only", "git", "--repo", directory, "--diff-max-bytes", "1000",
+                            "-o", output + "/env.json"]).outcome == .exited(0))
+        let manifest = try readJSON(output + "/env.json")
+        let diff = manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first?["diff"]
+        #expect(diff?["omittedReason"] == "the patch is larger than 1000 bytes (--diff-max-bytes)")
+        #expect(diff?["files"]?.arrayValue?.count == 13)
+        #expect(manifest["attachments"] == nil)
+        #expect(try RootedFileSystem().list(output) == ["env.json"])
+        let validation = validateWithSchema([output + "/env.json"])
+        #expect(validation.ok, "\(validation.output)")
+        let bad = provenance(["capture", "--diff-max-bytes", "-1"])
+        #expect(bad.outcome == .exited(64))
+    }
+
+    @Test("no repository: absent; a corrupt one: failed with libgit2's message; the capture still succeeds")
+    func absentAndCorrupt() throws {
+        let empty = GitFixture.directory("empty")
+        let output = GitFixture.directory("out")
+        let none = provenance(["capture", "-q", "--repo", empty, "-o", output + "/none.json"])
+        #expect(none.outcome == .exited(0))
+        let absent = try readJSON(output + "/none.json")["sections"]?["git"]
+        #expect(absent?["status"] == "absent")
+        #expect(absent?["issues"] == [["source": .string(empty), "message": "not in a git repository"]])
+
+        // From the working directory, as a job would run it.
+        let fromDirectory = GitFixture.run("'\(Project.executable)' capture -q --only git -o -", in: empty)
+        #expect(try JSONParser.parse(Array(fromDirectory.output.utf8))["sections"]?["git"]?["status"] == "absent")
+
+        let corrupt = GitFixture.directory("corrupt")
+        GitFixture.run("git init -q -b main . && echo x > x && git add x && git commit -qm x && : > .git/HEAD", in: corrupt)
+        let result = provenance(["capture", "-q", "--repo", corrupt, "-o", output + "/corrupt.json"])
+        #expect(result.outcome == .exited(0))
+        let failed = try readJSON(output + "/corrupt.json")["sections"]?["git"]
+        #expect(failed?["status"] == "failed")
+        let message = failed?["issues"]?.arrayValue?.first?["message"]?.stringValue ?? ""
+        #expect(message.hasPrefix(corrupt + ": git_"), "\(message)")
+
+        // A truncated loose object makes libgit2 1.5 loop forever (libgit2/libgit2#7342): the
+        // probe's deadline ends it, and the rest of the capture is unaffected.
+        let truncated = GitFixture.directory("truncated")
+        GitFixture.run("""
+            git init -q -b main . && echo x > x && git add x && git commit -qm x && \
+            object=.git/objects/$(git rev-parse HEAD | cut -c1-2)/$(git rev-parse HEAD | cut -c3-) && \
+            chmod 644 $object && truncate -s 10 $object
+            """, in: truncated)
+        let started = monotonicSeconds()
+        let stuck = provenance(["capture", "-q", "--repo", truncated, "--probe-timeout", "git=1", "-o", output + "/stuck.json"])
+        #expect(monotonicSeconds() - started < 3)
+        #expect(stuck.outcome == .exited(0))
+        let stuckManifest = try readJSON(output + "/stuck.json")
+        #expect(stuckManifest["sections"]?["git"]?["status"] == "failed")
+        #expect(stuckManifest["sections"]?["git"]?["issues"] == [["source": "capture", "message": "did not finish within its 1 s timeout"]])
+        #expect(stuckManifest["sections"]?["os"]?["status"] == "ok")
+
+        let validation = validateWithSchema([output + "/none.json", output + "/corrupt.json", output + "/stuck.json"])
+        #expect(validation.ok, "\(validation.output)")
+    }
+
+    @Test("under --root: absent without --repo; --repo names a path of the recorded machine")
+    func recordedMachine() throws {
+        let root = GitFixture.directory("machine")
+        let project = root + "/src/project"
+        GitFixture.run("mkdir -p '\(project)' && cd '\(project)' && git init -q -b main . && echo x > x && git add x && git commit -qm x && echo y > y",
+                       in: root)
+        let output = GitFixture.directory("out")
+        #expect(provenance(["capture", "-q", "--root", root, "-o", output + "/a.json"]).outcome == .exited(0))
+        let absent = try readJSON(output + "/a.json")["sections"]?["git"]
+        #expect(absent?["status"] == "absent")
+
+        #expect(provenance(["capture", "-q", "--root", root, "--repo", "/src/project", "-o", output + "/b.json"]).outcome
+            == .exited(0))
+        let manifest = try readJSON(output + "/b.json")
+        let repository = manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first
+        #expect(repository?["path"] == "/src/project")
+        #expect(repository?["status"]?["untracked"]?["paths"] == ["y"])
+        #expect(try RootedFileSystem().list(output)?.contains("b.diff.patch") == true)
+    }
+}
