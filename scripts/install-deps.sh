@@ -3,11 +3,13 @@
 # Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite uses)
 set -euo pipefail
 
-packages=(pkg-config ca-certificates)
+# libgit2-dev: the git probe reads repositories through libgit2 (the binary then needs libgit2-1.5).
+packages=(pkg-config ca-certificates libgit2-dev)
 if [[ "${1:-}" == "--test" ]]; then
     # procps: ps for the process-group tests; util-linux: lscpu to cross-check the cpu probe;
-    # python3-jsonschema: an independent JSON Schema validator for the manifests.
-    packages+=(procps util-linux python3 python3-jsonschema)
+    # python3-jsonschema: an independent JSON Schema validator for the manifests;
+    # git and diffutils: the git probe's tests build repositories and re-apply the stored patch.
+    packages+=(procps util-linux python3 python3-jsonschema git diffutils)
 fi
 
 missing=()
