@@ -131,7 +131,7 @@ struct GitProbeTests {
         #expect(repository["diff"]?["sizeBytes"] == 0)
     }
 
-    @Test("detached HEAD, unborn branch, shallow clone, linked worktree")
+    @Test("detached HEAD, unborn branch, shallow clone, bare repository, linked worktree")
     func headStates() throws {
         let base = GitFixture.directory("base")
         try #require(GitFixture.run("""
@@ -140,6 +140,7 @@ struct GitProbeTests {
             git worktree add -q ../linked
             git clone -q --depth 1 "file://$PWD" ../shallow
             git init -q -b trunk ../unborn && echo new > ../unborn/u.txt
+            git clone -q --bare . ../bare.git
             """, in: base).status == 0)
         let parent = String(base[..<base.lastIndex(of: "/")!])
         let detached = parent + "/detached"
@@ -159,6 +160,12 @@ struct GitProbeTests {
         let s = try #require(onlyRepository(collectGit([parent + "/shallow"])))
         #expect(s["shallow"] == .bool(true))
         #expect(s["worktree"] == .bool(false))
+
+        let b = try #require(onlyRepository(collectGit([parent + "/bare.git"])))
+        #expect(b["bare"] == .bool(true))
+        #expect(b["path"]?.stringValue == parent + "/bare.git")
+        #expect(b["branch"] == "main")
+        #expect(b["status"] == nil && b["diff"] == nil)
 
         let w = try #require(onlyRepository(collectGit([parent + "/linked"])))
         #expect(w["worktree"] == .bool(true))

@@ -164,7 +164,7 @@ public struct GitProbe: Probe {
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let fs = context.fs
-        var targets: [(given: String, hostPath: String)] = []
+        var targets: [(given: String, machinePath: String?)] = []
         if repositories.isEmpty {
             guard fs.isLive, let directory = context.workingDirectory else {
                 throw ProbeAbsent(source: "git", reason: "no repository given (--repo); a recorded machine has no working directory")
@@ -172,23 +172,27 @@ public struct GitProbe: Probe {
             targets = [(directory, directory)]
         } else {
             for path in repositories {
-                targets.append((path, fs.isLive ? path : fs.hostPath(path.hasPrefix("/") ? path : "/" + path)))
+                // Live: the absolute path (nil when it does not exist); recorded: a machine path.
+                targets.append((path, fs.isLive ? realPath(path) : normalizedPath("/" + path)))
             }
         }
         // Under --root, never look above the recorded machine, nor outside it for configuration.
         let root = fs.isLive ? nil : realPath(fs.root) ?? fs.root
-        var ceiling: [String] = []
-        if let root {
-            LibGit2.ignoreUserAndSystemConfiguration()
-            ceiling = [parentDirectory(root)]
-        }
+        let ceiling = root.map { [parentDirectory($0)] } ?? []
 
         var found: [String: Repository] = [:]
         var failures: [(String, GitError)] = []
         var missing: [String] = []
         for target in targets {
+            // libgit2 is started only where there may be a repository: its start-up (it loads the
+            // system's CA certificates) costs more than the rest of a capture.
+            guard let start = target.machinePath, GitProbe.mayBeInRepository(start, fs: fs) else {
+                missing.append(target.given)
+                continue
+            }
+            if root != nil { LibGit2.ignoreUserAndSystemConfiguration() }
             do throws(GitError) {
-                guard let repository = try GitRepository.discover(from: target.hostPath, ceiling: ceiling) else {
+                guard let repository = try GitRepository.discover(from: fs.hostPath(start), ceiling: ceiling) else {
                     missing.append(target.given)
                     continue
                 }
@@ -363,6 +367,21 @@ public struct GitProbe: Probe {
         }
     }
 
+    /// Whether `path` or a directory above it has a `.git` entry or looks like a bare repository
+    /// (`HEAD` and `objects/`): where libgit2's search could find a repository. False means it
+    /// would find none.
+    static func mayBeInRepository(_ path: String, fs: RootedFileSystem) -> Bool {
+        var directory = path
+        while true {
+            let prefix = directory == "/" ? "" : directory
+            if fs.exists(prefix + "/.git") || (fs.exists(prefix + "/HEAD") && fs.isDirectory(prefix + "/objects")) {
+                return true
+            }
+            if directory == "/" { return false }
+            directory = parentDirectory(directory)
+        }
+    }
+
     /// The digests of the patches a finished git section refers to, in repository order: what
     /// the command line takes from `patches` to write beside the manifest.
     public static func patchDigests(in section: Section?) -> [String] {
@@ -403,6 +422,19 @@ private func machinePath(_ path: String, root: String?) -> String {
 private func parentDirectory(_ path: String) -> String {
     guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
     return String(path[..<slash])
+}
+
+/// An absolute path without `.`, `..` and repeated slashes (`..` never climbs above `/`).
+private func normalizedPath(_ path: String) -> String {
+    var parts: [Substring] = []
+    for part in path.split(separator: "/") where part != "." {
+        if part == ".." {
+            if !parts.isEmpty { parts.removeLast() }
+        } else {
+            parts.append(part)
+        }
+    }
+    return "/" + parts.joined(separator: "/")
 }
 
 /// `realpath(3)`: the absolute path with symbolic links resolved, as libgit2 reports paths.
