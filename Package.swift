@@ -23,11 +23,14 @@ let package = Package(
         ),
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
         .target(name: "ProvenanceProbeKit", dependencies: ["ProvenanceCore"]),
-        // libgit2 (Debian: libgit2-dev), with non-variadic wrappers of git_libgit2_opts in shim.h.
-        .systemLibrary(name: "CLibGit2", path: "Sources/CLibGit2", pkgConfig: "libgit2",
-                       providers: [.apt(["libgit2-dev"])]),
+        // libgit2's headers (Debian: libgit2-dev), with non-variadic wrappers of git_libgit2_opts in
+        // shim.h. Not linked (no pkgConfig: it would add -lgit2, and every start of provenance would
+        // load libgit2 and 16 more libraries): CLibGit2Loader loads it when the git probe needs it.
+        .systemLibrary(name: "CLibGit2", path: "Sources/CLibGit2"),
+        .target(name: "CLibGit2Loader", dependencies: ["CLibGit2"], path: "Sources/CLibGit2Loader"),
         // Built-in probes, one per file.
-        .target(name: "ProvenanceProbes", dependencies: ["ProvenanceCore", "ProvenanceProbeKit", "CLibGit2"]),
+        .target(name: "ProvenanceProbes",
+                dependencies: ["ProvenanceCore", "ProvenanceProbeKit", "CLibGit2", "CLibGit2Loader"]),
         // The thin command-line front end.
         .executableTarget(
             name: "provenance",

@@ -190,8 +190,8 @@ public struct GitProbe: Probe {
                 missing.append(target.given)
                 continue
             }
-            if root != nil { LibGit2.ignoreUserAndSystemConfiguration() }
             do throws(GitError) {
+                if root != nil { try LibGit2.ignoreUserAndSystemConfiguration() }
                 guard let repository = try GitRepository.discover(from: fs.hostPath(start), ceiling: ceiling) else {
                     missing.append(target.given)
                     continue

@@ -1,4 +1,5 @@
 import CLibGit2
+import CLibGit2Loader
 
 #if canImport(Glibc)
 import Glibc
@@ -12,29 +13,36 @@ import Musl
 
 /// libgit2's process-wide set-up.
 enum LibGit2 {
-    /// Calls `git_libgit2_init` once, then turns off the owner check (`GIT_OPT_SET_OWNER_VALIDATION`
+    /// Loads libgit2 (`provenance_git_load`: dlopen, see Sources/CLibGit2Loader) and calls
+    /// `git_libgit2_init`, once; then turns off the owner check (`GIT_OPT_SET_OWNER_VALIDATION`
     /// through the shim): a repository owned by another user (git's `safe.directory`) is read like
     /// any other. Git refuses such repositories so that their configuration cannot run commands
     /// (hooks, `core.fsmonitor`); libgit2 runs none of those, and provenance only reads.
-    static func initialize() {
-        _ = initialized
+    /// Throws when libgit2 cannot be loaded.
+    static func initialize() throws(GitError) {
+        if let loadError { throw GitError(function: "provenance_git_load", code: -1, message: loadError) }
     }
 
-    private static let initialized: Bool = {
+    /// Nil once libgit2 is loaded and initialised; else why it could not be loaded.
+    private static let loadError: String? = {
+        var buffer = [CChar](repeating: 0, count: 1024)
+        if provenance_git_load(&buffer, buffer.count) != 0 {
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
         git_libgit2_init()
         _ = provenance_git_set_owner_validation(0)
-        return true
+        return nil
     }()
 
     /// Makes libgit2 read no system, XDG or global configuration (`GIT_OPT_SET_SEARCH_PATH` of
     /// each level set to an empty path), so a repository of a recorded machine is read without
     /// the live user's `~/.gitconfig` or `~/.config/git/ignore`. Process-wide, and permanent.
-    static func ignoreUserAndSystemConfiguration() {
+    static func ignoreUserAndSystemConfiguration() throws(GitError) {
+        try initialize()
         _ = isolated
     }
 
     private static let isolated: Bool = {
-        initialize()
         for level in [GIT_CONFIG_LEVEL_PROGRAMDATA, GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG,
                       GIT_CONFIG_LEVEL_GLOBAL]
         {
@@ -111,7 +119,7 @@ final class GitRepository {
     /// Opens the repository holding `path`, searching upwards like git (`git_repository_open_ext`),
     /// never above the `ceiling` directories. Nil when there is none.
     static func discover(from path: String, ceiling: [String] = []) throws(GitError) -> GitRepository? {
-        LibGit2.initialize()
+        try LibGit2.initialize()
         var repository: OpaquePointer?
         let ceilings = ceiling.isEmpty ? nil : ceiling.joined(separator: ":")
         let code = git_repository_open_ext(&repository, path, 0, ceilings)

@@ -1,0 +1,11 @@
+#ifndef PROVENANCE_CLIBGIT2_LOADER_H
+#define PROVENANCE_CLIBGIT2_LOADER_H
+
+#include <stddef.h>
+
+/// Loads libgit2 (`dlopen` of libgit2.so.SOVERSION, the version of the headers provenance was
+/// built with) and resolves every libgit2 function provenance calls. Returns 0, or -1 with the
+/// reason in `error`. Call once, before any other libgit2 function.
+int provenance_git_load(char *error, size_t size);
+
+#endif
