@@ -15,19 +15,26 @@
 #include "CLibGit2Loader.h"
 
 #define PROVENANCE_GIT_FUNCTIONS(F, V) \
+    F(int, git_describe_commit, (git_describe_result **result, git_object *committish, git_describe_options *opts), (result, committish, opts)) \
+    F(int, git_diff_index_to_workdir, (git_diff **diff, git_repository *repo, git_index *index, const git_diff_options *opts), (diff, repo, index, opts)) \
+    F(int, git_diff_merge, (git_diff *onto, const git_diff *from), (onto, from)) \
+    F(int, git_diff_tree_to_index, (git_diff **diff, git_repository *repo, git_tree *old_tree, git_index *index, const git_diff_options *opts), (diff, repo, old_tree, index, opts)) \
+    F(size_t, git_index_entrycount, (const git_index *index), (index)) \
+    V(git_index_free, (git_index *index), (index)) \
+    F(const git_index_entry *, git_index_get_byindex, (git_index *index, size_t n), (index, n)) \
+    F(int, git_repository_index, (git_index **out, git_repository *repo), (out, repo)) \
+    F(int, git_revparse_single, (git_object **out, git_repository *repo, const char *spec), (out, repo, spec)) \
     F(int, git_branch_upstream, (git_reference **out, const git_reference *branch), (out, branch)) \
     V(git_buf_dispose, (git_buf *buffer), (buffer)) \
     F(int, git_describe_format, (git_buf *out, const git_describe_result *result, const git_describe_format_options *opts), (out, result, opts)) \
     F(int, git_describe_format_options_init, (git_describe_format_options *opts, unsigned int version), (opts, version)) \
     F(int, git_describe_options_init, (git_describe_options *opts, unsigned int version), (opts, version)) \
     V(git_describe_result_free, (git_describe_result *result), (result)) \
-    F(int, git_describe_workdir, (git_describe_result **out, git_repository *repo, git_describe_options *opts), (out, repo, opts)) \
     V(git_diff_free, (git_diff *diff), (diff)) \
     F(const git_diff_delta *, git_diff_get_delta, (const git_diff *diff, size_t idx), (diff, idx)) \
     F(size_t, git_diff_num_deltas, (const git_diff *diff), (diff)) \
     F(int, git_diff_options_init, (git_diff_options *opts, unsigned int version), (opts, version)) \
     F(int, git_diff_print, (git_diff *diff, git_diff_format_t format, git_diff_line_cb print_cb, void *payload), (diff, format, print_cb, payload)) \
-    F(int, git_diff_tree_to_workdir_with_index, (git_diff **diff, git_repository *repo, git_tree *old_tree, const git_diff_options *opts), (diff, repo, old_tree, opts)) \
     F(const git_error *, git_error_last, (void), ()) \
     F(int, git_graph_ahead_behind, (size_t *ahead, size_t *behind, git_repository *repo, const git_oid *local, const git_oid *upstream), (ahead, behind, repo, local, upstream)) \
     F(int, git_libgit2_init, (void), ()) \
@@ -64,11 +71,6 @@
     F(int, git_repository_open_ext, (git_repository **out, const char *path, unsigned int flags, const char *ceiling_dirs), (out, path, flags, ceiling_dirs)) \
     F(const char *, git_repository_path, (const git_repository *repo), (repo)) \
     F(const char *, git_repository_workdir, (const git_repository *repo), (repo)) \
-    F(const git_status_entry *, git_status_byindex, (git_status_list *statuslist, size_t idx), (statuslist, idx)) \
-    F(size_t, git_status_list_entrycount, (git_status_list *statuslist), (statuslist)) \
-    V(git_status_list_free, (git_status_list *statuslist), (statuslist)) \
-    F(int, git_status_list_new, (git_status_list **out, git_repository *repo, const git_status_options *opts), (out, repo, opts)) \
-    F(int, git_status_options_init, (git_status_options *opts, unsigned int version), (opts, version)) \
     V(git_strarray_dispose, (git_strarray *array), (array)) \
     F(int, git_submodule_foreach, (git_repository *repo, git_submodule_cb callback, void *payload), (repo, callback, payload)) \
     V(git_submodule_free, (git_submodule *submodule), (submodule)) \

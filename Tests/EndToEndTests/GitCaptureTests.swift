@@ -137,7 +137,7 @@ struct GitCaptureTests {
         let manifest = try readJSON(output + "/env.json")
         let diff = manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first?["diff"]
         #expect(diff?["omittedReason"] == "the patch is larger than 1000 bytes (--diff-max-bytes)")
-        #expect(diff?["files"]?.arrayValue?.count == 13)
+        #expect(diff?["files"]?.arrayValue?.count == 15)
         #expect(manifest["attachments"] == nil)
         #expect(try RootedFileSystem().list(output) == ["env.json"])
         let validation = validateWithSchema([output + "/env.json"])

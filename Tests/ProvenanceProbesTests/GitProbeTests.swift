@@ -61,7 +61,7 @@ struct GitProbeTests {
         #expect(count(repository, "unstaged") == Int64(git.unstaged))
         #expect(count(repository, "untracked") == Int64(git.untracked))
         #expect(count(repository, "conflicted") == Int64(git.conflicted))
-        #expect(git.staged == 4 && git.unstaged == 5 && git.untracked == 5)
+        #expect(git.staged == 4 && git.unstaged == 6 && git.untracked == 5)
         #expect(repository["status"]?["untracked"]?["paths"] ==
             ["empty.txt", "latin1.txt", "link", "new.bin", "notes/deep/n.txt"])
         #expect(repository["status"]?["staged"]?["paths"] == ["added.txt", "src/main.c", "staged-deleted.txt", "staged.txt"])
@@ -73,7 +73,7 @@ struct GitProbeTests {
         #expect(Manifest.sha256(patch) == digest)
         #expect(repository["diff"]?["sizeBytes"]?.intValue == Int64(patch.count))
         let text = String(decoding: patch, as: UTF8.self)
-        for path in ["a.txt", "added.txt", "data.bin", "deleted.txt", "empty.txt", "latin1.txt", "link", "new.bin",
+        for path in ["a.txt", "added.txt", "data.bin", "deleted.txt", "empty.txt", "kind.txt", "latin1.txt", "link", "new.bin",
                      "notes/deep/n.txt", "src/main.c", "src/run.sh", "staged-deleted.txt", "staged.txt"]
         {
             #expect(text.contains("diff --git a/\(path) b/\(path)\n"), "\(path) is not in the patch")
@@ -90,7 +90,7 @@ struct GitProbeTests {
         // patches are compressed by each in its own way: the round trip test applies them).
         let tracked = GitFixture.run("git diff HEAD --full-index --no-renames --binary", in: directory).output
         let textFiles = tracked.components(startingWith: "diff --git ").filter { !$0.contains("GIT binary patch") }
-        #expect(textFiles.count == 7)
+        #expect(textFiles.count == 9)
         for file in textFiles {
             #expect(text.contains(file), "git's patch of \(file.prefix(60)) differs")
         }
@@ -129,6 +129,14 @@ struct GitProbeTests {
         #expect(repository["remotes"] == ["origin": .string(origin)])
         #expect(count(repository, "staged") == 0 && count(repository, "untracked") == 0)
         #expect(repository["diff"]?["sizeBytes"] == 0)
+
+        // Untracked files do not make describe dirty; a tracked change does, as with git.
+        GitFixture.run("echo scratch > untracked.txt", in: clone)
+        #expect(onlyRepository(collectGit([clone]))?["describe"] == "v2")
+        #expect(GitFixture.git("describe --tags --dirty", in: clone) == "v2")
+        GitFixture.run("echo five >> f", in: clone)
+        #expect(onlyRepository(collectGit([clone]))?["describe"] == "v2-dirty")
+        #expect(GitFixture.git("describe --tags --dirty", in: clone) == "v2-dirty")
     }
 
     @Test("detached HEAD, unborn branch, shallow clone, bare repository, linked worktree")
@@ -228,22 +236,24 @@ struct GitProbeTests {
         #expect(diff["omittedReason"] == "the patch is larger than 100 bytes (--diff-max-bytes)")
         #expect(diff["filesTruncated"] == .bool(false))
         let files = diff["files"]?.arrayValue ?? []
+        // kind.txt, turned into a symbolic link, is a deletion and an addition, as in the patch.
         #expect(files.compactMap { $0["path"]?.stringValue } == [
-            "a.txt", "added.txt", "data.bin", "deleted.txt", "empty.txt", "latin1.txt", "link", "new.bin",
-            "notes/deep/n.txt", "src/main.c", "src/run.sh", "staged-deleted.txt", "staged.txt",
+            "a.txt", "added.txt", "data.bin", "deleted.txt", "empty.txt", "kind.txt", "kind.txt", "latin1.txt", "link",
+            "new.bin", "notes/deep/n.txt", "src/main.c", "src/run.sh", "staged-deleted.txt", "staged.txt",
         ])
+        // A symbolic link's blob is its target, as git stores it.
+        let linkBlob = GitFixture.run("printf a.txt | git hash-object --stdin", in: directory).output.trimmed
         for file in files {
             let path = file["path"]?.stringValue ?? ""
             if file["change"] == "deleted" {
                 #expect(file["blob"] == nil)
+            } else if path == "link" || path == "kind.txt" {
+                #expect(file["blob"]?.stringValue == linkBlob, "\(path)")
             } else {
-                #expect(file["blob"]?.stringValue == GitFixture.git("hash-object --no-filters -- '\(path)'", in: directory)
-                    || path == "link", "\(path)")
+                #expect(file["blob"]?.stringValue == GitFixture.git("hash-object --no-filters -- '\(path)'", in: directory),
+                        "\(path)")
             }
         }
-        // A symbolic link's blob is its target, as git stores it.
-        let link = files.first { $0["path"] == "link" }
-        #expect(link?["blob"]?.stringValue == GitFixture.run("printf a.txt | git hash-object --stdin", in: directory).output.trimmed)
     }
 
     @Test("no repository: absent; a missing one among others: partial")

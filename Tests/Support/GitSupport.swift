@@ -34,7 +34,7 @@ public enum GitFixture {
     /// A repository with two commits (`v1.0` tags the first), a remote whose URL carries a
     /// token (`https://user:secret-token@host/r.git`), and every kind of uncommitted change:
     /// staged (modified, added, deleted), unstaged (modified, deleted, mode change, binary
-    /// rewrite), a file both staged and unstaged, untracked files (binary of random bytes, nested
+    /// rewrite, a file turned into a symbolic link), a file both staged and unstaged, untracked files (binary of random bytes, nested
     /// directory, empty file, Latin-1 text, symbolic link) and ignored files.
     public static func dirtyRepository(at directory: String) -> (status: Int32?, output: String) {
         run("""
@@ -44,6 +44,7 @@ public enum GitFixture {
             printf 'keep me\\n' > deleted.txt
             printf 'to be removed from the index\\n' > staged-deleted.txt
             printf 'staged base\\n' > staged.txt
+            printf 'a file, then a link\\n' > kind.txt
             mkdir -p src
             printf 'int main(void) { return 0; }\\n' > src/main.c
             printf '#!/bin/sh\\necho run\\n' > src/run.sh
@@ -61,6 +62,7 @@ public enum GitFixture {
             printf '/* staged */\\n' >> src/main.c && git add src/main.c && printf '/* unstaged */\\n' >> src/main.c
             printf 'delta\\n' >> a.txt
             rm deleted.txt
+            rm kind.txt && ln -s a.txt kind.txt
             chmod +x src/run.sh
             head -c 2500 /dev/urandom > data.bin
             head -c 4096 /dev/urandom > new.bin

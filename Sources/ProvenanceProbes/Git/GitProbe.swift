@@ -238,9 +238,6 @@ public struct GitProbe: Probe {
         if let commit = result.commit {
             do { result.tags = try repository.tags(pointingAt: commit) } catch { report.issue(path, "\(error)") }
         }
-        if !result.bare, result.commit != nil {
-            do { result.describe = try repository.describeWorkdir() } catch { report.issue(path, "\(error)") }
-        }
         if let head, head.isBranch {
             do {
                 if let upstream = try head.upstream() {
@@ -267,57 +264,91 @@ public struct GitProbe: Probe {
             report.issue(path, "\(error)")
         }
 
-        if !result.bare {
-            do {
-                for name in try repository.submoduleNames() {
-                    do {
-                        let submodule = try repository.submodule(named: name)
-                        let dirtyBits = GIT_SUBMODULE_STATUS_WD_INDEX_MODIFIED.rawValue
-                            | GIT_SUBMODULE_STATUS_WD_WD_MODIFIED.rawValue | GIT_SUBMODULE_STATUS_WD_UNTRACKED.rawValue
-                        result.submodules.append(Submodule(
-                            path: submodule.path, recordedCommit: submodule.recordedCommit,
-                            checkedOutCommit: submodule.checkedOutCommit,
-                            dirty: try submodule.status() & dirtyBits != 0))
-                    } catch {
-                        report.issue(path, "submodule \(name): \(error)")
-                    }
-                }
-                result.submodules.sort { $0.path < $1.path }
-            } catch {
-                report.issue(path, "\(error)")
+        if let workdir = repository.workdir {
+            // One pass over the working tree serves status and patch: HEAD → index and index →
+            // working tree are what git_status_list_new and git_diff_tree_to_workdir_with_index
+            // each compute; here they are computed once, sorted into the status lists, then merged
+            // into the patch.
+            let index = try repository.index()
+            // Submodules are looked for only where there can be some: the lookup reads the whole
+            // HEAD tree.
+            if exists(workdir + "/.gitmodules") || index.hasGitlinks {
+                result.submodules = submodules(of: repository, path: path, report: report)
             }
-            result.status = try status(of: repository)
-            result.diff = try diff(of: repository)
+            let staged = try repository.diffHeadToIndex(index)
+            let unstaged = try repository.diffIndexToWorkdir(index)
+            let status = GitProbe.status(staged: staged.deltas, unstaged: unstaged.deltas,
+                                         dirtySubmodules: result.submodules.filter(\.dirty).map(\.path))
+            result.status = status
+            try staged.merge(unstaged)
+            result.diff = try diff(staged, of: repository)
+            let dirty = status.staged.count + status.unstaged.count + status.conflicted.count > 0
+            if result.commit != nil {
+                do {
+                    // `git describe --dirty`: dirty when tracked files differ from HEAD (untracked ones do not count).
+                    result.describe = try repository.describeHead().map { dirty ? $0 + "-dirty" : $0 }
+                } catch {
+                    report.issue(path, "\(error)")
+                }
+            }
         }
         return result
     }
 
-    /// Sorts every status entry into staged, unstaged, untracked and conflicted.
-    func status(of repository: GitRepository) throws(GitError) -> Status {
-        let stagedBits = GIT_STATUS_INDEX_NEW.rawValue | GIT_STATUS_INDEX_MODIFIED.rawValue
-            | GIT_STATUS_INDEX_DELETED.rawValue | GIT_STATUS_INDEX_RENAMED.rawValue | GIT_STATUS_INDEX_TYPECHANGE.rawValue
-        let unstagedBits = GIT_STATUS_WT_MODIFIED.rawValue | GIT_STATUS_WT_DELETED.rawValue
-            | GIT_STATUS_WT_TYPECHANGE.rawValue | GIT_STATUS_WT_RENAMED.rawValue | GIT_STATUS_WT_UNREADABLE.rawValue
-        var staged: [String] = []
-        var unstaged: [String] = []
-        var untracked: [String] = []
-        var conflicted: [String] = []
-        for entry in try repository.status() {
-            if entry.flags & GIT_STATUS_CONFLICTED.rawValue != 0 {
-                conflicted.append(entry.path)
-                continue
+    /// The submodules `.gitmodules` and the index name, sorted by path; one that cannot be read is
+    /// reported and left out.
+    func submodules(of repository: GitRepository, path: String, report: ProbeReport) -> [Submodule] {
+        var submodules: [Submodule] = []
+        do {
+            let dirtyBits = GIT_SUBMODULE_STATUS_WD_INDEX_MODIFIED.rawValue
+                | GIT_SUBMODULE_STATUS_WD_WD_MODIFIED.rawValue | GIT_SUBMODULE_STATUS_WD_UNTRACKED.rawValue
+            for name in try repository.submoduleNames() {
+                do {
+                    let submodule = try repository.submodule(named: name)
+                    submodules.append(Submodule(
+                        path: submodule.path, recordedCommit: submodule.recordedCommit,
+                        checkedOutCommit: submodule.checkedOutCommit, dirty: try submodule.status() & dirtyBits != 0))
+                } catch {
+                    report.issue(path, "submodule \(name): \(error)")
+                }
             }
-            if entry.flags & stagedBits != 0 { staged.append(entry.path) }
-            if entry.flags & unstagedBits != 0 { unstaged.append(entry.path) }
-            if entry.flags & GIT_STATUS_WT_NEW.rawValue != 0 { untracked.append(entry.path) }
+        } catch {
+            report.issue(path, "\(error)")
         }
-        return Status(staged: PathList(staged), unstaged: PathList(unstaged), untracked: PathList(untracked),
-                      conflicted: PathList(conflicted))
+        return submodules.sorted { $0.path < $1.path }
     }
 
-    /// The patch, kept in `patches` when it fits in `diffMaxBytes`; else the changed files.
-    func diff(of repository: GitRepository) throws(GitError) -> Diff {
-        let diff = try repository.diffHeadToWorkdir()
+    /// Sorts the changes into git status's lists. `staged` is HEAD → index, `unstaged` index →
+    /// working tree (untracked files included); a path with a merge conflict is only conflicted.
+    /// A type change (file ↔ symbolic link) comes as a deletion and an addition of one path: it
+    /// is one unstaged change, as git status shows it. A submodule whose own tree is dirty is
+    /// unstaged, as git status shows it, though the patch leaves it out.
+    static func status(staged: [GitDiff.Delta], unstaged: [GitDiff.Delta], dirtySubmodules: [String]) -> Status {
+        func path(_ delta: GitDiff.Delta) -> String { delta.newPath ?? delta.oldPath ?? "" }
+        var conflicted = Set<String>()
+        var stagedPaths = Set<String>()
+        var changed = Set(dirtySubmodules)
+        var added = Set<String>()
+        for delta in staged {
+            if delta.status == GIT_DELTA_CONFLICTED { conflicted.insert(path(delta)) } else { stagedPaths.insert(path(delta)) }
+        }
+        for delta in unstaged {
+            switch delta.status {
+            case GIT_DELTA_CONFLICTED: conflicted.insert(path(delta))
+            case GIT_DELTA_UNTRACKED, GIT_DELTA_ADDED: added.insert(path(delta))
+            default: changed.insert(path(delta))
+            }
+        }
+        let untracked = added.subtracting(changed)
+        return Status(staged: PathList(Array(stagedPaths.subtracting(conflicted))),
+                      unstaged: PathList(Array(changed.subtracting(conflicted))),
+                      untracked: PathList(Array(untracked.subtracting(conflicted))),
+                      conflicted: PathList(Array(conflicted)))
+    }
+
+    /// The patch of HEAD → working tree, kept in `patches` when it fits in `diffMaxBytes`; else
+    /// the changed files.
+    func diff(_ diff: GitDiff, of repository: GitRepository) throws(GitError) -> Diff {
         if let patch = try diff.patch(limit: diffMaxBytes) {
             let digest = Manifest.sha256(patch)
             if !patch.isEmpty { patches?.put(patch) }
@@ -410,6 +441,12 @@ struct RepositoryFailure: Error, CustomStringConvertible {
     let path: String
     let error: GitError
     var description: String { "\(path): \(error)" }
+}
+
+/// Whether anything exists at a host path (`lstat`).
+private func exists(_ path: String) -> Bool {
+    var info = stat()
+    return lstat(path, &info) == 0
 }
 
 /// The machine path of a host path under `root` (unchanged when live or outside the root).

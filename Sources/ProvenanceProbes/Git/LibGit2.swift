@@ -198,19 +198,23 @@ final class GitRepository {
         return names.sorted()
     }
 
-    /// `git describe --tags --dirty`: the nearest tag reachable from HEAD, the commits since and
-    /// the abbreviated id, `-dirty` when tracked files differ from HEAD (`git_describe_workdir`
-    /// with `GIT_DESCRIBE_TAGS`, `git_describe_format` with the dirty suffix). Nil when no tag is
-    /// reachable.
-    func describeWorkdir() throws(GitError) -> String? {
+    /// `git describe --tags` of HEAD: the nearest tag reachable from it, the commits since and the
+    /// abbreviated id (`git_revparse_single` of `HEAD`, `git_describe_commit` with
+    /// `GIT_DESCRIBE_TAGS`, `git_describe_format`). Nil when no tag is reachable. The caller adds
+    /// `-dirty`: it knows the working tree's state already, and `git_describe_workdir` would scan
+    /// the whole tree again to find out.
+    func describeHead() throws(GitError) -> String? {
+        var head: OpaquePointer?
+        try check("git_revparse_single", git_revparse_single(&head, handle, "HEAD"))
+        defer { git_object_free(head) }
         var options = git_describe_options()
         try check("git_describe_options_init", git_describe_options_init(&options, UInt32(GIT_DESCRIBE_OPTIONS_VERSION)))
         options.describe_strategy = GIT_DESCRIBE_TAGS.rawValue
         var result: OpaquePointer?
-        let code = git_describe_workdir(&result, handle, &options)
+        let code = git_describe_commit(&result, head, &options)
         if code < 0 {
             // No tag at all, or none reachable from HEAD: nothing to describe (git describe fails too).
-            let error = GitError("git_describe_workdir", code)
+            let error = GitError("git_describe_commit", code)
             if error.errorClass == Int32(GIT_ERROR_DESCRIBE.rawValue) { return nil }
             throw error
         }
@@ -220,11 +224,7 @@ final class GitRepository {
                   git_describe_format_options_init(&format, UInt32(GIT_DESCRIBE_FORMAT_OPTIONS_VERSION)))
         var buffer = git_buf()
         defer { git_buf_dispose(&buffer) }
-        let formatted: Int32 = "-dirty".withCString { suffix in
-            format.dirty_suffix = suffix
-            return git_describe_format(&buffer, result, &format)
-        }
-        try check("git_describe_format", formatted)
+        try check("git_describe_format", git_describe_format(&buffer, result, &format))
         return String(cString: buffer.ptr)
     }
 
@@ -260,26 +260,11 @@ final class GitRepository {
         return (ahead, behind)
     }
 
-    /// Every path whose state differs between HEAD, the index and the working tree: untracked
-    /// files listed one by one, ignored files left out, no rename detection
-    /// (`git_status_list_new` with `GIT_STATUS_SHOW_INDEX_AND_WORKDIR`, `INCLUDE_UNTRACKED`,
-    /// `RECURSE_UNTRACKED_DIRS`; `git_status_byindex`).
-    func status() throws(GitError) -> [(path: String, flags: UInt32)] {
-        var options = git_status_options()
-        try check("git_status_options_init", git_status_options_init(&options, UInt32(GIT_STATUS_OPTIONS_VERSION)))
-        options.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR
-        options.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED.rawValue | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS.rawValue
-        var list: OpaquePointer?
-        try check("git_status_list_new", git_status_list_new(&list, handle, &options))
-        defer { git_status_list_free(list) }
-        var entries: [(String, UInt32)] = []
-        for index in 0..<git_status_list_entrycount(list) {
-            guard let entry = git_status_byindex(list, index) else { continue }
-            let delta = entry.pointee.head_to_index ?? entry.pointee.index_to_workdir
-            guard let delta, let path = delta.pointee.new_file.path ?? delta.pointee.old_file.path else { continue }
-            entries.append((String(cString: path), entry.pointee.status.rawValue))
-        }
-        return entries
+    /// The repository's index (`git_repository_index`).
+    func index() throws(GitError) -> GitIndex {
+        var index: OpaquePointer?
+        try check("git_repository_index", git_repository_index(&index, handle))
+        return GitIndex(handle: index!)
     }
 
     /// The names of the submodules `.gitmodules` and the index know (`git_submodule_foreach`).
@@ -311,23 +296,39 @@ final class GitRepository {
         return GitTree(handle: tree!)
     }
 
-    /// HEAD → working tree, through the index (staged and unstaged changes), with untracked
-    /// files and their content, binary changes in git's binary patch form, full 40-digit ids, no
-    /// rename detection, submodules compared by commit only (their own dirty content is theirs)
-    /// (`git_diff_tree_to_workdir_with_index` with `GIT_DIFF_INCLUDE_UNTRACKED`,
-    /// `GIT_DIFF_RECURSE_UNTRACKED_DIRS`, `GIT_DIFF_SHOW_UNTRACKED_CONTENT`, `GIT_DIFF_SHOW_BINARY`,
-    /// `id_abbrev` 40, `GIT_SUBMODULE_IGNORE_DIRTY`).
-    func diffHeadToWorkdir() throws(GitError) -> GitDiff {
-        let tree = try headTree()
+    /// The options of both halves of HEAD → working tree: untracked files and their content,
+    /// binary changes in git's binary patch form, full 40-digit ids, no rename detection (none
+    /// is asked for), type changes split into a deletion and an addition as git's patches show
+    /// them, submodules compared by commit only (their own dirty content is theirs)
+    /// (`git_diff_options_init`; `GIT_DIFF_INCLUDE_UNTRACKED`, `GIT_DIFF_RECURSE_UNTRACKED_DIRS`,
+    /// `GIT_DIFF_SHOW_UNTRACKED_CONTENT`, `GIT_DIFF_SHOW_BINARY`, `id_abbrev` 40,
+    /// `GIT_SUBMODULE_IGNORE_DIRTY`).
+    private func diffOptions() throws(GitError) -> git_diff_options {
         var options = git_diff_options()
         try check("git_diff_options_init", git_diff_options_init(&options, UInt32(GIT_DIFF_OPTIONS_VERSION)))
         options.flags = GIT_DIFF_INCLUDE_UNTRACKED.rawValue | GIT_DIFF_RECURSE_UNTRACKED_DIRS.rawValue
             | GIT_DIFF_SHOW_UNTRACKED_CONTENT.rawValue | GIT_DIFF_SHOW_BINARY.rawValue
         options.id_abbrev = 40
         options.ignore_submodules = GIT_SUBMODULE_IGNORE_DIRTY
+        return options
+    }
+
+    /// HEAD's tree → the index: the staged changes (`git_diff_tree_to_index`; an unborn branch
+    /// has no tree, so everything in the index is added).
+    func diffHeadToIndex(_ index: GitIndex) throws(GitError) -> GitDiff {
+        let tree = try headTree()
+        var options = try diffOptions()
         var diff: OpaquePointer?
-        try check("git_diff_tree_to_workdir_with_index",
-                  git_diff_tree_to_workdir_with_index(&diff, handle, tree?.handle, &options))
+        try check("git_diff_tree_to_index", git_diff_tree_to_index(&diff, handle, tree?.handle, index.handle, &options))
+        return GitDiff(handle: diff!)
+    }
+
+    /// The index → the working tree: unstaged changes and untracked files
+    /// (`git_diff_index_to_workdir`).
+    func diffIndexToWorkdir(_ index: GitIndex) throws(GitError) -> GitDiff {
+        var options = try diffOptions()
+        var diff: OpaquePointer?
+        try check("git_diff_index_to_workdir", git_diff_index_to_workdir(&diff, handle, index.handle, &options))
         return GitDiff(handle: diff!)
     }
 
@@ -397,6 +398,25 @@ final class GitReference {
     }
 }
 
+/// An index (`git_index *`).
+final class GitIndex {
+    let handle: OpaquePointer
+
+    init(handle: OpaquePointer) {
+        self.handle = handle
+    }
+
+    deinit { git_index_free(handle) }
+
+    /// Whether any entry is a gitlink, a submodule's commit (`git_index_entrycount`,
+    /// `git_index_get_byindex`).
+    var hasGitlinks: Bool {
+        (0..<git_index_entrycount(handle)).contains { index in
+            git_index_get_byindex(handle, index)?.pointee.mode == GIT_FILEMODE_COMMIT.rawValue
+        }
+    }
+}
+
 /// A tree (`git_tree *`).
 final class GitTree {
     let handle: OpaquePointer
@@ -457,6 +477,12 @@ final class GitDiff {
         var status: git_delta_t
         var newMode: UInt32
         var newID: String?
+    }
+
+    /// Adds `other`'s changes on top of these, as `git_diff_tree_to_workdir_with_index` does with
+    /// its two halves (`git_diff_merge`).
+    func merge(_ other: GitDiff) throws(GitError) {
+        try check("git_diff_merge", git_diff_merge(handle, other.handle))
     }
 
     var deltas: [Delta] {
