@@ -298,6 +298,21 @@ struct GitProbeTests {
         #expect(section.data == nil)
     }
 
+    /// git refuses such a repository ("detected dubious ownership"; libgit2: "config value
+    /// 'safe.directory' was not found"); provenance only reads, so it reads it.
+    @Test("a repository owned by another user is read (safe.directory does not apply)",
+          .enabled(if: getuid() == 0, "needs root to give the repository to another user"))
+    func otherOwner() throws {
+        let directory = GitFixture.directory()
+        try #require(GitFixture.run("git init -q -b main . && echo x > x && git add x && git commit -qm x && echo y > y",
+                                    in: directory).status == 0)
+        #expect(shell("chown -R nobody '\(directory)'").status == 0)
+        #expect(GitFixture.run("git status --porcelain", in: directory).output.contains("dubious ownership"))
+        let section = collectGit([directory])
+        #expect(section.status == .ok, "\(section.issues)")
+        #expect(count(onlyRepository(section), "untracked") == 1)
+    }
+
     @Test("the probe's descriptor says what it reads and runs nothing")
     func descriptor() {
         let descriptor = GitProbe().descriptor
