@@ -80,8 +80,6 @@ struct GitError: Error, CustomStringConvertible {
         errorClass = 0
     }
 
-    var isNotFound: Bool { code == GIT_ENOTFOUND.rawValue }
-
     var description: String { "\(function): \(message)" }
 }
 
