@@ -24,7 +24,12 @@ let package = Package(
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
         .target(name: "ProvenanceProbeKit", dependencies: ["ProvenanceCore"]),
         // Built-in probes, one per file.
-        .target(name: "ProvenanceProbes", dependencies: ["ProvenanceCore", "ProvenanceProbeKit"]),
+        .target(name: "ProvenanceProbes", dependencies: ["ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors"]),
+        // libpci (pciutils) for the pci probe: module map + non-variadic shims of its variadic calls.
+        .systemLibrary(name: "CLibPCI", path: "Sources/CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
+        // libpci error/warning handlers (variadic callbacks, written in C) that record the message and
+        // longjmp back to the guarded call, so a libpci error never exits the process.
+        .target(name: "CPCIErrors", dependencies: ["CLibPCI"]),
         // The thin command-line front end.
         .executableTarget(
             name: "provenance",
