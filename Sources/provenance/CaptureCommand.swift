@@ -42,8 +42,32 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Do not print the summary line on standard error.")
     var quiet = false
 
+    @Option(name: .customLong("env"),
+            help: ArgumentHelp("Also record environment variables matching this pattern, e.g. 'MYLAB_*' (repeatable).",
+                               valueName: "PATTERN"))
+    var environmentPatterns: [String] = []
+
+    @Option(name: .customLong("seed"), help: ArgumentHelp("A seed of the run (repeatable).", valueName: "NAME=VALUE"))
+    var seeds: [String] = []
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("A parameter of the run (repeatable).", valueName: "KEY=VALUE"))
+    var parameters: [String] = []
+
+    @Flag(name: .customLong("no-cache"), help: "Run every version command again instead of using the cache.")
+    var noCache = false
+
+    @Argument(parsing: .postTerminator,
+              help: ArgumentHelp("The job's command line, after '--' (recorded with secrets masked).", valueName: "COMMAND"))
+    var command: [String] = []
+
     func run() throws {
-        let available = BuiltinProbes.all
+        var configuration = ProbeConfiguration()
+        configuration.environmentPatterns = environmentPatterns
+        configuration.commandLine = command
+        configuration.seeds = try keyValues(seeds, option: "--seed")
+        configuration.parameters = try keyValues(parameters, option: "--param")
+        if root == nil && !noCache { configuration.commandCache = CommandCache(environment: processEnvironment()) }
+        let available = BuiltinProbes.all(configuration)
         let known = available.map(\.descriptor.id)
         func check(_ ids: [String]) throws {
             for id in ids where !known.contains(id) {
@@ -111,6 +135,17 @@ struct CaptureCommand: ParsableCommand {
             let destination = output == "-" ? "standard output" : output
             printError("provenance: wrote \(destination): \(summary.joined(separator: ", ")); \(manifest.fingerprint)")
         }
+    }
+
+    private func keyValues(_ items: [String], option: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for item in items {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw UserError(message: "\(option) takes KEY=VALUE, got '\(item)'", code: Exit.usage)
+            }
+            result[String(item[..<equals])] = String(item[item.index(after: equals)...])
+        }
+        return result
     }
 
     /// A fixed clock when `SOURCE_DATE_EPOCH` is set (reproducible captures), else the system clock.
