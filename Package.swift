@@ -24,7 +24,9 @@ let package = Package(
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
         .target(name: "ProvenanceProbeKit", dependencies: ["ProvenanceCore"]),
         // Built-in probes, one per file.
-        .target(name: "ProvenanceProbes", dependencies: ["ProvenanceCore", "ProvenanceProbeKit"]),
+        .target(name: "ProvenanceProbes", dependencies: [
+            "ProvenanceCore", "ProvenanceProbeKit", .product(name: "Yams", package: "Yams"),
+        ]),
         // The thin command-line front end.
         .executableTarget(
             name: "provenance",

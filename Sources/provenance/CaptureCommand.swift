@@ -56,6 +56,11 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .customLong("no-cache"), help: "Run every version command again instead of using the cache.")
     var noCache = false
 
+    @Option(name: .customLong("probes-dir"),
+            help: ArgumentHelp("Also load site probes (executables, JSON/YAML definitions) from DIR (repeatable).",
+                               valueName: "DIR"))
+    var probeDirectories: [String] = []
+
     @Argument(parsing: .postTerminator,
               help: ArgumentHelp("The job's command line, after '--' (recorded with secrets masked).", valueName: "COMMAND"))
     var command: [String] = []
@@ -67,7 +72,7 @@ struct CaptureCommand: ParsableCommand {
         configuration.seeds = try keyValues(seeds, option: "--seed")
         configuration.parameters = try keyValues(parameters, option: "--param")
         if root == nil && !noCache { configuration.commandCache = CommandCache(environment: processEnvironment()) }
-        let available = BuiltinProbes.all(configuration)
+        let available = try allProbes(configuration, extraDirectories: probeDirectories)
         let known = available.map(\.descriptor.id)
         func check(_ ids: [String]) throws {
             for id in ids where !known.contains(id) {
@@ -155,5 +160,19 @@ struct CaptureCommand: ParsableCommand {
             throw UserError(message: "SOURCE_DATE_EPOCH must be an integer, got '\(value)'", code: Exit.usage)
         }
         return FixedClock(secondsSinceEpoch: seconds)
+    }
+}
+
+/// The built-in probes plus the site's probes of `--probes-dir` and the default directories.
+func allProbes(_ configuration: ProbeConfiguration, extraDirectories: [String]) throws -> [any Probe] {
+    let builtin = BuiltinProbes.all(configuration)
+    let environment = processEnvironment()
+    do {
+        let external = try ExternalProbeLoader.load(
+            directories: extraDirectories + ExternalProbeLoader.defaultDirectories(environment: environment),
+            reservedIDs: Set(builtin.map(\.descriptor.id)), environment: environment)
+        return builtin + external
+    } catch {
+        throw UserError(message: error.description, code: Exit.badInput)
     }
 }
