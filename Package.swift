@@ -24,7 +24,9 @@ let package = Package(
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
         .target(name: "ProvenanceProbeKit", dependencies: ["ProvenanceCore"]),
         // Built-in probes, one per file.
-        .target(name: "ProvenanceProbes", dependencies: ["ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors"]),
+        .target(name: "ProvenanceProbes", dependencies: [
+            "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", .product(name: "Yams", package: "Yams"),
+        ]),
         // libpci (pciutils) for the pci probe: module map + non-variadic shims of its variadic calls.
         .systemLibrary(name: "CLibPCI", path: "Sources/CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
         // libpci error/warning handlers (variadic callbacks, written in C) that record the message and

@@ -3,11 +3,12 @@
 # Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite uses)
 set -euo pipefail
 
-packages=(pkg-config ca-certificates)
+packages=(pkg-config ca-certificates libpci-dev pci.ids)
 if [[ "${1:-}" == "--test" ]]; then
     # procps: ps for the process-group tests; util-linux: lscpu to cross-check the cpu probe;
-    # python3-jsonschema: an independent JSON Schema validator for the manifests.
-    packages+=(procps util-linux python3 python3-jsonschema)
+    # python3-jsonschema: an independent JSON Schema validator for the manifests; pciutils: lspci
+    # to cross-check the pci probe; gcc/make: toolchain versions to compare with.
+    packages+=(procps util-linux python3 python3-jsonschema pciutils gcc make)
 fi
 
 missing=()

@@ -10,18 +10,22 @@ public struct ProbeContext: Sendable {
     public let clock: any WallClock
     /// The environment of the process being captured (live: ours; recorded: `proc/self/environ`).
     public let environment: [String: String]
+    /// Working directory and user of the captured process (empty for a recorded machine).
+    public let process: ProcessIdentity
     /// The timeout of one command, in seconds.
     public let commandTimeout: Double
     /// Monotonic time (seconds) by which the probe must be done; commands never run past it.
     public let deadline: Double
 
     public init(fs: RootedFileSystem, commands: any CommandRunner, clock: any WallClock,
-                environment: [String: String], commandTimeout: Double, deadline: Double)
+                environment: [String: String], process: ProcessIdentity = ProcessIdentity(),
+                commandTimeout: Double, deadline: Double)
     {
         self.fs = fs
         self.commands = commands
         self.clock = clock
         self.environment = environment
+        self.process = process
         self.commandTimeout = commandTimeout
         self.deadline = deadline
     }
@@ -39,7 +43,7 @@ public struct ProbeContext: Sendable {
 
     /// The same context with another deadline.
     public func with(deadline: Double) -> ProbeContext {
-        ProbeContext(fs: fs, commands: commands, clock: clock, environment: environment,
+        ProbeContext(fs: fs, commands: commands, clock: clock, environment: environment, process: process,
                      commandTimeout: commandTimeout, deadline: deadline)
     }
 }

@@ -1,8 +1,31 @@
 import ProvenanceProbeKit
 
+/// What the command line tells the built-in probes.
+public struct ProbeConfiguration: Sendable {
+    /// Extra environment allow-list patterns (`capture --env`).
+    public var environmentPatterns: [String] = []
+    /// The job's command line (after `--`), its seeds and parameters.
+    public var commandLine: [String] = []
+    public var seeds: [String: String] = [:]
+    public var parameters: [String: String] = [:]
+    /// Remembers version outputs between captures (live machines only).
+    public var commandCache: CommandCache?
+
+    public init() {}
+}
+
 /// The probes compiled into provenance, in the order `provenance probes` lists them.
 public enum BuiltinProbes {
-    public static var all: [any Probe] {
-        [OSProbe(), CPUProbe(), MemoryProbe(), NVIDIAProbe(), AMDProbe(), PCIProbe(), CUDAProbe()]
+    public static var all: [any Probe] { all(ProbeConfiguration()) }
+
+    public static func all(_ configuration: ProbeConfiguration) -> [any Probe] {
+        [
+            OSProbe(), CPUProbe(), MemoryProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(), PCIProbe(),
+            LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(),
+            ToolchainsProbe(cache: configuration.commandCache),
+            EnvironmentProbe(extraPatterns: configuration.environmentPatterns),
+            RunProbe(commandLine: configuration.commandLine, seeds: configuration.seeds,
+                     parameters: configuration.parameters),
+        ]
     }
 }

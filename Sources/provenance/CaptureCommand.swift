@@ -42,8 +42,37 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Do not print the summary line on standard error.")
     var quiet = false
 
+    @Option(name: .customLong("env"),
+            help: ArgumentHelp("Also record environment variables matching this pattern, e.g. 'MYLAB_*' (repeatable).",
+                               valueName: "PATTERN"))
+    var environmentPatterns: [String] = []
+
+    @Option(name: .customLong("seed"), help: ArgumentHelp("A seed of the run (repeatable).", valueName: "NAME=VALUE"))
+    var seeds: [String] = []
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("A parameter of the run (repeatable).", valueName: "KEY=VALUE"))
+    var parameters: [String] = []
+
+    @Flag(name: .customLong("no-cache"), help: "Run every version command again instead of using the cache.")
+    var noCache = false
+
+    @Option(name: .customLong("probes-dir"),
+            help: ArgumentHelp("Also load site probes (executables, JSON/YAML definitions) from DIR (repeatable).",
+                               valueName: "DIR"))
+    var probeDirectories: [String] = []
+
+    @Argument(parsing: .postTerminator,
+              help: ArgumentHelp("The job's command line, after '--' (recorded with secrets masked).", valueName: "COMMAND"))
+    var command: [String] = []
+
     func run() throws {
-        let available = BuiltinProbes.all
+        var configuration = ProbeConfiguration()
+        configuration.environmentPatterns = environmentPatterns
+        configuration.commandLine = command
+        configuration.seeds = try keyValues(seeds, option: "--seed")
+        configuration.parameters = try keyValues(parameters, option: "--param")
+        if root == nil && !noCache { configuration.commandCache = CommandCache(environment: processEnvironment()) }
+        let available = try allProbes(configuration, extraDirectories: probeDirectories)
         let known = available.map(\.descriptor.id)
         func check(_ ids: [String]) throws {
             for id in ids where !known.contains(id) {
@@ -113,6 +142,17 @@ struct CaptureCommand: ParsableCommand {
         }
     }
 
+    private func keyValues(_ items: [String], option: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for item in items {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw UserError(message: "\(option) takes KEY=VALUE, got '\(item)'", code: Exit.usage)
+            }
+            result[String(item[..<equals])] = String(item[item.index(after: equals)...])
+        }
+        return result
+    }
+
     /// A fixed clock when `SOURCE_DATE_EPOCH` is set (reproducible captures), else the system clock.
     private func clockFromEnvironment() throws -> any WallClock {
         guard let value = processEnvironment()["SOURCE_DATE_EPOCH"] else { return SystemClock() }
@@ -120,5 +160,19 @@ struct CaptureCommand: ParsableCommand {
             throw UserError(message: "SOURCE_DATE_EPOCH must be an integer, got '\(value)'", code: Exit.usage)
         }
         return FixedClock(secondsSinceEpoch: seconds)
+    }
+}
+
+/// The built-in probes plus the site's probes of `--probes-dir` and the default directories.
+func allProbes(_ configuration: ProbeConfiguration, extraDirectories: [String]) throws -> [any Probe] {
+    let builtin = BuiltinProbes.all(configuration)
+    let environment = processEnvironment()
+    do {
+        let external = try ExternalProbeLoader.load(
+            directories: extraDirectories + ExternalProbeLoader.defaultDirectories(environment: environment),
+            reservedIDs: Set(builtin.map(\.descriptor.id)), environment: environment)
+        return builtin + external
+    } catch {
+        throw UserError(message: error.description, code: Exit.badInput)
     }
 }

@@ -55,8 +55,13 @@ struct VerifyCommand: ParsableCommand {
             throw UserError(message: "--timeout must be a positive number of seconds", code: Exit.usage)
         }
         let sections = recorded["sections"]?.objectValue ?? [:]
-        let wanted = Set(sections.filter { $0.value["status"] != "skipped" }.keys)
-        let probes = BuiltinProbes.all
+        // The run section describes the recorded job, not the machine: it stays as recorded.
+        let wanted = Set(sections.filter { $0.value["status"] != "skipped" }.keys).subtracting(["run"])
+        var configuration = ProbeConfiguration()
+        // The same environment allow-list as the recorded capture.
+        configuration.environmentPatterns = sections["environment"]?["data"]?["extraPatterns"]?.arrayValue?
+            .compactMap(\.stringValue) ?? []
+        let probes = BuiltinProbes.all(configuration)
         let machine: Machine
         if let root {
             guard RootedFileSystem(root: root).isDirectory("/") else {

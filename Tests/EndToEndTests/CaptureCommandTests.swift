@@ -96,7 +96,7 @@ struct CaptureCommandTests {
         #expect(a["fingerprint"] != nil)
         #expect(a["fingerprint"] == b["fingerprint"])
         for id in ["os", "cpu", "memory"] { #expect(a["sections"]?[id]?["status"] == "ok") }
-        #expect(first.stderrText.hasPrefix("provenance: wrote \(directory)/a.json: 3 ok; sha256:"))
+        #expect(first.stderrText.hasPrefix("provenance: wrote \(directory)/a.json: ") && first.stderrText.contains("; sha256:"))
         let validation = validateWithSchema([directory + "/a.json"])
         #expect(validation.ok, "\(validation.output)")
     }
