@@ -6,8 +6,10 @@ set -euo pipefail
 packages=(pkg-config ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
     # procps: ps for the process-group tests; util-linux: lscpu to cross-check the cpu probe;
-    # python3-jsonschema: an independent JSON Schema validator for the manifests.
-    packages+=(procps util-linux python3 python3-jsonschema)
+    # python3-jsonschema: an independent JSON Schema validator for the manifests;
+    # podman runc fuse-overlayfs uidmap catatonit busybox-static: a real container for the
+    # container probe's end-to-end test (Tests/EndToEndTests/ContainerTests.swift).
+    packages+=(procps util-linux python3 python3-jsonschema podman runc fuse-overlayfs uidmap catatonit busybox-static)
 fi
 
 missing=()
