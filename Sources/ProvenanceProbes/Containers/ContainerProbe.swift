@@ -88,16 +88,9 @@ public struct ContainerProbe: Probe {
         var output = Output(evidence: [])
         var volatile: [String: JSONValue] = [:]
 
-        func readFile(_ path: String) -> String? {
-            do { return try fs.read(path) } catch {
-                report.issue(path, error.message)
-                return nil
-            }
-        }
-
         // 1. Statements by the engine: /run/.containerenv (podman; full when --privileged).
         var containerEnvExists: ContainerSignal?
-        let containerEnvText = readFile("/run/.containerenv")
+        let containerEnvText = fs.read("/run/.containerenv", reportingTo: report)
         if let text = containerEnvText {
             let fields = parseContainerEnv(text)
             var engine: String?
@@ -134,14 +127,14 @@ public struct ContainerProbe: Probe {
 
         // 3. What the kernel shows: cgroup paths and mounts.
         var memberships: [CgroupMembership] = []
-        if let text = readFile("/proc/self/cgroup") {
+        if let text = fs.read("/proc/self/cgroup", reportingTo: report) {
             let parsed = parseProcCgroup(text)
             memberships = parsed.entries
             for problem in parsed.problems.prefix(3) { report.issue("/proc/self/cgroup", problem) }
             signals += containerSignals(cgroup: memberships)
         }
         var mounts: [MountInfo]?
-        if let text = readFile("/proc/self/mountinfo") {
+        if let text = fs.read("/proc/self/mountinfo", reportingTo: report) {
             let parsed = parseMountinfo(text)
             mounts = parsed.mounts
             for problem in parsed.problems.prefix(3) { report.issue("/proc/self/mountinfo", problem) }
@@ -303,17 +296,15 @@ public struct ContainerProbe: Probe {
                 return matching.map { chain(mountPoint: $0.mountPoint, mountRoot: $0.root, path: v1Path(controller)) }
             }
             guard mounts == nil else { return [] }
-            return ["/sys/fs/cgroup/\(controller)", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct,cpu"]
-                .filter { fs.isDirectory($0) }.prefix(1)
+            let names = controller == "cpu" ? ["cpu", "cpu,cpuacct", "cpuacct,cpu"] : [controller]
+            return names.map { "/sys/fs/cgroup/\($0)" }.filter { fs.isDirectory($0) }.prefix(1)
                 .map { chain(mountPoint: $0, mountRoot: "/", path: v1Path(controller)) }
         }
 
-        func read(_ path: String) -> String? {
-            do { return try fs.read(path) } catch {
-                report.issue(path, error.message)
-                return nil
-            }
-        }
+        let unifiedChains = v2Chains()
+        let cpuChains = v1Chains("cpu")
+        let memoryChains = v1Chains("memory")
+        let cpusetChains = v1Chains("cpuset")
 
         // CPU: cgroup v2 cpu.max, else v1 CFS quota and period.
         var best: (quota: Int64, period: Int64)?
@@ -322,9 +313,9 @@ public struct ContainerProbe: Probe {
                 <= milliCPUs(quotaMicros: quota, periodMicros: period) { return }
             best = (quota, period)
         }
-        for directories in v2Chains() {
+        for directories in unifiedChains {
             for directory in directories {
-                guard let text = read(directory + "/cpu.max") else { continue }
+                guard let text = fs.read(directory + "/cpu.max", reportingTo: report) else { continue }
                 limits.cpuController = "v2"
                 guard let parsed = parseCgroupCPUMax(text) else {
                     report.issue(directory + "/cpu.max", "malformed: '\(text.trimmed.prefix(80))'")
@@ -334,11 +325,11 @@ public struct ContainerProbe: Probe {
             }
         }
         if limits.cpuController == nil {
-            for directories in v1Chains("cpu") {
+            for directories in cpuChains {
                 for directory in directories {
-                    guard let quotaText = read(directory + "/cpu.cfs_quota_us") else { continue }
+                    guard let quotaText = fs.read(directory + "/cpu.cfs_quota_us", reportingTo: report) else { continue }
                     limits.cpuController = "v1"
-                    let periodText = read(directory + "/cpu.cfs_period_us")
+                    let periodText = fs.read(directory + "/cpu.cfs_period_us", reportingTo: report)
                     guard let quota = Int64(quotaText.trimmed), let period = periodText.flatMap({ Int64($0.trimmed) }),
                           period > 0
                     else {
@@ -358,12 +349,11 @@ public struct ContainerProbe: Probe {
 
         // Memory: v2 memory.max, else v1 memory.limit_in_bytes.
         var memory: Int64?
-        for (controller, file, chains) in [("v2", "memory.max", v2Chains()),
-                                            ("v1", "memory.limit_in_bytes", v1Chains("memory"))]
+        for (controller, file, chains) in [("v2", "memory.max", unifiedChains), ("v1", "memory.limit_in_bytes", memoryChains)]
         where limits.memoryController == nil {
             for directories in chains {
                 for directory in directories {
-                    guard let text = read(directory + "/" + file) else { continue }
+                    guard let text = fs.read(directory + "/" + file, reportingTo: report) else { continue }
                     limits.memoryController = controller
                     guard let parsed = parseCgroupMemoryLimit(text) else {
                         report.issue(directory + "/" + file, "malformed: '\(text.trimmed.prefix(80))'")
@@ -376,8 +366,8 @@ public struct ContainerProbe: Probe {
         limits.memoryLimitBytes = memory
 
         // cpuset: the CPUs the process may use (the innermost cgroup's effective list).
-        search: for (file, chains) in [("cpuset.cpus.effective", v2Chains()), ("cpuset.effective_cpus", v1Chains("cpuset")),
-                                       ("cpuset.cpus", v1Chains("cpuset"))] {
+        search: for (file, chains) in [("cpuset.cpus.effective", unifiedChains), ("cpuset.effective_cpus", cpusetChains),
+                                       ("cpuset.cpus", cpusetChains)] {
             for directories in chains {
                 if let directory = directories.first, let text = fs.attribute(directory + "/" + file) {
                     limits.cpusetCPUs = text
@@ -410,9 +400,4 @@ func splitEngineVersion(_ value: String) -> (name: String, version: String?) {
 /// One short word of an untrusted file or variable, safe to quote in evidence.
 func sanitizedWord(_ value: String) -> String {
     String(value.trimmed.prefix(64).map { $0.isASCII && !$0.isWhitespace && $0 != "\"" ? $0 : "?" })
-}
-
-func nonEmpty(_ value: String?) -> String? {
-    guard let value, !value.trimmed.isEmpty else { return nil }
-    return value.trimmed
 }

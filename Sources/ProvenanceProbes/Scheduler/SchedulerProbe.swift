@@ -224,25 +224,16 @@ public struct SchedulerProbe: Probe {
         var kubernetes = Kubernetes()
         var podVolatile: [String: JSONValue] = [:]
         var inPod = value("KUBERNETES_SERVICE_HOST") != nil
-        do {
-            // Only the namespace file: the token beside it is a credential and is never opened.
-            if let text = try context.fs.read(Self.namespacePath) {
-                inPod = true
-                kubernetes.namespace = nonEmpty(text)
-            }
-        } catch {
-            report.issue(Self.namespacePath, error.message)
+        // Only the namespace file: the token beside it is a credential and is never opened.
+        if let text = context.fs.read(Self.namespacePath, reportingTo: report) {
+            inPod = true
+            kubernetes.namespace = nonEmpty(text)
         }
         let podinfo = value("PROVENANCE_PODINFO_DIR") ?? "/etc/podinfo"
         if podinfo.hasPrefix("/") {
             for file in ["labels", "annotations"] {
                 let path = (podinfo.hasSuffix("/") ? String(podinfo.dropLast()) : podinfo) + "/" + file
-                let text: String?
-                do { text = try context.fs.read(path) } catch {
-                    report.issue(path, error.message)
-                    continue
-                }
-                guard let text else { continue }
+                guard let text = context.fs.read(path, reportingTo: report) else { continue }
                 inPod = true
                 let parsed = parseDownwardAPIFile(text)
                 for problem in parsed.problems.prefix(3) { report.issue(path, problem) }
