@@ -8,13 +8,28 @@ import Testing
 import Glibc
 #endif
 
-/// A recorded machine built at test time under /tmp (files written, never under Fixtures/).
-struct ScratchMachine {
+/// A recorded machine built at test time under /tmp (files written, never under Fixtures/),
+/// removed when the test lets go of it.
+final class ScratchMachine {
     let root: String
 
     init(_ label: String) {
         root = "/tmp/provenance-\(label)-\(getpid())-\(Int.random(in: 0...1_000_000_000))"
         mkdir(root, 0o755)
+    }
+
+    deinit { Self.remove(root) }
+
+    /// Removes a directory tree without following symbolic links.
+    static func remove(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in (try? RootedFileSystem(root: path).list("/")) ?? [] { remove(path + "/" + name) }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
     }
 
     func write(_ path: String, _ text: String) throws {

@@ -90,8 +90,7 @@ public struct ContainerProbe: Probe {
 
         // 1. Statements by the engine: /run/.containerenv (podman; full when --privileged).
         var containerEnvExists: ContainerSignal?
-        let containerEnvText = fs.read("/run/.containerenv", reportingTo: report)
-        if let text = containerEnvText {
+        if let text = fs.read("/run/.containerenv", reportingTo: report) {
             let fields = parseContainerEnv(text)
             var engine: String?
             if let stated = fields["engine"], !stated.isEmpty {
