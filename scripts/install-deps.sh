@@ -7,8 +7,11 @@ packages=(pkg-config ca-certificates libpci-dev pci.ids)
 if [[ "${1:-}" == "--test" ]]; then
     # procps: ps for the process-group tests; util-linux: lscpu to cross-check the cpu probe;
     # python3-jsonschema: an independent JSON Schema validator for the manifests; pciutils: lspci
-    # to cross-check the pci probe; gcc/make: toolchain versions to compare with.
-    packages+=(procps util-linux python3 python3-jsonschema pciutils gcc make)
+    # to cross-check the pci probe; gcc/make: toolchain versions to compare with;
+    # podman runc fuse-overlayfs uidmap catatonit busybox-static: a real container for the
+    # container probe's end-to-end test (Tests/EndToEndTests/ContainerTests.swift).
+    packages+=(procps util-linux python3 python3-jsonschema pciutils gcc make
+               podman runc fuse-overlayfs uidmap catatonit busybox-static)
 fi
 
 missing=()

@@ -21,6 +21,7 @@ public enum BuiltinProbes {
     public static func all(_ configuration: ProbeConfiguration) -> [any Probe] {
         [
             OSProbe(), CPUProbe(), MemoryProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(), PCIProbe(),
+            ContainerProbe(), SchedulerProbe(),
             LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(),
             ToolchainsProbe(cache: configuration.commandCache),
             EnvironmentProbe(extraPatterns: configuration.environmentPatterns),

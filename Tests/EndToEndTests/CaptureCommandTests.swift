@@ -181,10 +181,12 @@ struct CaptureCommandTests {
     func probes() throws {
         let text = provenance(["probes"])
         #expect(text.outcome == .exited(0))
-        for id in ["os", "cpu", "memory"] { #expect(text.stdoutText.contains("\n\(id) ") || text.stdoutText.hasPrefix("\(id) ")) }
+        for id in ["os", "cpu", "memory", "container", "scheduler"] {
+            #expect(text.stdoutText.contains("\n\(id) ") || text.stdoutText.hasPrefix("\(id) "))
+        }
         let json = try JSONParser.parse(provenance(["probes", "--format", "json"]).stdout)
         let ids = json.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
-        #expect(ids.starts(with: ["os", "cpu", "memory"]))
+        #expect(ids.starts(with: ["os", "cpu", "memory"]) && Set(ids).isSuperset(of: ["container", "scheduler", "gpu.nvidia", "python"]))
         #expect(json.arrayValue?.first?["reads"]?.arrayValue?.contains("/etc/os-release") == true)
     }
 }
