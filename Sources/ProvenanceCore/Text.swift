@@ -11,7 +11,12 @@ extension StringProtocol {
     }
 
     /// Trimmed of spaces, tabs, carriage returns and newlines.
-    public var trimmed: String { trimmingCharacters(in: " \t\r\n") }
+    public var trimmed: String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+        guard let start = firstIndex(where: { !isSpace($0) }) else { return "" }
+        let end = lastIndex(where: { !isSpace($0) })!
+        return String(self[start...end])
+    }
 
     /// The lines of a text file: split at `\n` (a `\r\n` pair counts as one break), without the
     /// line breaks. A final line break does not make an extra empty line.

@@ -66,6 +66,32 @@ public struct RootedFileSystem: Sendable {
         return result
     }
 
+    /// At most the first `maxBytes` bytes of a regular file, or nil when it does not exist.
+    public func readPrefix(_ path: String, maxBytes: Int) throws(FileSystemError) -> [UInt8]? {
+        let fd = open(hostPath(path), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        if fd < 0 {
+            let code = errno
+            if code == ENOENT || code == ENOTDIR { return nil }
+            throw FileSystemError(path: path, code: code)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileSystemError(path: path, code: errno) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw FileSystemError(path: path, message: "not a regular file") }
+        var buffer = [UInt8](repeating: 0, count: maxBytes)
+        var filled = 0
+        while filled < maxBytes {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, maxBytes - filled) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(path: path, code: errno)
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        return Array(buffer[0..<filled])
+    }
+
     /// The text of a file (invalid UTF-8 repaired), or nil when it does not exist.
     public func read(_ path: String) throws(FileSystemError) -> String? {
         guard let bytes = try readBytes(path) else { return nil }

@@ -53,3 +53,44 @@ public func resolvePyenvShim(_ shim: String, environment: [String: String], work
     let candidate = "\(root)/versions/\(chosen)/bin/\(name)"
     return fs.exists(candidate) ? candidate : nil
 }
+
+/// The rustc (or cargo, ...) a rustup proxy (`~/.cargo/bin/rustc` → rustup) would run, without
+/// running rustup: `RUSTUP_TOOLCHAIN`, else the nearest `rust-toolchain.toml` / `rust-toolchain`
+/// from the working directory up, else `default_toolchain` of `$RUSTUP_HOME/settings.toml`
+/// (`~/.rustup`). Nil when that cannot be told (directory overrides, missing toolchain).
+public func resolveRustupProxy(_ proxy: String, environment: [String: String], workingDirectory: String?,
+                               fs: RootedFileSystem) -> String?
+{
+    let name = String(proxy.split(separator: "/").last ?? "")
+    guard let home = environment["RUSTUP_HOME"] ?? environment["HOME"].map({ $0 + "/.rustup" }) else { return nil }
+    let settings = (try? fs.read(home + "/settings.toml")).flatMap { $0 } ?? ""
+    // Directory overrides (`rustup override set`) live in settings.toml; do not guess around them.
+    if settings.contains("[overrides]") && settings.lines.drop(while: { $0 != "[overrides]" }).dropFirst()
+        .contains(where: { $0.contains("=") }) { return nil }
+    func quotedValue(_ line: String) -> String? {
+        let parts = line.split(separator: "\"")
+        return parts.count >= 2 ? String(parts[1]) : nil
+    }
+    var toolchain = environment["RUSTUP_TOOLCHAIN"]
+    if toolchain == nil, var directory = workingDirectory {
+        while toolchain == nil {
+            if let text = try? fs.read(directory + "/rust-toolchain.toml") {
+                toolchain = text.lines.first { $0.trimmed.hasPrefix("channel") }.flatMap(quotedValue)
+                if toolchain == nil { return nil }
+            } else if let text = fs.attribute(directory + "/rust-toolchain") {
+                toolchain = text
+            }
+            if directory == "/" { break }
+            let parent = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
+            directory = parent.isEmpty ? "/" : parent
+        }
+    }
+    if toolchain == nil {
+        toolchain = settings.lines.first { $0.hasPrefix("default_toolchain") }.flatMap(quotedValue)
+    }
+    guard let toolchain, let installed = try? fs.list(home + "/toolchains") else { return nil }
+    let directory = installed.first { $0 == toolchain } ?? installed.first { $0.hasPrefix(toolchain + "-") }
+    guard let directory else { return nil }
+    let candidate = "\(home)/toolchains/\(directory)/bin/\(name)"
+    return fs.exists(candidate) ? candidate : nil
+}

@@ -138,7 +138,9 @@ public struct PythonProbe: Probe {
                     metadataPath = fs.isDirectory("\(site)/\(entry)") ? "\(site)/\(entry)/PKG-INFO" : "\(site)/\(entry)"
                 }
                 guard let metadataPath else { continue }
-                guard let text = try? fs.read(metadataPath), let (name, distVersion) = parseDistributionMetadata(text) else {
+                // The headers are at the top; descriptions after them can be long.
+                guard let head = try? fs.readPrefix(metadataPath, maxBytes: 16_384),
+                      let (name, distVersion) = parseDistributionMetadata(String(decoding: head, as: UTF8.self)) else {
                     report.issue(metadataPath, "no Name/Version in the metadata")
                     continue
                 }

@@ -70,6 +70,10 @@ public struct ToolchainsProbe: Probe {
             runPath = resolvePyenvShim(path, environment: context.environment,
                                        workingDirectory: context.process.workingDirectory, fs: fs) ?? path
         }
+        if let path = runPath, resolveSymlinks(path, fs).hasSuffix("/rustup") {
+            runPath = resolveRustupProxy(path, environment: context.environment,
+                                         workingDirectory: context.process.workingDirectory, fs: fs) ?? path
+        }
         let resolved = runPath.map { resolveSymlinks($0, fs) }
         let argv = (fs.isLive && runPath != nil ? [runPath!] : [name]) + arguments
         let result: CommandResult
