@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(pkg-config ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
     # procps: ps for the process-group tests; util-linux: lscpu to cross-check the cpu probe;
-    # python3-jsonschema: an independent JSON Schema validator for the manifests.
-    packages+=(procps util-linux python3 python3-jsonschema)
+    # python3-jsonschema: an independent JSON Schema validator for the manifests;
+    # openssl: reads the keys `provenance keygen` writes; python3-pip: securesystemslib (below).
+    packages+=(procps util-linux python3 python3-jsonschema python3-pip openssl)
 fi
 
 missing=()
@@ -24,4 +25,14 @@ fi
 if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import jsonschema' 2>/dev/null; then
     # python3 on PATH is not Debian's (pyenv, venv): give it jsonschema too.
     python3 -m pip install --quiet jsonschema
+fi
+
+if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import securesystemslib.dsse, securesystemslib.signer, cryptography' 2>/dev/null; then
+    # An independent DSSE implementation for Tests/Interop/dsse_interop.py (not in Debian 12).
+    # Debian's own python3 is "externally managed" (PEP 668); pyenv/venv interpreters are not.
+    pip_flags=()
+    python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages && \
+        [[ -f "$(python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ]] && \
+        pip_flags+=(--break-system-packages)
+    python3 -m pip install --quiet "${pip_flags[@]}" 'securesystemslib[crypto]>=1.0'
 fi
