@@ -7,8 +7,9 @@ packages=(pkg-config ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
     # procps: ps for the process-group tests; util-linux: lscpu to cross-check the cpu probe;
     # python3-jsonschema: an independent JSON Schema validator for the manifests;
-    # openssl: reads the keys `provenance keygen` writes; python3-pip: securesystemslib (below).
-    packages+=(procps util-linux python3 python3-jsonschema python3-pip openssl)
+    # openssl: reads the keys `provenance keygen` writes; texlive-latex-base: pdflatex compiles
+    # the LaTeX `provenance render` writes; python3-pip: securesystemslib (below).
+    packages+=(procps util-linux python3 python3-jsonschema python3-pip openssl texlive-latex-base)
 fi
 
 missing=()

@@ -38,7 +38,7 @@ struct Provenance: ParsableCommand {
         version: ProvenanceVersion.current,
         subcommands: [CaptureCommand.self, DiffCommand.self, VerifyCommand.self, ProbesCommand.self,
                       PoliciesCommand.self, KeygenCommand.self, AttestCommand.self,
-                      VerifyAttestationCommand.self])
+                      VerifyAttestationCommand.self, RenderCommand.self])
 
     static func main() {
         do {
