@@ -26,10 +26,16 @@ struct KeygenCommand: ParsableCommand {
                             code: Exit.cannotWrite)
         }
         let pair = Attestation.generateKeyPair()
+        // create(), not write(): a key appearing since the check above is not replaced either.
         do {
-            try AtomicFile.write(Array(pair.privateKeyPEM.utf8), to: privatePath, mode: 0o600)
-            try AtomicFile.write(Array(pair.publicKeyPEM.utf8), to: publicPath, mode: 0o644)
+            try AtomicFile.create(Array(pair.privateKeyPEM.utf8), at: privatePath, mode: 0o600)
         } catch {
+            throw UserError(message: error.description, code: Exit.cannotWrite)
+        }
+        do {
+            try AtomicFile.create(Array(pair.publicKeyPEM.utf8), at: publicPath, mode: 0o644)
+        } catch {
+            unlink(privatePath)  // no half pair: the private key is of no use without its public key
             throw UserError(message: error.description, code: Exit.cannotWrite)
         }
         writeStandardOutput(Array("\(privatePath) \(publicPath) keyid \(pair.keyID)\n".utf8))
