@@ -148,3 +148,18 @@ struct AttestationTests {
         #expect(Attestation.subjectMismatches(statement, actual: [("b", "11")]) == ["b: not a subject of the attestation"])
     }
 }
+
+@Suite("in-toto statement parsing")
+struct InTotoStatementParsingTests {
+    @Test("a subject needs a digest, not a name; other statement types are refused by name")
+    func parsing() throws {
+        let unnamed = try InTotoStatement.parse(Array(#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"p"}"#.utf8))
+        #expect(unnamed.subjects == [.init(name: "_", digest: ["sha256": "ab"])])
+        #expect(throws: DSSEEnvelope.Failure.notAStatement("subject[0] has no \"digest\" object")) {
+            try InTotoStatement.parse(Array(#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a"}],"predicateType":"p"}"#.utf8))
+        }
+        #expect(throws: DSSEEnvelope.Failure.wrongStatementType("https://in-toto.io/Statement/v0.1")) {
+            try InTotoStatement.parse(Array(#"{"_type":"https://in-toto.io/Statement/v0.1"}"#.utf8))
+        }
+    }
+}

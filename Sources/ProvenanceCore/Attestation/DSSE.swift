@@ -174,7 +174,7 @@ public struct InTotoStatement: Sendable, Equatable {
     public var payload: [UInt8] { CanonicalJSON.serialize(json) }
 
     /// Reads a statement from a verified payload: `_type` must be Statement v1, `subject` an
-    /// array of `{name, digest}`; `predicateType` a string.
+    /// array of `{name?, digest}`; `predicateType` a string.
     public static func parse(_ payload: [UInt8]) throws(DSSEEnvelope.Failure) -> InTotoStatement {
         let value: JSONValue
         do {
@@ -188,9 +188,11 @@ public struct InTotoStatement: Sendable, Equatable {
         guard let list = object["subject"]?.arrayValue else { throw .notAStatement("no \"subject\" array") }
         var subjects: [Subject] = []
         for (index, item) in list.enumerated() {
-            guard let name = item["name"]?.stringValue, let digests = item["digest"]?.objectValue else {
-                throw .notAStatement("subject[\(index)] has no \"name\" string and \"digest\" object")
+            // Statement v1: every subject MUST have a digest; the name is optional ("_" when unset).
+            guard let digests = item["digest"]?.objectValue else {
+                throw .notAStatement("subject[\(index)] has no \"digest\" object")
             }
+            let name = item["name"]?.stringValue ?? "_"
             var digest: [String: String] = [:]
             for (algorithm, hex) in digests {
                 guard let text = hex.stringValue else { throw .notAStatement("subject[\(index)].digest.\(algorithm) is not a string") }
