@@ -22,7 +22,8 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
-        .target(name: "ProvenanceProbeKit", dependencies: ["ProvenanceCore"]),
+        .target(name: "ProvenanceProbeKit",
+                dependencies: ["ProvenanceCore", .product(name: "Crypto", package: "swift-crypto")]),
         // Built-in probes, one per file.
         .target(name: "ProvenanceProbes", dependencies: [
             "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", .product(name: "Yams", package: "Yams"),

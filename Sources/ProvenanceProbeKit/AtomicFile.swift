@@ -15,6 +15,18 @@ public enum AtomicFile {
 
     /// Writes `bytes` to `path`, creating missing parent directories (mode 0755).
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(WriteError) {
+        try write(bytes, to: path, mode: mode, replacing: true)
+    }
+
+    /// Writes a new file atomically and never replaces one: the complete temporary file is
+    /// hard-linked to `path` (the corresponding C function is `link`, which fails with `EEXIST`
+    /// when the name exists, even if it appeared a moment ago). For keys and other files that
+    /// must not be overwritten.
+    public static func create(_ bytes: [UInt8], at path: String, mode: mode_t = 0o644) throws(WriteError) {
+        try write(bytes, to: path, mode: mode, replacing: false)
+    }
+
+    private static func write(_ bytes: [UInt8], to path: String, mode: mode_t, replacing: Bool) throws(WriteError) {
         let directory = parentDirectory(of: path)
         try makeDirectories(directory)
         let base = path.split(separator: "/").last.map(String.init) ?? path
@@ -40,10 +52,20 @@ public enum AtomicFile {
             unlink(temporary)
             throw WriteError(description: "cannot write \(path): \(reason)")
         }
-        if rename(temporary, path) != 0 {
-            let reason = errorText()
+        if replacing {
+            if rename(temporary, path) != 0 {
+                let reason = errorText()
+                unlink(temporary)
+                throw WriteError(description: "cannot write \(path): \(reason)")
+            }
+        } else {
+            let linked = link(temporary, path)
+            let code = errno
             unlink(temporary)
-            throw WriteError(description: "cannot write \(path): \(reason)")
+            if linked != 0 {
+                throw WriteError(description: code == EEXIST ? "\(path) already exists"
+                    : "cannot write \(path): \(String(cString: strerror(code)).lowercased())")
+            }
         }
     }
 
