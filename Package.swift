@@ -23,8 +23,10 @@ let package = Package(
         ),
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
         .target(name: "ProvenanceProbeKit", dependencies: ["ProvenanceCore"]),
-        // Built-in probes, one per file.
-        .target(name: "ProvenanceProbes", dependencies: ["ProvenanceCore", "ProvenanceProbeKit"]),
+        // Built-in probes, one per file; Datasets/ hashes with swift-crypto.
+        .target(name: "ProvenanceProbes", dependencies: [
+            "ProvenanceCore", "ProvenanceProbeKit", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // The thin command-line front end.
         .executableTarget(
             name: "provenance",

@@ -3,6 +3,6 @@ import ProvenanceProbeKit
 /// The probes compiled into provenance, in the order `provenance probes` lists them.
 public enum BuiltinProbes {
     public static var all: [any Probe] {
-        [OSProbe(), CPUProbe(), MemoryProbe()]
+        [OSProbe(), CPUProbe(), MemoryProbe(), DatasetsProbe()]
     }
 }
