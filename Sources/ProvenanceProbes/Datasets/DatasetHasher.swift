@@ -135,6 +135,7 @@ public struct DatasetHasher: Sendable {
 
         // A file that changed while it was read gets one more try with its new stat.
         let retry = FileHasher(bufferSize: bufferSize)
+        retry.duringRead = duringRead
         for index in order {
             guard case .changed = outcomes[index] else { continue }
             var info = stat()
