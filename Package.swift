@@ -27,6 +27,7 @@ let package = Package(
         // Built-in probes, one per file.
         .target(name: "ProvenanceProbes", dependencies: [
             "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // libpci (pciutils) for the pci probe: module map + non-variadic shims of its variadic calls.
         .systemLibrary(name: "CLibPCI", path: "Sources/CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),

@@ -27,6 +27,8 @@ public enum BuiltinProbes {
             EnvironmentProbe(extraPatterns: configuration.environmentPatterns),
             RunProbe(commandLine: configuration.commandLine, seeds: configuration.seeds,
                      parameters: configuration.parameters),
+            // Configured by `capture --dataset` (the command swaps in a configured one).
+            DatasetsProbe(),
         ]
     }
 }

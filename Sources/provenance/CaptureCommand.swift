@@ -1,5 +1,11 @@
 import ArgumentParser
 import ProvenanceCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import ProvenanceProbeKit
 import ProvenanceProbes
 
@@ -36,6 +42,25 @@ struct CaptureCommand: ParsableCommand {
             help: ArgumentHelp("Deadline of one probe (repeatable).", valueName: "ID=SECONDS"))
     var probeTimeouts: [String] = []
 
+    @Option(name: .customLong("dataset"),
+            help: ArgumentHelp("Hash a file or directory into the datasets section (repeatable).",
+                               valueName: "NAME=PATH"))
+    var datasets: [String] = []
+
+    @Option(help: ArgumentHelp("Also write every dataset file's digest to FILE in `sha256sum -c` format (absolute paths).",
+                               valueName: "FILE"))
+    var sums: String?
+
+
+    @Option(name: .customLong("dataset-list-limit"),
+            help: ArgumentHelp("A dataset with more files lists them in a sidecar file beside the manifest (NAME.datasets.DATASET.sha256).",
+                               valueName: "FILES"))
+    var datasetListLimit = 100_000
+
+    @Option(name: .customLong("dataset-threads"),
+            help: ArgumentHelp("Threads hashing dataset files (default: the CPUs this process may use).", valueName: "N"))
+    var datasetThreads: Int?
+
     @Flag(help: "Write the compact canonical form (RFC 8785) instead of the indented one.")
     var canonical = false
 
@@ -53,7 +78,8 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .customLong("param"), help: ArgumentHelp("A parameter of the run (repeatable).", valueName: "KEY=VALUE"))
     var parameters: [String] = []
 
-    @Flag(name: .customLong("no-cache"), help: "Run every version command again instead of using the cache.")
+    @Flag(name: .customLong("no-cache"),
+          help: "Use no cache: read every dataset file again and run every version command again.")
     var noCache = false
 
     @Option(name: .customLong("probes-dir"),
@@ -103,6 +129,18 @@ struct CaptureCommand: ParsableCommand {
         }
         if !disabledProbes.isEmpty { enabled?.subtract(disabledProbes) }
 
+        let datasetOptions = try datasetConfiguration()
+        var selected = available
+        if let datasetOptions {
+            selected = available.map { $0.descriptor.id == DatasetsProbe().descriptor.id ? DatasetsProbe(datasetOptions) : $0 }
+            // --dataset turns the datasets section on, whatever else was chosen.
+            enabled = (enabled ?? Set(available.filter(\.descriptor.enabledByDefault).map(\.descriptor.id)))
+                .union(["datasets"])
+        } else {
+            // No --dataset: no datasets section at all (not even a skipped one).
+            selected.removeAll { $0.descriptor.id == "datasets" }
+        }
+
         let clock = try clockFromEnvironment()
         let machine: Machine
         if let root {
@@ -118,10 +156,16 @@ struct CaptureCommand: ParsableCommand {
             machine = Machine.live(clock: clock)
         }
 
-        var capture = Capture(probes: available, enabled: enabled, timeout: timeout, probeTimeouts: perProbe,
+        var capture = Capture(probes: selected, enabled: enabled, timeout: timeout, probeTimeouts: perProbe,
                               toolVersion: ProvenanceVersion.current)
         capture.grace = min(0.5, timeout / 2)
+        let printer = datasetOptions.flatMap { options in
+            options.progress.map { DatasetProgressPrinter(progress: $0) }
+        }
+        printer?.start()
         let manifest = capture.run(on: machine)
+        printer?.stop()
+        if let datasetOptions { try writeDatasetFiles(datasetOptions, manifest: manifest) }
         let bytes = canonical ? CanonicalJSON.serialize(manifest.json) + [0x0A] : CanonicalJSON.pretty(manifest.json)
 
         if output == "-" {
@@ -151,6 +195,104 @@ struct CaptureCommand: ParsableCommand {
             result[String(item[..<equals])] = String(item[item.index(after: equals)...])
         }
         return result
+    }
+
+    /// The datasets probe's configuration from `--dataset`, `--sums`, `--no-cache`, … ; nil without `--dataset`.
+    private func datasetConfiguration() throws -> DatasetsProbe.Configuration? {
+        let probeFlags = probes + onlyProbes
+        guard !datasets.isEmpty else {
+            if probeFlags.contains("datasets") {
+                throw UserError(message: "the datasets probe needs --dataset NAME=PATH", code: Exit.usage)
+            }
+            if sums != nil { throw UserError(message: "--sums needs --dataset NAME=PATH", code: Exit.usage) }
+            return nil
+        }
+        if disabledProbes.contains("datasets") {
+            throw UserError(message: "--dataset and --no-probe datasets contradict each other", code: Exit.usage)
+        }
+        if let root {
+            throw UserError(
+                message: "--dataset cannot be combined with --root \(root): datasets are live paths, and a recorded machine has none",
+                code: Exit.usage)
+        }
+        guard datasetListLimit >= 0 else {
+            throw UserError(message: "--dataset-list-limit must be a number of files (0 or more)", code: Exit.usage)
+        }
+        if let datasetThreads, datasetThreads < 1 || datasetThreads > 1024 {
+            throw UserError(message: "--dataset-threads must be between 1 and 1024", code: Exit.usage)
+        }
+        if sums == "-" && output == "-" {
+            throw UserError(message: "--sums - and -o - cannot both use standard output", code: Exit.usage)
+        }
+        let workingDirectory = currentDirectory()
+        var specs: [DatasetSpec] = []
+        for argument in datasets {
+            let spec: DatasetSpec
+            do {
+                spec = try DatasetSpec.parse(argument, workingDirectory: workingDirectory)
+            } catch {
+                throw UserError(message: error.description, code: Exit.usage)
+            }
+            if specs.contains(where: { $0.name == spec.name }) {
+                throw UserError(message: "dataset name '\(spec.name)' is given twice", code: Exit.usage)
+            }
+            if let problem = DatasetSpec.problem(ofPath: spec.path) {
+                throw UserError(message: "--dataset \(argument): \(problem)", code: Exit.noInput)
+            }
+            specs.append(spec)
+        }
+        var configuration = DatasetsProbe.Configuration()
+        configuration.datasets = specs
+        configuration.cacheDirectory = noCache ? nil : DatasetCache.defaultDirectory(environment: processEnvironment())
+        configuration.listLimit = datasetListLimit
+        if let datasetThreads { configuration.threads = datasetThreads }
+        configuration.sidecarStem = sidecarLocation.stem
+        configuration.results = DatasetResults()
+        if !quiet && isatty(2) != 0 { configuration.progress = DatasetProgress() }
+        return configuration
+    }
+
+    /// Where sidecars go: the manifest's directory and its file name without `.json`
+    /// (`run/env.json` → `run/`, `env`); for standard output, the working directory and `env`.
+    private var sidecarLocation: (directory: String, stem: String) {
+        guard output != "-" else { return (".", "env") }
+        let slash = output.lastIndex(of: "/")
+        let directory = slash.map { $0 == output.startIndex ? "/" : String(output[..<$0]) } ?? "."
+        var stem = slash.map { String(output[output.index(after: $0)...]) } ?? output
+        if stem.hasSuffix(".json") && stem.count > 5 { stem.removeLast(5) }
+        return (directory, stem)
+    }
+
+    /// Writes the sidecar listings of large datasets and the `--sums` file, before the manifest
+    /// that refers to them.
+    private func writeDatasetFiles(_ configuration: DatasetsProbe.Configuration, manifest: Manifest) throws {
+        guard let section = manifest.sections["datasets"], section.status == .ok || section.status == .partial,
+              let results = configuration.results?.all
+        else { return }
+        let location = sidecarLocation
+        for (name, result) in results where !(configuration.listFiles[name] ?? (result.files.count <= configuration.listLimit)) {
+            let path = (location.directory == "/" ? "" : location.directory) + "/"
+                + DatasetsProbe.sidecarName(stem: location.stem, dataset: name)
+            do {
+                try AtomicFile.write(DatasetListing.listing(result.files), to: path)
+            } catch {
+                throw UserError(message: error.description, code: Exit.cannotWrite)
+            }
+        }
+        guard let sums else { return }
+        var listing: [UInt8] = []
+        for (_, result) in results {
+            listing += DatasetListing.listing(result.files, prefix: Array(DatasetsProbe.sumsPrefix(of: result).utf8))
+        }
+        if sums == "-" {
+            writeStandardOutput(listing)
+            return
+        }
+        do {
+            try AtomicFile.write(listing, to: sums)
+        } catch {
+            throw UserError(message: error.description, code: Exit.cannotWrite)
+        }
     }
 
     /// A fixed clock when `SOURCE_DATE_EPOCH` is set (reproducible captures), else the system clock.

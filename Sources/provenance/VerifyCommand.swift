@@ -61,7 +61,12 @@ struct VerifyCommand: ParsableCommand {
         // The same environment allow-list as the recorded capture.
         configuration.environmentPatterns = sections["environment"]?["data"]?["extraPatterns"]?.arrayValue?
             .compactMap(\.stringValue) ?? []
-        let probes = BuiltinProbes.all(configuration)
+        let probes = BuiltinProbes.all(configuration).compactMap { probe -> (any Probe)? in
+            guard probe.descriptor.id == "datasets" else { return probe }
+            // Datasets are hashed again at their recorded paths (live only: under --root the
+            // recorded section is kept as it is, so it is not compared).
+            return root == nil ? datasetsProbe(like: sections["datasets"]) : nil
+        }
         let machine: Machine
         if let root {
             guard RootedFileSystem(root: root).isDirectory("/") else {
@@ -86,5 +91,19 @@ struct VerifyCommand: ParsableCommand {
             json = .object(object)
         }
         return json
+    }
+
+    /// The datasets probe set up to hash the recorded datasets again, listing files where the
+    /// recorded manifest did; nil when the recorded manifest has no datasets.
+    private func datasetsProbe(like section: JSONValue?) -> DatasetsProbe? {
+        guard let section, section["status"] != "skipped", let records = section["data"]?.objectValue, !records.isEmpty
+        else { return nil }
+        var configuration = DatasetsProbe.Configuration()
+        configuration.datasets = records.keys.sorted().compactMap { name in
+            records[name]?["path"]?.stringValue.map { DatasetSpec(name: name, path: $0) }
+        }
+        configuration.listFiles = records.mapValues { $0["files"] != nil }
+        configuration.cacheDirectory = DatasetCache.defaultDirectory(environment: processEnvironment())
+        return DatasetsProbe(configuration)
     }
 }
