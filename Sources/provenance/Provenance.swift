@@ -30,12 +30,12 @@ struct Provenance: ParsableCommand {
         commandName: "provenance",
         abstract: "Capture the environment of an ML/HPC job into a canonical JSON manifest (env.json).",
         discussion: """
-            Exit codes: 0 success; 1 internal error; 2 differences (diff) or policy violations (verify); \
+            Exit codes: 0 success; 1 internal error; 2 differences (diff), policy violations (verify) or drift (audit); \
             64 usage error (bad flag, unknown probe id); 65 invalid input data (a manifest, policy or \
             recorded machine that cannot be read as one); 66 input not found; 73 the output cannot be written.
             """,
         version: ProvenanceVersion.current,
-        subcommands: [CaptureCommand.self, DiffCommand.self, VerifyCommand.self, ProbesCommand.self,
+        subcommands: [CaptureCommand.self, DiffCommand.self, VerifyCommand.self, AuditCommand.self, ProbesCommand.self,
                       PoliciesCommand.self])
 
     static func main() {
