@@ -32,11 +32,12 @@ struct Provenance: ParsableCommand {
         discussion: """
             Exit codes: 0 success; 1 internal error; 2 differences (diff), policy violations (verify) or drift (audit); \
             64 usage error (bad flag, unknown probe id); 65 invalid input data (a manifest, policy or \
-            recorded machine that cannot be read as one); 66 input not found; 73 the output cannot be written.
+            recorded machine that cannot be read as one); 66 input not found; 73 the output cannot be written. \
+            `run` exits with its command's status (128+N when killed by signal N, 127 when it cannot start).
             """,
         version: ProvenanceVersion.current,
-        subcommands: [CaptureCommand.self, DiffCommand.self, VerifyCommand.self, AuditCommand.self, ProbesCommand.self,
-                      PoliciesCommand.self])
+        subcommands: [CaptureCommand.self, DiffCommand.self, VerifyCommand.self, AuditCommand.self, RunCommand.self,
+                      ProbesCommand.self, PoliciesCommand.self])
 
     static func main() {
         do {

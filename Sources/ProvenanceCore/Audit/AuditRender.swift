@@ -33,7 +33,7 @@ extension AuditReport {
         if agrees {
             out.append("agree: all \(nodeCount) node\(nodeCount == 1 ? "" : "s") have the same environment (policy \(policy))")
         } else {
-            out.append("differ: \(differences.count) field\(differences.count == 1 ? "" : "s") differ across \(nodeCount) nodes in \(groups.count) groups (policy \(policy))")
+            out.append("differ: \(differences.count) field\(differences.count == 1 ? " differs" : "s differ") across \(nodeCount) nodes in \(groups.count) groups (policy \(policy))")
         }
         out.append("")
         out.append("groups (identical environments):")
