@@ -7,7 +7,8 @@ packages=(pkg-config ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
     # procps: ps for the process-group tests; util-linux: lscpu to cross-check the cpu probe;
     # python3-jsonschema: an independent JSON Schema validator for the manifests.
-    packages+=(procps util-linux python3 python3-jsonschema)
+    # slurm-wlm: a real three-node Slurm cluster on loopback for the prolog/srun/audit test.
+    packages+=(procps util-linux python3 python3-jsonschema slurm-wlm)
 fi
 
 missing=()
