@@ -11,10 +11,11 @@ if [[ "${1:-}" == "--test" ]]; then
     # podman runc fuse-overlayfs uidmap catatonit busybox-static: a real container for the
     # container probe's end-to-end test (Tests/EndToEndTests/ContainerTests.swift);
     # openssl: reads the keys `provenance keygen` writes; texlive-latex-base: pdflatex compiles
-    # the LaTeX `provenance render` writes; python3-pip: securesystemslib (below).
+    # the LaTeX `provenance render` writes; python3-pip: securesystemslib (below);
+    # slurm-wlm: a real three-node Slurm cluster on loopback for the prolog/srun/audit test.
     packages+=(procps util-linux python3 python3-jsonschema pciutils gcc make
                podman runc fuse-overlayfs uidmap catatonit busybox-static
-               python3-pip openssl texlive-latex-base)
+               python3-pip openssl texlive-latex-base slurm-wlm)
 fi
 
 missing=()

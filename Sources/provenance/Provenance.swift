@@ -30,14 +30,16 @@ struct Provenance: ParsableCommand {
         commandName: "provenance",
         abstract: "Capture the environment of an ML/HPC job into a canonical JSON manifest (env.json).",
         discussion: """
-            Exit codes: 0 success; 1 internal error; 2 differences (diff), policy violations (verify) or \
-            an attestation that does not verify (verify-attestation); \
+            Exit codes: 0 success; 1 internal error; 2 differences (diff), policy violations (verify), \
+            drift (audit) or an attestation that does not verify (verify-attestation); \
             64 usage error (bad flag, unknown probe id); 65 invalid input data (a manifest, policy, key, \
-            envelope or recorded machine that cannot be read as one); 66 input not found; 73 the output cannot be written.
+            envelope or recorded machine that cannot be read as one); 66 input not found; 73 the output \
+            cannot be written. `run` exits with its command's status (128+N when killed by signal N, \
+            127 when it cannot start).
             """,
         version: ProvenanceVersion.current,
-        subcommands: [CaptureCommand.self, DiffCommand.self, VerifyCommand.self, ProbesCommand.self,
-                      PoliciesCommand.self, KeygenCommand.self, AttestCommand.self,
+        subcommands: [CaptureCommand.self, DiffCommand.self, VerifyCommand.self, AuditCommand.self, RunCommand.self,
+                      ProbesCommand.self, PoliciesCommand.self, KeygenCommand.self, AttestCommand.self,
                       VerifyAttestationCommand.self, RenderCommand.self])
 
     static func main() {
