@@ -35,20 +35,32 @@ public struct RootedFileSystem: Sendable {
         return root + path
     }
 
-    /// The bytes of a regular file, or nil when it does not exist on the machine.
-    public func readBytes(_ path: String) throws(FileSystemError) -> [UInt8]? {
+    /// Opens a regular file for reading (never blocking on a FIFO or device); nil when it does not
+    /// exist. The caller closes the descriptor.
+    private func openRegularFile(_ path: String) throws(FileSystemError) -> Int32? {
         let fd = open(hostPath(path), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         if fd < 0 {
             let code = errno
             if code == ENOENT || code == ENOTDIR { return nil }
             throw FileSystemError(path: path, code: code)
         }
-        defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw FileSystemError(path: path, code: errno) }
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw FileSystemError(path: path, code: code)
+        }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
             throw FileSystemError(path: path, message: "not a regular file")
         }
+        return fd
+    }
+
+    /// The bytes of a regular file, or nil when it does not exist on the machine.
+    public func readBytes(_ path: String) throws(FileSystemError) -> [UInt8]? {
+        guard let fd = try openRegularFile(path) else { return nil }
+        defer { close(fd) }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -68,16 +80,8 @@ public struct RootedFileSystem: Sendable {
 
     /// At most the first `maxBytes` bytes of a regular file, or nil when it does not exist.
     public func readPrefix(_ path: String, maxBytes: Int) throws(FileSystemError) -> [UInt8]? {
-        let fd = open(hostPath(path), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        if fd < 0 {
-            let code = errno
-            if code == ENOENT || code == ENOTDIR { return nil }
-            throw FileSystemError(path: path, code: code)
-        }
+        guard let fd = try openRegularFile(path) else { return nil }
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw FileSystemError(path: path, code: errno) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw FileSystemError(path: path, message: "not a regular file") }
         var buffer = [UInt8](repeating: 0, count: maxBytes)
         var filled = 0
         while filled < maxBytes {

@@ -77,15 +77,7 @@ struct AttestCommand: ParsableCommand {
             throw UserError(message: "\(key): \(error.description)", code: Exit.badInput)
         }
         let bytes = CanonicalJSON.pretty(envelope.json)
-        if output == "-" {
-            writeStandardOutput(bytes)
-        } else {
-            do {
-                try AtomicFile.write(bytes, to: output)
-            } catch {
-                throw UserError(message: error.description, code: Exit.cannotWrite)
-            }
-        }
+        try writeOutput(bytes, to: output)
     }
 }
 

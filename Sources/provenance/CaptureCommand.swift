@@ -168,15 +168,7 @@ struct CaptureCommand: ParsableCommand {
         if let datasetOptions { try writeDatasetFiles(datasetOptions, manifest: manifest) }
         let bytes = canonical ? CanonicalJSON.serialize(manifest.json) + [0x0A] : CanonicalJSON.pretty(manifest.json)
 
-        if output == "-" {
-            writeStandardOutput(bytes)
-        } else {
-            do {
-                try AtomicFile.write(bytes, to: output)
-            } catch {
-                throw UserError(message: error.description, code: Exit.cannotWrite)
-            }
-        }
+        try writeOutput(bytes, to: output)
         if !quiet {
             var counts: [SectionStatus: Int] = [:]
             for section in manifest.sections.values { counts[section.status, default: 0] += 1 }
@@ -184,17 +176,6 @@ struct CaptureCommand: ParsableCommand {
             let destination = output == "-" ? "standard output" : output
             printError("provenance: wrote \(destination): \(summary.joined(separator: ", ")); \(manifest.fingerprint)")
         }
-    }
-
-    private func keyValues(_ items: [String], option: String) throws -> [String: String] {
-        var result: [String: String] = [:]
-        for item in items {
-            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
-                throw UserError(message: "\(option) takes KEY=VALUE, got '\(item)'", code: Exit.usage)
-            }
-            result[String(item[..<equals])] = String(item[item.index(after: equals)...])
-        }
-        return result
     }
 
     /// The datasets probe's configuration from `--dataset`, `--sums`, `--no-cache`, … ; nil without `--dataset`.

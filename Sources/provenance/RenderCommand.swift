@@ -26,14 +26,6 @@ struct RenderCommand: ParsableCommand {
     func run() throws {
         let document = try readManifest(manifest)
         let bytes = Array(EnvironmentRenderer.render(document, format: format, full: full).utf8)
-        if output == "-" {
-            writeStandardOutput(bytes)
-        } else {
-            do {
-                try AtomicFile.write(bytes, to: output)
-            } catch {
-                throw UserError(message: error.description, code: Exit.cannotWrite)
-            }
-        }
+        try writeOutput(bytes, to: output)
     }
 }

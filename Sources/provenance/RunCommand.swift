@@ -238,14 +238,4 @@ struct RunCommand: ParsableCommand {
         return true
     }
 
-    private func keyValues(_ items: [String], option: String) throws -> [String: String] {
-        var result: [String: String] = [:]
-        for item in items {
-            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
-                throw UserError(message: "\(option) takes KEY=VALUE, got '\(item)'", code: Exit.usage)
-            }
-            result[String(item[..<equals])] = String(item[item.index(after: equals)...])
-        }
-        return result
-    }
 }
