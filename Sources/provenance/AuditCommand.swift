@@ -45,14 +45,12 @@ struct AuditCommand: ParsableCommand {
         for (index, input) in inputs.enumerated() {
             let files = try manifestFiles(input)
             for file in files {
-                var manifest = try readManifest(file)
-                if nameBy == .file, case .object(var object) = manifest {
-                    object["hostName"] = nil
-                    manifest = .object(object)
-                }
                 let base = String(file.split(separator: "/").last ?? Substring(file))
                 let name = base.hasSuffix(".json") ? String(base.dropLast(5)) : base
-                builder.add(manifest, fallbackName: name, side: compare ? UInt8(index) : 0)
+                let bytes = try readInputFile(file, what: "manifest")
+                if let problem = add(bytes, to: &builder, name: name, side: compare ? UInt8(index) : 0) {
+                    throw UserError(message: "\(file): \(problem)", code: Exit.badInput)
+                }
             }
         }
         let report = builder.finish(compare: compare)
@@ -63,6 +61,16 @@ struct AuditCommand: ParsableCommand {
         case .html: writeStandardOutput(Array(report.html(sideNames: sideNames).utf8))
         }
         if !report.agrees { throw ExitCode(Exit.differences) }
+    }
+
+    /// Adds one manifest; returns why it cannot be read, if it cannot.
+    private func add(_ bytes: [UInt8], to builder: inout AuditBuilder, name: String, side: UInt8) -> String? {
+        do {
+            try builder.add(bytes: bytes, fallbackName: name, ignoreHostName: nameBy == .file, side: side)
+            return nil
+        } catch {
+            return error.description
+        }
     }
 
     /// A file, or a directory's `*.json` files in name order.

@@ -60,6 +60,59 @@ public struct AuditBuilder: Sendable {
         groups[group, default: []].append(node)
     }
 
+    /// Adds one manifest from its bytes: the fast path. The envelope and section structure are
+    /// checked as `ManifestReader` does; a section's data is parsed only when these exact bytes
+    /// were not seen before (a fleet repeats the same sections over and over).
+    public mutating func add(bytes: [UInt8], fallbackName: String, ignoreHostName: Bool = false,
+                             side: UInt8 = 0) throws(ManifestReader.Error) {
+        let scanned = try ManifestScanner.scan(bytes)
+        guard let version = scanned.schemaVersion else {
+            throw ManifestReader.Error(description: "not a manifest: no \"schemaVersion\" string")
+        }
+        _ = try ManifestReader.check(["schemaVersion": version, "sections": [:]])
+        guard scanned.hasSections else { throw ManifestReader.Error(description: "not a manifest: no \"sections\" object") }
+        // Parse every new section first, so a bad manifest adds nothing.
+        var prepared: [(id: String, key: RawKey, hit: (Int, [UInt8])?, parsed: JSONValue?)] = []
+        for section in scanned.sections.sorted(by: { $0.id < $1.id }) {
+            let status = section.status ?? .null
+            let data = status == "skipped" ? [] : section.data.map { Array(bytes[$0]) } ?? []
+            var parsed: JSONValue?
+            let key = RawKey(status: status, data: data)
+            let hit = sections[section.id]?.rawBytes[key]
+            if !data.isEmpty, hit == nil {
+                do {
+                    parsed = try JSONParser.parse(data)
+                } catch {
+                    throw ManifestReader.Error(description: "not a manifest: section \"\(section.id.prefix(60))\": \(error)")
+                }
+            }
+            prepared.append((section.id, key, hit, parsed))
+        }
+        let node = Int32(names.count)
+        let host = ignoreHostName ? nil : scanned.hostName?.stringValue
+        names.append(host.map { $0.isEmpty ? fallbackName : $0 } ?? fallbackName)
+        sides.append(side)
+        var key: [UInt8] = []
+        for section in prepared {
+            let id = section.id
+            if sections[id] == nil { sections[id] = SectionTable(id: id) }
+            let skipped = section.key.status == "skipped"
+            if skipped { sections[id]!.skipped.append(node) }
+            let hash: [UInt8]
+            if let (index, known) = section.hit {
+                sections[id]!.contents[index].nodes.append(node)
+                hash = known
+            } else {
+                hash = sections[id]!.add(rawStatus: section.key.status, data: skipped ? [] : section.key.data,
+                                         parsed: section.parsed, node: node, policy: policy)
+            }
+            key += Array(id.utf8) + [0] + hash + [0]
+        }
+        let group = Manifest.sha256(key)
+        if groups[group] == nil { groupOrder.append(group) }
+        groups[group, default: []].append(node)
+    }
+
     /// Builds the report. In a comparison (nodes added with side 0 and 1), only the fields whose
     /// value distribution differs between the two sides are reported.
     public func finish(compare: Bool = false) -> AuditReport {
@@ -93,22 +146,45 @@ private struct SectionTable: Sendable {
     /// distinct, yet the filtered contents stay few).
     var raw: [JSONValue: (Int, [UInt8])] = [:]
     static let rawCacheLimit = 512
+    /// The same, keyed by the exact bytes of status and data (the fast path), at most
+    /// `rawBytesLimit` bytes of keys.
+    var rawBytes: [RawKey: (Int, [UInt8])] = [:]
+    var rawBytesHeld = 0
+    static let rawBytesLimit = 64 << 20
     var skipped: [Int32] = []
+    /// Keeps which paths matter between contents (pattern matching is the costly part).
+    var flattener: Flattener?
+
+    /// Records the node's content given as bytes; returns its hash.
+    mutating func add(rawStatus: JSONValue, data: [UInt8], parsed: JSONValue?, node: Int32, policy: Policy) -> [UInt8] {
+        // The caller looked these bytes up already: they are new.
+        let key = RawKey(status: rawStatus, data: data)
+        // Parsed (and so checked) by the caller when the bytes were new.
+        let value = data.isEmpty ? nil : (parsed ?? (try? JSONParser.parse(data)))
+        var section: [String: JSONValue] = ["status": rawStatus]
+        if let value { section["data"] = value }
+        let hash = add(.object(section), node: node, policy: policy, rawCache: false)
+        if rawBytesHeld + data.count <= SectionTable.rawBytesLimit {
+            rawBytes[key] = (byHash[hash]!, hash)
+            rawBytesHeld += data.count
+        }
+        return hash
+    }
 
     init(id: String) { self.id = id }
 
     /// Records the node's content; returns its hash.
-    mutating func add(_ section: JSONValue, node: Int32, policy: Policy) -> [UInt8] {
+    mutating func add(_ section: JSONValue, node: Int32, policy: Policy, rawCache: Bool = true) -> [UInt8] {
         // Only status and data describe the environment (not durations or issue texts).
-        let key: JSONValue = .array([section["status"] ?? .null, section["data"] ?? .null])
-        if let (index, hash) = raw[key] {
+        let key: JSONValue = rawCache ? .array([section["status"] ?? .null, section["data"] ?? .null]) : .null
+        if rawCache, let (index, hash) = raw[key] {
             contents[index].nodes.append(node)
             return hash
         }
         var leaves: [(path: String, value: JSONValue)] = []
-        var flattener = Flattener(policy: policy)
-        flattener.leaf(id + ".status", section["status"] ?? .null, into: &leaves)
-        if let data = section["data"] { flattener.walk(id, data, into: &leaves) }
+        if flattener == nil { flattener = Flattener(policy: policy) }
+        flattener!.leaf(id + ".status", section["status"] ?? .null, into: &leaves)
+        if let data = section["data"] { flattener!.walk(id, data, into: &leaves) }
         var serialized: [UInt8] = []
         for leaf in leaves {
             serialized += Array(leaf.path.utf8) + [0] + CanonicalJSON.serialize(leaf.value) + [0]
@@ -123,7 +199,7 @@ private struct SectionTable: Sendable {
             byHash[hash] = index
         }
         contents[index].nodes.append(node)
-        if raw.count < SectionTable.rawCacheLimit { raw[key] = (index, hash) }
+        if rawCache && raw.count < SectionTable.rawCacheLimit { raw[key] = (index, hash) }
         return hash
     }
 
@@ -185,6 +261,28 @@ private struct SectionTable: Sendable {
     }
 }
 
+/// A section's status and the exact bytes of its data.
+struct RawKey: Hashable, Sendable {
+    var status: JSONValue
+    var data: [UInt8]
+
+    /// The length and the first and last 2 KiB, in bulk (`[UInt8]`'s own hashing feeds every
+    /// byte one at a time). Equality still compares every byte.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(status)
+        hasher.combine(data.count)
+        data.withUnsafeBytes { bytes in
+            let edge = 2048
+            if bytes.count <= 2 * edge {
+                hasher.combine(bytes: bytes)
+            } else {
+                hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: bytes[..<edge]))
+                hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - edge)...]))
+            }
+        }
+    }
+}
+
 /// Turns section data into `path → value` leaves, ManifestDiff's way, leaving out ignored fields.
 struct Flattener {
     let policy: Policy
@@ -206,7 +304,8 @@ struct Flattener {
 
     mutating func walk(_ path: String, _ value: JSONValue, into leaves: inout [(path: String, value: JSONValue)]) {
         switch value {
-        case .object(let members) where !members.isEmpty:
+        case .object(let members):
+            // An empty object has no fields to differ in (`{}` and `{"A": 1}` differ in `.A` only).
             for key in members.keys.sorted() { walk(path + "." + key, members[key]!, into: &leaves) }
         case .array(let elements) where !elements.isEmpty:
             let plain = elements.allSatisfy {
