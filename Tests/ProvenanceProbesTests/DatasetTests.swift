@@ -573,8 +573,9 @@ struct DatasetHelperTests {
         snapshot.filesTotal = 200_000
         snapshot.bytesDone = 1 << 30
         snapshot.bytesTotal = 4 << 30
-        snapshot.started = 10
-        #expect(snapshot.line(now: 12) == "hashing train: 1,234/200,000 files, 1.00/4.00 GiB, 536 MB/s")
+        snapshot.started = 9
+        snapshot.hashingStarted = 10
+        #expect(snapshot.line(now: 12) == "hashing train: 1,234/200,000 files, 1.00/4.00 GiB, 536 MB/s, 617 files/s")
         snapshot.phase = "listing"
         snapshot.filesListed = 999
         #expect(snapshot.line(now: 12) == "listing train: 999 files")
