@@ -254,8 +254,13 @@ struct CaptureCommand: ParsableCommand {
         for (name, result) in results where !(configuration.listFiles[name] ?? (result.files.count <= configuration.listLimit)) {
             let path = (location.directory == "/" ? "" : location.directory) + "/"
                 + DatasetsProbe.sidecarName(stem: location.stem, dataset: name)
+            let listing = DatasetListing.listing(result.files)
+            // An unchanged dataset's sidecar is already there: reading it costs less than an fsync.
+            var existing = RootedFileSystem()
+            existing.maxFileBytes = listing.count
+            if (try? existing.readBytes(path)) == listing { continue }
             do {
-                try AtomicFile.write(DatasetListing.listing(result.files), to: path)
+                try AtomicFile.write(listing, to: path)
             } catch {
                 throw UserError(message: error.description, code: Exit.cannotWrite)
             }

@@ -25,7 +25,9 @@ import Musl
 /// checksum, is of another version or of another dataset is ignored and rewritten.
 public enum DatasetCache {
     static let magic = Array("provenance-dataset-cache 1\n".utf8)
-    static let entryHeader = 8 * 5 + 32 + 4
+    /// Bytes of an entry before its path (a computed constant: a stored static is checked for
+    /// lazy initialisation on every use).
+    static var entryHeader: Int { 8 * 5 + 32 + 4 }
 
     /// `$XDG_CACHE_HOME/provenance` (when absolute), else `$HOME/.cache/provenance`; nil when neither is set.
     public static func defaultDirectory(environment: [String: String]) -> String? {

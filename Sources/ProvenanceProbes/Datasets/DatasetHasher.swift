@@ -13,12 +13,14 @@ import Musl
 ///
 /// Large files are handed out first (largest first) so the threads finish together; small files
 /// follow in path order, in batches, so per-file overhead is a handful of system calls
-/// (`fstatat` while listing; `openat`, `read`, `fstat`, `close` while hashing).
+/// (`fstatat` while listing; `openat`, `read`, `fstat`, `close` while hashing). Files larger than
+/// the read buffer are hashed through memory-mapped windows (`FileHasher`).
 public struct DatasetHasher: Sendable {
     /// Hashing threads (default: the CPUs this process may use).
     public var threads: Int = availableCPUs()
-    /// The read buffer of each thread.
+    /// The read buffer of each thread; larger files are mapped instead, `mapWindowSize` at a time.
     public var bufferSize: Int = 1 << 20
+    var mapWindowSize: Int = 32 << 20
     /// The stat cache's directory; nil: no cache, neither read nor written.
     public var cacheDirectory: String?
     /// A file whose last modification or status change is less than this before the hash started
@@ -119,9 +121,10 @@ public struct DatasetHasher: Sendable {
         let outcomes = OutcomeSlots(count: files.count)
         let queue = WorkQueue(order: order, sizes: order.map { files[$0].stat.size })
         let walkedFiles = files
-        let (bufferSize, progress, duringRead) = (self.bufferSize, self.progress, self.duringRead)
+        let (bufferSize, windowSize, progress, duringRead) = (self.bufferSize, mapWindowSize, self.progress, self.duringRead)
         runParallel(min(threads, max(1, order.count))) { _ in
             let hasher = FileHasher(bufferSize: bufferSize)
+            hasher.windowSize = windowSize
             hasher.duringRead = duringRead
             if let progress { hasher.onBytes = { progress.add(files: 0, bytes: Int64($0)) } }
             while let batch = queue.next() {
@@ -136,6 +139,7 @@ public struct DatasetHasher: Sendable {
         // A file that changed while it was read gets one more try with its new stat.
         let retry = FileHasher(bufferSize: bufferSize)
         retry.duringRead = duringRead
+        retry.windowSize = windowSize
         for index in order {
             guard case .changed = outcomes[index] else { continue }
             var info = stat()

@@ -35,30 +35,37 @@ public enum DatasetListing {
 
     /// Appends one `sha256sum` line for `prefix + path`, escaped as coreutils does.
     public static func appendLine(to out: inout [UInt8], digest: FileDigest, prefix: [UInt8], path: [UInt8]) {
-        let needsEscape = prefix.contains(where: needsEscaping) || path.contains(where: needsEscaping)
-        if needsEscape { out.append(UInt8(ascii: "\\")) }
+        let escape = needsEscaping(prefix) || needsEscaping(path)
+        if escape { out.append(UInt8(ascii: "\\")) }
         digest.appendHex(to: &out)
         out.append(UInt8(ascii: " "))
         out.append(UInt8(ascii: " "))
-        for part in [prefix, path] {
-            if !needsEscape {
-                out.append(contentsOf: part)
-                continue
-            }
-            for byte in part {
-                switch byte {
-                case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-                case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-                case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-                default: out.append(byte)
-                }
-            }
+        if escape {
+            appendEscaped(prefix, to: &out)
+            appendEscaped(path, to: &out)
+        } else {
+            out.append(contentsOf: prefix)
+            out.append(contentsOf: path)
         }
         out.append(0x0A)
     }
 
-    private static func needsEscaping(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: "\\") || byte == 0x0A || byte == 0x0D
+    /// Whether a name holds a byte `sha256sum` escapes: backslash, line feed, carriage return.
+    @inline(__always)
+    static func needsEscaping(_ bytes: [UInt8]) -> Bool {
+        for byte in bytes where byte == 0x5C || byte == 0x0A || byte == 0x0D { return true }
+        return false
+    }
+
+    private static func appendEscaped(_ bytes: [UInt8], to out: inout [UInt8]) {
+        for byte in bytes {
+            switch byte {
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+            default: out.append(byte)
+            }
+        }
     }
 
     /// The listing of `files` (already sorted) with every path behind `prefix`: `./` for the

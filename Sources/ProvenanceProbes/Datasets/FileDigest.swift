@@ -39,11 +39,23 @@ public struct FileDigest: Sendable, Hashable {
 
     /// Appends the 64 lowercase hex digits.
     public func appendHex(to out: inout [UInt8]) {
-        for word in [words.0, words.1, words.2, words.3] {
-            for shift in stride(from: 60, through: 0, by: -4) {
-                out.append(hexDigits[Int((word >> UInt64(shift)) & 0xF)])
+        // Arithmetic, not a table: a global table costs a lazy-initialisation check per call.
+        @inline(__always) func digit(_ nibble: UInt64) -> UInt8 {
+            UInt8(truncatingIfNeeded: nibble < 10 ? 0x30 + nibble : 0x57 + nibble)
+        }
+        @inline(__always) func append(_ word: UInt64, _ out: inout [UInt8]) {
+            var shift: UInt64 = 60
+            while true {
+                out.append(digit((word >> shift) & 0xF))
+                if shift == 0 { break }
+                shift -= 4
             }
         }
+        out.reserveCapacity(out.count + 64)
+        append(words.0, &out)
+        append(words.1, &out)
+        append(words.2, &out)
+        append(words.3, &out)
     }
 
     /// The 64 lowercase hex digits.
@@ -54,5 +66,3 @@ public struct FileDigest: Sendable, Hashable {
         return String(decoding: out, as: UTF8.self)
     }
 }
-
-let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

@@ -6,7 +6,8 @@ import Glibc
 import Musl
 #endif
 
-/// Hashes regular files with `read(2)` into one reused buffer: one per worker thread, never shared.
+/// Hashes regular files: small ones with `read(2)` into one reused buffer, larger ones through
+/// memory-mapped windows. One per worker thread, never shared.
 ///
 /// A file is opened relative to the dataset's directory descriptor without following a final
 /// symbolic link and without blocking (a FIFO put in a file's place cannot hang the read), read
@@ -31,11 +32,48 @@ final class FileHasher {
     /// Called with the number of bytes of each chunk read (progress).
     var onBytes: ((Int) -> Void)?
 
-    init(bufferSize: Int) {
+    /// Files larger than the buffer are mapped in windows of this size instead of read.
+    var windowSize = 32 << 20
+    /// The slot of `MappedRegionGuard` this hasher's windows use; nil: read, never map.
+    private var guardSlot: Int?
+
+    init(bufferSize: Int, mapLargeFiles: Bool = true) {
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(4096, bufferSize), alignment: 4096)
+        guardSlot = mapLargeFiles ? MappedRegionGuard.claim() : nil
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        if let guardSlot { MappedRegionGuard.release(guardSlot) }
+    }
+
+    private enum MappedOutcome { case done, truncated, unavailable }
+
+    /// Hashes `size` bytes of `fd` through read-only mappings, one window at a time: no copy from
+    /// the page cache (`read(2)` costs about 15% more CPU at SHA-NI speed). A window that meets
+    /// the file's end early (truncated meanwhile) reads as zeros under `MappedRegionGuard` and is
+    /// reported. `unavailable` when the first mapping fails; the caller reads from `total` on.
+    private func hashMapped(_ fd: Int32, size: Int64, into hasher: inout SHA256, total: inout Int64,
+                            path: [UInt8]) -> MappedOutcome
+    {
+        guard let slot = guardSlot else { return .unavailable }
+        while total < size {
+            let length = Int(min(Int64(windowSize), size - total))
+            guard let window = mmap(nil, length, PROT_READ, MAP_SHARED, fd, off_t(total)), window != MAP_FAILED else {
+                return .unavailable
+            }
+            _ = madvise(window, length, MADV_SEQUENTIAL)
+            MappedRegionGuard.arm(slot, start: window, length: length)
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: window, count: length))
+            let truncated = MappedRegionGuard.disarm(slot)
+            munmap(window, length)
+            if truncated { return .truncated }
+            total += Int64(length)
+            onBytes?(length)
+            if total == Int64(length) { duringRead?(path) }
+        }
+        return .done
+    }
 
     /// Hashes `path` (relative to `directory`, a descriptor) whose walk-time stat was `expected`.
     func hash(directory: Int32, path: [UInt8], expected: FileStat) -> Outcome {
@@ -46,7 +84,8 @@ final class FileHasher {
             }
             out[path.count] = 0
         }
-        var fd = openat(directory, pathBuffer, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | noAccessTime)
+        // O_NOATIME (0o1000000; the Glibc module does not export it): no access-time updates.
+        var fd = openat(directory, pathBuffer, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | 0o1000000)
         if fd < 0 && errno == EPERM {
             // O_NOATIME needs to own the file (or CAP_FOWNER).
             fd = openat(directory, pathBuffer, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
@@ -61,10 +100,18 @@ final class FileHasher {
         defer { close(fd) }
 
         let size = expected.size
-        if size > Int64(buffer.count) { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) }
         var hasher = SHA256()
         var total: Int64 = 0
         var first = true
+        if size > Int64(buffer.count) {
+            _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+            switch hashMapped(fd, size: size, into: &hasher, total: &total, path: path) {
+            case .done: break
+            case .truncated: return .changed(after: nil)
+            case .unavailable: break  // Not mappable here (some file systems): read the rest.
+            }
+            first = total == 0
+        }
         while total < size {
             let want = Int(min(Int64(buffer.count), size - total))
             let count = read(fd, buffer.baseAddress, want)
@@ -91,9 +138,6 @@ final class FileHasher {
         return .hashed(FileDigest(bytes: hasher.finalize()), bytesRead: total)
     }
 }
-
-/// `O_NOATIME` (Linux; not exported by the Glibc module): reading does not update access times.
-private let noAccessTime: Int32 = 0o1000000
 
 /// The lower-case text of an errno value ("permission denied").
 func errorText(_ code: Int32) -> String {
