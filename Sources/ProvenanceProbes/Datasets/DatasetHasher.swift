@@ -72,9 +72,9 @@ public struct DatasetHasher: Sendable {
         }
         defer { close(root) }
 
-        walked.files.sort { DatasetListing.compare($0.path, $1.path) < 0 }
+        var files = DatasetListing.sortedOrder(walked.files.map(\.path)).map { walked.files[$0] }
+        walked.files = []
         walked.symlinks.sort { DatasetListing.compare($0.path, $1.path) < 0 }
-        var files = walked.files
         var skipped = walked.skipped
 
         // The stat cache: digests of files whose stat has not changed.
