@@ -520,6 +520,10 @@ struct DatasetHelperTests {
         let names: [[UInt8]] = [Array("a/b".utf8), Array("a-b".utf8), Array("a".utf8), [0xC3, 0xA9], Array("B".utf8), Array("a.b".utf8)]
         let sorted = names.sorted(by: DatasetListing.precedes)
         #expect(sorted == [Array("B".utf8), Array("a".utf8), Array("a-b".utf8), Array("a.b".utf8), Array("a/b".utf8), [0xC3, 0xA9]])
+        #expect(DatasetListing.sortedOrder(names).map { names[$0] } == sorted)
+        let many = (0..<5000).map { _ in (0..<Int.random(in: 0...12)).map { _ in UInt8.random(in: 0x2D...0x31) } }
+        #expect(DatasetListing.sortedOrder(many).map { many[$0] } == many.sorted(by: DatasetListing.precedes))
+        #expect(DatasetListing.sortedOrder([]) == [])
     }
 
     @Test("base64 round-trips and matches RFC 4648 vectors")

@@ -72,9 +72,9 @@ public struct DatasetHasher: Sendable {
         }
         defer { close(root) }
 
-        walked.files.sort { DatasetListing.compare($0.path, $1.path) < 0 }
+        var files = DatasetListing.sortedOrder(walked.files.map(\.path)).map { walked.files[$0] }
+        walked.files = []
         walked.symlinks.sort { DatasetListing.compare($0.path, $1.path) < 0 }
-        var files = walked.files
         var skipped = walked.skipped
 
         // The stat cache: digests of files whose stat has not changed.
@@ -231,32 +231,6 @@ private func fstatatPath(_ directory: Int32, _ path: [UInt8], _ info: inout stat
     var buffer = [CChar](repeating: 0, count: path.count + 1)
     copyCString(path, into: &buffer)
     return fstatat(directory, buffer, &info, AT_SYMLINK_NOFOLLOW)
-}
-
-/// Hands out file indices in batches: one large file, or small ones up to 64 files or 8 MiB.
-private final class WorkQueue: @unchecked Sendable {
-    private let mutex = Mutex()
-    private let order: [Int]
-    private let sizes: [Int64]
-    private var cursor = 0
-
-    init(order: [Int], sizes: [Int64]) {
-        self.order = order
-        self.sizes = sizes
-    }
-
-    func next() -> ArraySlice<Int>? {
-        mutex.withLock {
-            guard cursor < order.count else { return nil }
-            let start = cursor
-            var bytes: Int64 = 0
-            while cursor < order.count && cursor - start < 64 && bytes < 8 << 20 {
-                bytes += sizes[cursor]
-                cursor += 1
-            }
-            return order[start..<cursor]
-        }
-    }
 }
 
 /// Per-file result slots written by the hashing threads (each index by exactly one thread).

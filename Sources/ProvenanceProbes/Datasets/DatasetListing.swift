@@ -23,6 +23,33 @@ public enum DatasetListing {
         compare(a, b) < 0
     }
 
+    /// The indices of `paths` in byte order (a stable sort). The paths are copied into one
+    /// buffer first, so comparing is a `memcmp` with no reference counting per comparison.
+    public static func sortedOrder(_ paths: [[UInt8]]) -> [Int] {
+        var arena: [UInt8] = []
+        arena.reserveCapacity(paths.reduce(0) { $0 + $1.count })
+        var bounds: [(start: Int, count: Int)] = []
+        bounds.reserveCapacity(paths.count)
+        for path in paths {
+            bounds.append((arena.count, path.count))
+            arena.append(contentsOf: path)
+        }
+        var order = Array(paths.indices)
+        arena.withUnsafeBufferPointer { arena in
+            bounds.withUnsafeBufferPointer { bounds in
+                guard let base = arena.baseAddress else { return }
+                order.sort { a, b in
+                    let x = bounds[a]
+                    let y = bounds[b]
+                    let common = min(x.count, y.count)
+                    let result = common == 0 ? 0 : memcmp(base + x.start, base + y.start, common)
+                    return result != 0 ? result < 0 : (x.count != y.count ? x.count < y.count : a < b)
+                }
+            }
+        }
+        return order
+    }
+
     /// `memcmp` order of two byte strings: negative, zero or positive.
     public static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
         let common = min(a.count, b.count)
