@@ -26,7 +26,7 @@ public struct AMDProbe: Probe {
         ProbeDescriptor(
             id: "gpu.amd", version: "1.0.0",
             summary: "AMD GPUs: amdgpu driver version; per card series/model/SKU, unique id, VBIOS, PCI address, VRAM",
-            reads: ["/sys/class/drm/card*/device/{vendor,device,subsystem_vendor,subsystem_device,vbios_version,"
+            reads: ["/sys/module/amdgpu (live: rocm-smi is skipped without it)", "/sys/class/drm/card*/device/{vendor,device,subsystem_vendor,subsystem_device,vbios_version,"
                     + "mem_info_vram_total,unique_id,uevent,driver}", "/sys/module/amdgpu/version"],
             runs: ["rocm-smi --showallinfo --json"])
     }
@@ -43,6 +43,12 @@ public struct AMDProbe: Probe {
     }
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
+        // Live, without the amdgpu driver rocm-smi can only say "no GPU", after ~300 ms of Python
+        // start-up: skip it. (A recorded machine is always asked, as FIXTURES.md requires.)
+        if context.fs.isLive && !context.fs.exists("/sys/module/amdgpu") && !context.fs.exists("/sys/class/kfd") {
+            throw ProbeAbsent(source: "/sys/module/amdgpu",
+                              reason: "the amdgpu driver is not loaded; rocm-smi would find no AMD GPU")
+        }
         let result = context.run(Self.command)
         let sysfsCards = readAMDGPUSysfsCards(context.fs, report)
         let problem: String
