@@ -356,6 +356,24 @@ struct DatasetHostileTreeTests {
         #expect(result.skipped.filter(\.isProblem).count == 2)
     }
 
+    @Test("a FIFO put in a file's place after listing is not read (and cannot block)")
+    func fifoSwappedIn() throws {
+        let root = scratchDirectory("swapped")
+        defer { cleanUp(root) }
+        makeDataset(at: root)
+        var hasher = hasher()
+        hasher.afterListing = {
+            _ = shell("cd \(quoted(root)) && rm a/one.txt a/b/c/big.bin && mkfifo a/one.txt a/b/c/big.bin")
+        }
+        let started = monotonicSeconds()
+        let result = try hasher.hash(path: root)
+        #expect(monotonicSeconds() - started < 10)
+        let skipped = result.skipped.map { (String(decoding: $0.path, as: UTF8.self), $0.kind) }
+        #expect(skipped.count == 2)
+        #expect(skipped.contains { $0 == ("a/one.txt", .changed) })
+        #expect(skipped.contains { $0 == ("a/b/c/big.bin", .changed) })
+    }
+
     @Test("a file that changes while it is read is detected and reported, not recorded")
     func changedWhileHashed() throws {
         let root = scratchDirectory("changing")

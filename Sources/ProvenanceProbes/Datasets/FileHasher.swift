@@ -114,12 +114,13 @@ final class FileHasher {
         }
         while total < size {
             let want = Int(min(Int64(buffer.count), size - total))
-            let count = read(fd, buffer.baseAddress, want)
+            // pread: after a mapped part the descriptor's offset is still 0.
+            let count = pread(fd, buffer.baseAddress, want, off_t(total))
             if count < 0 {
                 let code = errno
                 if code == EINTR { continue }
-                // EAGAIN: not a regular file any more (O_NONBLOCK on a FIFO or socket).
-                if code == EAGAIN { return .changed(after: nil) }
+                // EAGAIN, ESPIPE: not a regular file any more (a FIFO or socket put in its place).
+                if code == EAGAIN || code == ESPIPE { return .changed(after: nil) }
                 return .failed(errorText(code))
             }
             if count == 0 { break }
