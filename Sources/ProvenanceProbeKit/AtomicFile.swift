@@ -13,9 +13,32 @@ public enum AtomicFile {
         public let description: String
     }
 
-    /// Writes `bytes` to `path`, creating missing parent directories (mode 0755).
+    /// Writes `bytes` to `path`, creating missing parent directories (mode 0755). A target that
+    /// is a device, FIFO or socket (`-o /dev/null`, `-o /dev/stdout`) is written into, never
+    /// replaced: renaming over it would turn `/dev/null` into a regular file.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(WriteError) {
+        var info = stat()
+        if stat(path, &info) == 0, case let type = info.st_mode & S_IFMT, type != S_IFREG && type != S_IFDIR {
+            try writeInPlace(bytes, to: path)
+            return
+        }
         try write(bytes, to: path, mode: mode, replacing: true)
+    }
+
+    /// Writes into an existing special file (the corresponding C functions are `open` and `write`).
+    private static func writeInPlace(_ bytes: [UInt8], to path: String) throws(WriteError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else { throw WriteError(description: "cannot write \(path): \(errorText())") }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw WriteError(description: "cannot write \(path): \(errorText())")
+            }
+            written += count
+        }
     }
 
     /// Writes a new file atomically and never replaces one: the complete temporary file is

@@ -202,3 +202,22 @@ struct GeneratedDocumentationTests {
                 "Probes/BUILTIN.md is stale: run `provenance probes --format markdown > Probes/BUILTIN.md`")
     }
 }
+
+@Suite("Writing to special files")
+struct SpecialFileOutputTests {
+    @Test("-o to a character device writes into it and leaves it a device (as /dev/null must stay)")
+    func characterDevice() throws {
+        let directory = temporaryDirectory()
+        // A private null device (major 1, minor 3), so the test never endangers the real /dev/null.
+        // makedev(1, 3) for small numbers: major << 8 | minor (makedev is a macro Swift does not import).
+        guard mknod(directory + "/null", S_IFCHR | 0o666, dev_t((1 << 8) | 3)) == 0 else {
+            Issue.record("mknod failed (tests run as root here)")
+            return
+        }
+        let result = provenance(["capture", "-q", "--only", "os", "-o", directory + "/null"])
+        #expect(result.outcome == .exited(0), "\(result.stderrText)")
+        var info = stat()
+        #expect(stat(directory + "/null", &info) == 0 && (info.st_mode & S_IFMT) == S_IFCHR)
+        #expect(try RootedFileSystem(root: directory).list("/") == ["null"])
+    }
+}
