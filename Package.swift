@@ -22,15 +22,23 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
-        .target(name: "ProvenanceProbeKit", dependencies: ["ProvenanceCore"]),
+        .target(name: "ProvenanceProbeKit",
+                dependencies: ["ProvenanceCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // Built-in probes, one per file.
+        .target(name: "ProvenanceProbes", dependencies: [
+            "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", "CLibGit2", "CLibGit2Loader",
+            .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // libpci (pciutils) for the pci probe: module map + non-variadic shims of its variadic calls.
+        .systemLibrary(name: "CLibPCI", path: "Sources/CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
+        // libpci error/warning handlers (variadic callbacks, written in C) that record the message and
+        // longjmp back to the guarded call, so a libpci error never exits the process.
+        .target(name: "CPCIErrors", dependencies: ["CLibPCI"]),
         // libgit2's headers (Debian: libgit2-dev), with non-variadic wrappers of git_libgit2_opts in
         // shim.h. Not linked (no pkgConfig: it would add -lgit2, and every start of provenance would
         // load libgit2 and 16 more libraries): CLibGit2Loader loads it when the git probe needs it.
-        .systemLibrary(name: "CLibGit2", path: "Sources/CLibGit2"),
+        .systemLibrary(name: "CLibGit2", path: "Sources/CLibGit2", providers: [.apt(["libgit2-dev"])]),
         .target(name: "CLibGit2Loader", dependencies: ["CLibGit2"], path: "Sources/CLibGit2Loader"),
-        // Built-in probes, one per file.
-        .target(name: "ProvenanceProbes",
-                dependencies: ["ProvenanceCore", "ProvenanceProbeKit", "CLibGit2", "CLibGit2Loader"]),
         // The thin command-line front end.
         .executableTarget(
             name: "provenance",

@@ -3,13 +3,23 @@
 # Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite uses)
 set -euo pipefail
 
-# libgit2-dev: the git probe reads repositories through libgit2 (the binary then needs libgit2-1.5).
-packages=(pkg-config ca-certificates libgit2-dev)
+# libgit2-dev: the git probe reads repositories through libgit2 (loaded when a repository is found;
+# the binary then needs libgit2-1.5); libpci-dev, pci.ids: the pci probe.
+packages=(pkg-config ca-certificates libpci-dev pci.ids libgit2-dev)
 if [[ "${1:-}" == "--test" ]]; then
     # procps: ps for the process-group tests; util-linux: lscpu to cross-check the cpu probe;
-    # python3-jsonschema: an independent JSON Schema validator for the manifests;
-    # git and diffutils: the git probe's tests build repositories and re-apply the stored patch.
-    packages+=(procps util-linux python3 python3-jsonschema git diffutils)
+    # python3-jsonschema: an independent JSON Schema validator for the manifests; pciutils: lspci
+    # to cross-check the pci probe; gcc/make: toolchain versions to compare with;
+    # podman runc fuse-overlayfs uidmap catatonit busybox-static: a real container for the
+    # container probe's end-to-end test (Tests/EndToEndTests/ContainerTests.swift);
+    # openssl: reads the keys `provenance keygen` writes; texlive-latex-base: pdflatex compiles
+    # the LaTeX `provenance render` writes; python3-pip: securesystemslib (below);
+    # slurm-wlm: a real three-node Slurm cluster on loopback for the prolog/srun/audit test;
+    # git and diffutils: the git probe's tests build repositories and re-apply the stored patch;
+    # rocm-smi: the real tool, which says "no AMD GPU" here (gpu.amd must be absent, not failed).
+    packages+=(procps util-linux python3 python3-jsonschema pciutils gcc make
+               podman runc fuse-overlayfs uidmap catatonit busybox-static
+               python3-pip openssl texlive-latex-base slurm-wlm rocm-smi git diffutils)
 fi
 
 missing=()
@@ -26,4 +36,14 @@ fi
 if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import jsonschema' 2>/dev/null; then
     # python3 on PATH is not Debian's (pyenv, venv): give it jsonschema too.
     python3 -m pip install --quiet jsonschema
+fi
+
+if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import securesystemslib.dsse, securesystemslib.signer, cryptography' 2>/dev/null; then
+    # An independent DSSE implementation for Tests/Interop/dsse_interop.py (not in Debian 12).
+    # Debian's own python3 is "externally managed" (PEP 668); pyenv/venv interpreters are not.
+    pip_flags=()
+    python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages && \
+        [[ -f "$(python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ]] && \
+        pip_flags+=(--break-system-packages)
+    python3 -m pip install --quiet "${pip_flags[@]}" 'securesystemslib[crypto]>=1.0'
 fi

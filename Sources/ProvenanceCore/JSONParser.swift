@@ -147,6 +147,13 @@ public struct JSONParser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
+        if isInteger && index - start <= 18 {
+            // Up to 18 digits always fit an Int64: no text round trip.
+            var value: Int64 = 0
+            let negative = bytes[start] == UInt8(ascii: "-")
+            for position in (negative ? start + 1 : start)..<index { value = value * 10 + Int64(bytes[position] - 0x30) }
+            return .int(negative ? -value : value)
+        }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger, let exact = Int64(text) { return .int(exact) }
         guard let double = Double(text), double.isFinite else {
@@ -159,31 +166,41 @@ public struct JSONParser {
 
     private mutating func parseString() throws(Error) -> String {
         index += 1  // opening quote
-        var scalars = String.UnicodeScalarView()
-        var runStart = index
-        func flushRun(_ end: Int) {
-            if end > runStart {
-                scalars.append(contentsOf: String(decoding: bytes[runStart..<end], as: UTF8.self).unicodeScalars)
+        let start = index
+        // Fast path: no escapes, the bytes between the quotes are the string.
+        while true {
+            guard index < bytes.count else { throw error("unterminated string") }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let text = String(decoding: bytes[start..<index], as: UTF8.self)
+                index += 1
+                return text
             }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw error("control character in string") }
+            if byte >= 0x80 { try skipUTF8Sequence() } else { index += 1 }
         }
+        // Slow path: escapes; collect UTF-8 bytes and decode once.
+        var buffer = Array(bytes[start..<index])
         while true {
             guard index < bytes.count else { throw error("unterminated string") }
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
-                flushRun(index)
                 index += 1
-                return String(scalars)
+                return String(decoding: buffer, as: UTF8.self)
             case UInt8(ascii: "\\"):
-                flushRun(index)
                 index += 1
-                scalars.append(try parseEscape())
-                runStart = index
+                let scalar = try parseEscape()
+                buffer.append(contentsOf: Array(String(scalar).utf8))
             case 0x00..<0x20:
                 throw error("control character in string")
             case 0x80...:
+                let sequenceStart = index
                 try skipUTF8Sequence()
+                buffer.append(contentsOf: bytes[sequenceStart..<index])
             default:
+                buffer.append(byte)
                 index += 1
             }
         }

@@ -6,6 +6,8 @@ public struct JSONValueEncoder {
     public init() {}
 
     public func encode<T: Encodable>(_ value: T) throws -> JSONValue {
+        // A value built as JSON already (large probe outputs) is taken as it is.
+        if let json = value as? JSONValue { return json }
         let encoder = _Encoder(codingPath: [])
         try value.encode(to: encoder)
         return encoder.storage.value ?? .object([:])

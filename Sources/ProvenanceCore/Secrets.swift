@@ -58,6 +58,55 @@ public enum Secrets {
             && word.contains(where: \.isNumber)
     }
 
+    /// Whether a value looks like a credential by its form alone (`ghp_...`, `AKIA...`, `hf_...`).
+    public static func looksLikeSecretValue(_ value: String) -> Bool {
+        let trimmed = value.trimmingCharacters(in: " \t\"'")
+        return tokenPrefixes.contains { prefix in
+            trimmed.hasPrefix(prefix) && trimmed.count >= prefix.count + 12
+                && !trimmed.contains(" ") && !trimmed.contains("/")
+        } || trimmed.hasPrefix("-----BEGIN")
+    }
+
+    /// A value as it may be recorded under a name: masked when the name or the value looks
+    /// secret, with URL credentials stripped otherwise.
+    public static func maskValue(_ value: String, name: String) -> String {
+        if isSecretName(name) || looksLikeSecretValue(value) { return mask }
+        // Lists of URLs (`PIP_INDEX_URL`, `HF_ENDPOINT`) and `KEY=VALUE` lists keep their shape.
+        return value.split(separator: " ", omittingEmptySubsequences: false).map { maskURL(String($0)) }
+            .joined(separator: " ")
+    }
+
+    /// A command line with secrets masked: values of secret-looking options (`--password=x`,
+    /// `--token x`, `-p x` is kept), `KEY=VALUE` words with secret keys, credentials in URLs, and
+    /// words that look like credentials by their form.
+    public static func maskCommandLine(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        var maskNext = false
+        for argument in arguments {
+            if maskNext {
+                result.append(mask)
+                maskNext = false
+                continue
+            }
+            if argument.hasPrefix("-"), !argument.contains("=") {
+                let name = String(argument.drop { $0 == "-" })
+                if !name.isEmpty && isSecretName(name) { maskNext = true }
+                result.append(argument)
+                continue
+            }
+            if looksLikeSecretValue(argument) {
+                result.append(mask)
+            } else if argument.hasPrefix("-"), let equals = argument.firstIndex(of: "=") {
+                let name = String(argument[..<equals].drop { $0 == "-" })
+                let value = String(argument[argument.index(after: equals)...])
+                result.append(String(argument[...equals]) + (isSecretName(name) ? mask : maskValue(value, name: name)))
+            } else {
+                result.append(maskAssignment(argument))
+            }
+        }
+        return result
+    }
+
     /// A URL with its credentials masked: any userinfo (`user:password@`, `TOKEN@`) replaced by the
     /// mask (an `ssh://` URL keeps its user, an ssh login, and loses only a password), secret-looking query parameters, and path segments, query values or a fragment that
     /// look like tokens (`looksLikeToken`). An scp-like git address `user@host:path` keeps its
@@ -135,11 +184,12 @@ public enum Secrets {
 
     /// A `KEY=VALUE` word with the value masked when the key looks secret, and URLs inside masked.
     public static func maskAssignment(_ word: String) -> String {
-        if let equals = word.firstIndex(of: "=") {
+        if let equals = word.firstIndex(of: "="), !word[..<equals].contains("/") {
             let key = String(word[..<equals])
-            if isSecretName(key) { return key + "=" + mask }
-            return key + "=" + maskURL(String(word[word.index(after: equals)...]))
+            let value = String(word[word.index(after: equals)...])
+            if isSecretName(key) || looksLikeSecretValue(value) { return key + "=" + mask }
+            return key + "=" + maskURL(value)
         }
-        return maskURL(word)
+        return looksLikeSecretValue(word) ? mask : maskURL(word)
     }
 }

@@ -1,3 +1,5 @@
+import ProvenanceCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -11,35 +13,84 @@ public enum AtomicFile {
         public let description: String
     }
 
-    /// Writes `bytes` to `path`, creating missing parent directories (mode 0755).
+    /// Writes `bytes` to `path`, creating missing parent directories (mode 0755). A target that
+    /// is a device, FIFO or socket (`-o /dev/null`, `-o /dev/stdout`) is written into, never
+    /// replaced: renaming over it would turn `/dev/null` into a regular file.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(WriteError) {
         try write([(path, bytes)], mode: mode)
     }
 
     /// Writes several files as one step as far as a filesystem allows: every file is written to
     /// its temporary and synced first (a failure there changes nothing), every target is checked
-    /// to be replaceable, then each temporary is renamed over its target in order. Put the file
-    /// that refers to the others (the manifest) last.
+    /// to be replaceable, then each temporary is renamed over its target in order (a special
+    /// target is written into instead, as `write(_:to:mode:)` says). Put the file that refers to
+    /// the others (the manifest) last.
     public static func write(_ files: [(path: String, bytes: [UInt8])], mode: mode_t = 0o644) throws(WriteError) {
-        var temporaries: [String] = []
-        func discard() { for temporary in temporaries { unlink(temporary) } }
+        var temporaries: [String?] = []
+        func discard() { for case let temporary? in temporaries { unlink(temporary) } }
         do throws(WriteError) {
-            for file in files { temporaries.append(try writeTemporary(file.bytes, for: file.path, mode: mode)) }
             for file in files {
                 var info = stat()
-                if stat(file.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
-                    throw WriteError(description: "cannot write \(file.path): is a directory")
+                if stat(file.path, &info) == 0 {
+                    let type = info.st_mode & S_IFMT
+                    if type == S_IFDIR { throw WriteError(description: "cannot write \(file.path): is a directory") }
+                    if type != S_IFREG {
+                        temporaries.append(nil)
+                        continue
+                    }
                 }
+                temporaries.append(try writeTemporary(file.bytes, for: file.path, mode: mode))
             }
         } catch {
             discard()
             throw error
         }
-        for (index, file) in files.enumerated() where rename(temporaries[index], file.path) != 0 {
-            let reason = errorText()
-            temporaries = Array(temporaries[index...])
-            discard()
-            throw WriteError(description: "cannot write \(file.path): \(reason)")
+        for (index, file) in files.enumerated() {
+            guard let temporary = temporaries[index] else {
+                do throws(WriteError) { try writeInPlace(file.bytes, to: file.path) } catch {
+                    temporaries = Array(temporaries[index...])
+                    discard()
+                    throw error
+                }
+                continue
+            }
+            if rename(temporary, file.path) != 0 {
+                let reason = errorText()
+                temporaries = Array(temporaries[index...])
+                discard()
+                throw WriteError(description: "cannot write \(file.path): \(reason)")
+            }
+        }
+    }
+
+    /// Writes into an existing special file (the corresponding C functions are `open` and `write`).
+    private static func writeInPlace(_ bytes: [UInt8], to path: String) throws(WriteError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else { throw WriteError(description: "cannot write \(path): \(errorText())") }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw WriteError(description: "cannot write \(path): \(errorText())")
+            }
+            written += count
+        }
+    }
+
+    /// Writes a new file atomically and never replaces one: the complete temporary file is
+    /// hard-linked to `path` (the corresponding C function is `link`, which fails with `EEXIST`
+    /// when the name exists, even if it appeared a moment ago). For keys and other files that
+    /// must not be overwritten.
+    public static func create(_ bytes: [UInt8], at path: String, mode: mode_t = 0o644) throws(WriteError) {
+        let temporary = try writeTemporary(bytes, for: path, mode: mode)
+        let linked = link(temporary, path)
+        let code = errno
+        unlink(temporary)
+        if linked != 0 {
+            throw WriteError(description: code == EEXIST ? "\(path) already exists"
+                : "cannot write \(path): \(String(cString: strerror(code)).lowercased())")
         }
     }
 

@@ -49,7 +49,7 @@ public struct Capture: Sendable {
             let deadline = started + seconds
             let context = ProbeContext(
                 fs: machine.fs, commands: machine.commands, clock: machine.clock, environment: machine.environment,
-                workingDirectory: machine.workingDirectory, commandTimeout: min(timeout, seconds), deadline: deadline)
+                process: machine.process, commandTimeout: min(timeout, seconds), deadline: deadline)
             pending.append((descriptor.id, descriptor.version, deadline + grace, seconds))
             let id = descriptor.id
             startDetachedThread {

@@ -1,3 +1,5 @@
+import ProvenanceCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

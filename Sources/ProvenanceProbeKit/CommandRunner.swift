@@ -1,3 +1,5 @@
+import ProvenanceCore
+
 /// Runs a command of the machine being captured. Implementations: `LiveCommandRunner` (real
 /// processes, killed as a process group at the deadline) and `ReplayCommandRunner` (recorded
 /// outputs of `commands/commands.json`).
@@ -7,6 +9,14 @@
 /// - Report a command that is not on the machine as `.notFound`, never as a failure to run.
 public protocol CommandRunner: Sendable {
     func run(_ argv: [String], timeout: Double) -> CommandResult
+    /// The executable a command name resolves to on the machine, when the runner can tell
+    /// (live: through PATH; replay: the recorded absolute `argv[0]`).
+    func resolve(_ name: String) -> String?
+}
+
+extension CommandRunner {
+    /// Runners that cannot tell where a command lives say nothing.
+    public func resolve(_ name: String) -> String? { nil }
 }
 
 /// What a command did.

@@ -1,3 +1,5 @@
+import ProvenanceCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -12,25 +14,25 @@ public struct Machine: Sendable {
     public var clock: any WallClock
     /// The recorded machine's directory, nil for the live machine.
     public var root: String?
-    /// The working directory of the captured process: ours when live, nil for a recorded machine.
-    public var workingDirectory: String?
+    /// Who runs the job and where (live only: a recording has none).
+    public var process: ProcessIdentity
 
     public init(fs: RootedFileSystem, commands: any CommandRunner, environment: [String: String],
-                clock: any WallClock, root: String?, workingDirectory: String? = nil)
+                clock: any WallClock, root: String?, process: ProcessIdentity = ProcessIdentity())
     {
         self.fs = fs
         self.commands = commands
         self.environment = environment
         self.clock = clock
         self.root = root
-        self.workingDirectory = workingDirectory
+        self.process = process
     }
 
-    /// This machine: `/`, real processes, this process's environment and working directory.
+    /// This machine: `/`, real processes, this process's environment.
     public static func live(clock: any WallClock = SystemClock()) -> Machine {
         let environment = processEnvironment()
         return Machine(fs: RootedFileSystem(root: "/"), commands: LiveCommandRunner(environment: environment),
-                       environment: environment, clock: clock, root: nil, workingDirectory: currentDirectory())
+                       environment: environment, clock: clock, root: nil, process: .current())
     }
 
     /// A recorded machine (../shared/FIXTURES.md): files under `root`, commands from
@@ -66,13 +68,6 @@ public func parseEnviron(_ bytes: [UInt8]) -> [String: String] {
     return environment
 }
 
-/// This process's working directory (`getcwd`); nil when it cannot be read (removed).
-public func currentDirectory() -> String? {
-    guard let path = getcwd(nil, 0) else { return nil }
-    defer { free(path) }
-    return String(cString: path)
-}
-
 /// This process's environment, read from `environ`.
 public func processEnvironment() -> [String: String] {
     var environment: [String: String] = [:]
@@ -85,4 +80,24 @@ public func processEnvironment() -> [String: String] {
         pointer += 1
     }
     return environment
+}
+
+/// The working directory and user of the captured process.
+public struct ProcessIdentity: Sendable, Equatable {
+    public var workingDirectory: String?
+    public var userID: UInt32?
+    public var groupID: UInt32?
+
+    public init(workingDirectory: String? = nil, userID: UInt32? = nil, groupID: UInt32? = nil) {
+        self.workingDirectory = workingDirectory
+        self.userID = userID
+        self.groupID = groupID
+    }
+
+    /// This process: `getcwd`, `getuid`, `getgid`.
+    public static func current() -> ProcessIdentity {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let directory = getcwd(&buffer, buffer.count) != nil ? String(cString: buffer) : nil
+        return ProcessIdentity(workingDirectory: directory, userID: getuid(), groupID: getgid())
+    }
 }

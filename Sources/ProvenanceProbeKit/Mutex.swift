@@ -1,3 +1,5 @@
+import ProvenanceCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -63,5 +65,35 @@ public func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
     if status != 0 {
         // No thread could be made: run in place rather than lose the work.
         Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()
+    }
+}
+
+/// Runs `body` for every item on its own thread and returns the results in order, once all are
+/// done (each body bounds its own time: commands run with timeouts).
+public func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ body: @escaping @Sendable (T) -> R) -> [R] {
+    let results = ConcurrentResults<R>(count: items.count)
+    for (index, item) in items.enumerated() {
+        startDetachedThread {
+            let value = body(item)
+            results.mutex.withLock {
+                results.values[index] = value
+                results.pending -= 1
+                results.mutex.broadcast()
+            }
+        }
+    }
+    return results.mutex.withLock {
+        while results.pending > 0 { results.mutex.wait(until: monotonicSeconds() + 1) }
+        return results.values.map { $0! }
+    }
+}
+
+private final class ConcurrentResults<R>: @unchecked Sendable {
+    let mutex = Mutex()
+    var values: [R?]
+    var pending: Int
+    init(count: Int) {
+        values = Array(repeating: nil, count: count)
+        pending = count
     }
 }

@@ -10,22 +10,22 @@ public struct ProbeContext: Sendable {
     public let clock: any WallClock
     /// The environment of the process being captured (live: ours; recorded: `proc/self/environ`).
     public let environment: [String: String]
-    /// The working directory of the process being captured (live: ours); nil for a recorded
-    /// machine, which has none.
-    public let workingDirectory: String?
+    /// Working directory and user of the captured process (empty for a recorded machine).
+    public let process: ProcessIdentity
     /// The timeout of one command, in seconds.
     public let commandTimeout: Double
     /// Monotonic time (seconds) by which the probe must be done; commands never run past it.
     public let deadline: Double
 
     public init(fs: RootedFileSystem, commands: any CommandRunner, clock: any WallClock,
-                environment: [String: String], workingDirectory: String? = nil, commandTimeout: Double, deadline: Double)
+                environment: [String: String], process: ProcessIdentity = ProcessIdentity(),
+                commandTimeout: Double, deadline: Double)
     {
         self.fs = fs
         self.commands = commands
         self.clock = clock
         self.environment = environment
-        self.workingDirectory = workingDirectory
+        self.process = process
         self.commandTimeout = commandTimeout
         self.deadline = deadline
     }
@@ -43,7 +43,7 @@ public struct ProbeContext: Sendable {
 
     /// The same context with another deadline.
     public func with(deadline: Double) -> ProbeContext {
-        ProbeContext(fs: fs, commands: commands, clock: clock, environment: environment,
-                     workingDirectory: workingDirectory, commandTimeout: commandTimeout, deadline: deadline)
+        ProbeContext(fs: fs, commands: commands, clock: clock, environment: environment, process: process,
+                     commandTimeout: commandTimeout, deadline: deadline)
     }
 }

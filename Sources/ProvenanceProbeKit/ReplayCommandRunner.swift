@@ -109,6 +109,10 @@ public struct ReplayCommandRunner: CommandRunner {
             outcome: .exited(entry.exitCode), stdout: entry.stdout, stderr: entry.stderr, executable: executable)
     }
 
+    public func resolve(_ name: String) -> String? {
+        entries.first { basename($0.argv[0]) == basename(name) && $0.argv[0].hasPrefix("/") }?.argv[0]
+    }
+
     private func matches(_ recorded: [String], _ asked: [String]) -> Bool {
         guard recorded.count == asked.count, let first = recorded.first, let askedFirst = asked.first else {
             return false

@@ -1,3 +1,5 @@
+import ProvenanceCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -33,20 +35,32 @@ public struct RootedFileSystem: Sendable {
         return root + path
     }
 
-    /// The bytes of a regular file, or nil when it does not exist on the machine.
-    public func readBytes(_ path: String) throws(FileSystemError) -> [UInt8]? {
+    /// Opens a regular file for reading (never blocking on a FIFO or device); nil when it does not
+    /// exist. The caller closes the descriptor.
+    private func openRegularFile(_ path: String) throws(FileSystemError) -> Int32? {
         let fd = open(hostPath(path), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         if fd < 0 {
             let code = errno
             if code == ENOENT || code == ENOTDIR { return nil }
             throw FileSystemError(path: path, code: code)
         }
-        defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw FileSystemError(path: path, code: errno) }
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw FileSystemError(path: path, code: code)
+        }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
             throw FileSystemError(path: path, message: "not a regular file")
         }
+        return fd
+    }
+
+    /// The bytes of a regular file, or nil when it does not exist on the machine.
+    public func readBytes(_ path: String) throws(FileSystemError) -> [UInt8]? {
+        guard let fd = try openRegularFile(path) else { return nil }
+        defer { close(fd) }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -62,6 +76,24 @@ public struct RootedFileSystem: Sendable {
             }
         }
         return result
+    }
+
+    /// At most the first `maxBytes` bytes of a regular file, or nil when it does not exist.
+    public func readPrefix(_ path: String, maxBytes: Int) throws(FileSystemError) -> [UInt8]? {
+        guard let fd = try openRegularFile(path) else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: maxBytes)
+        var filled = 0
+        while filled < maxBytes {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, maxBytes - filled) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(path: path, code: errno)
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        return Array(buffer[0..<filled])
     }
 
     /// The text of a file (invalid UTF-8 repaired), or nil when it does not exist.
@@ -131,37 +163,4 @@ public struct FileSystemError: Error, CustomStringConvertible, Sendable, Equatab
     }
 
     public var description: String { "\(path): \(message)" }
-}
-
-extension StringProtocol {
-    /// The string without leading and trailing characters made of the given set's scalars
-    /// (so `"\r\n"`, one Character, is trimmed when both scalars are in the set).
-    public func trimmingCharacters(in set: String) -> String {
-        let scalars = Set(set.unicodeScalars)
-        let drop: (Character) -> Bool = { $0.unicodeScalars.allSatisfy(scalars.contains) }
-        guard let start = firstIndex(where: { !drop($0) }) else { return "" }
-        let end = lastIndex(where: { !drop($0) })!
-        return String(self[start...end])
-    }
-
-    /// Trimmed of spaces, tabs, carriage returns and newlines.
-    public var trimmed: String { trimmingCharacters(in: " \t\r\n") }
-
-    /// The lines of a text file: split at `\n` (a `\r\n` pair counts as one break), without the
-    /// line breaks. A final line break does not make an extra empty line.
-    public var lines: [String] {
-        var result: [String] = []
-        var current = String.UnicodeScalarView()
-        for scalar in unicodeScalars {
-            if scalar == "\n" {
-                if current.last == "\r" { current.removeLast() }
-                result.append(String(current))
-                current = String.UnicodeScalarView()
-            } else {
-                current.append(scalar)
-            }
-        }
-        if !current.isEmpty { result.append(String(current)) }
-        return result
-    }
 }

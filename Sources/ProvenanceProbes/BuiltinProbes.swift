@@ -1,31 +1,42 @@
 import ProvenanceProbeKit
 
+/// What the command line tells the built-in probes.
+public struct ProbeConfiguration: Sendable {
+    /// Extra environment allow-list patterns (`capture --env`).
+    public var environmentPatterns: [String] = []
+    /// The job's command line (after `--`), its seeds and parameters.
+    public var commandLine: [String] = []
+    public var seeds: [String: String] = [:]
+    public var parameters: [String: String] = [:]
+    /// Remembers version outputs between captures (live machines only).
+    public var commandCache: CommandCache?
+    /// `capture --repo`: the repositories of the git probe (empty: the working directory's).
+    public var repositories: [String] = []
+    /// `capture --diff-max-bytes`: the largest git patch kept.
+    public var diffMaxBytes = GitProbe.defaultDiffMaxBytes
+    /// Where the git probe leaves its patches for the command line to write.
+    public var attachments: AttachmentStore?
+
+    public init() {}
+}
+
 /// The probes compiled into provenance, in the order `provenance probes` lists them.
 public enum BuiltinProbes {
-    /// What the command line passes to the probes that take settings.
-    public struct Options: Sendable {
-        /// `capture --repo`: the repositories of the git probe (empty: the working directory's).
-        public var repositories: [String] = []
-        /// `capture --diff-max-bytes`: the largest git patch kept.
-        public var diffMaxBytes = GitProbe.defaultDiffMaxBytes
-        /// Where the git probe leaves its patches for the command line to write.
-        public var attachments: AttachmentStore?
+    public static var all: [any Probe] { all(ProbeConfiguration()) }
 
-        public init(repositories: [String] = [], diffMaxBytes: Int = GitProbe.defaultDiffMaxBytes,
-                    attachments: AttachmentStore? = nil)
-        {
-            self.repositories = repositories
-            self.diffMaxBytes = diffMaxBytes
-            self.attachments = attachments
-        }
-    }
-
-    /// Every built-in probe with default settings.
-    public static var all: [any Probe] { all(Options()) }
-
-    /// Every built-in probe, configured.
-    public static func all(_ options: Options) -> [any Probe] {
-        [OSProbe(), CPUProbe(), MemoryProbe(),
-         GitProbe(repositories: options.repositories, diffMaxBytes: options.diffMaxBytes, patches: options.attachments)]
+    public static func all(_ configuration: ProbeConfiguration) -> [any Probe] {
+        [
+            OSProbe(), CPUProbe(), MemoryProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(), PCIProbe(),
+            ContainerProbe(), SchedulerProbe(),
+            LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(),
+            ToolchainsProbe(cache: configuration.commandCache),
+            EnvironmentProbe(extraPatterns: configuration.environmentPatterns),
+            RunProbe(commandLine: configuration.commandLine, seeds: configuration.seeds,
+                     parameters: configuration.parameters),
+            GitProbe(repositories: configuration.repositories, diffMaxBytes: configuration.diffMaxBytes,
+                     patches: configuration.attachments),
+            // Configured by `capture --dataset` (the command swaps in a configured one).
+            DatasetsProbe(),
+        ]
     }
 }

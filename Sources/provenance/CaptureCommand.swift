@@ -1,5 +1,11 @@
 import ArgumentParser
 import ProvenanceCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import ProvenanceProbeKit
 import ProvenanceProbes
 
@@ -55,19 +61,69 @@ struct CaptureCommand: ParsableCommand {
                                valueName: "BYTES"))
     var diffMaxBytes = GitProbe.defaultDiffMaxBytes
 
+    @Option(name: .customLong("dataset"),
+            help: ArgumentHelp("Hash a file or directory into the datasets section (repeatable).",
+                               valueName: "NAME=PATH"))
+    var datasets: [String] = []
+
+    @Option(help: ArgumentHelp("Also write every dataset file's digest to FILE in `sha256sum -c` format (absolute paths).",
+                               valueName: "FILE"))
+    var sums: String?
+
+    @Option(name: .customLong("dataset-list-limit"),
+            help: ArgumentHelp("A dataset with more files lists them in a sidecar file beside the manifest (NAME.datasets.DATASET.sha256).",
+                               valueName: "FILES"))
+    var datasetListLimit = 100_000
+
+    @Option(name: .customLong("dataset-threads"),
+            help: ArgumentHelp("Threads hashing dataset files (default: the CPUs this process may use).", valueName: "N"))
+    var datasetThreads: Int?
+
     @Flag(help: "Write the compact canonical form (RFC 8785) instead of the indented one.")
     var canonical = false
 
     @Flag(name: .shortAndLong, help: "Do not print the summary line on standard error.")
     var quiet = false
 
+    @Option(name: .customLong("env"),
+            help: ArgumentHelp("Also record environment variables matching this pattern, e.g. 'MYLAB_*' (repeatable).",
+                               valueName: "PATTERN"))
+    var environmentPatterns: [String] = []
+
+    @Option(name: .customLong("seed"), help: ArgumentHelp("A seed of the run (repeatable).", valueName: "NAME=VALUE"))
+    var seeds: [String] = []
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("A parameter of the run (repeatable).", valueName: "KEY=VALUE"))
+    var parameters: [String] = []
+
+    @Flag(name: .customLong("no-cache"),
+          help: "Use no cache: read every dataset file again and run every version command again.")
+    var noCache = false
+
+    @Option(name: .customLong("probes-dir"),
+            help: ArgumentHelp("Also load site probes (executables, JSON/YAML definitions) from DIR (repeatable).",
+                               valueName: "DIR"))
+    var probeDirectories: [String] = []
+
+    @Argument(parsing: .postTerminator,
+              help: ArgumentHelp("The job's command line, after '--' (recorded with secrets masked).", valueName: "COMMAND"))
+    var command: [String] = []
+
     func run() throws {
         guard diffMaxBytes >= 0 else {
             throw UserError(message: "--diff-max-bytes must be a number of bytes, 0 or more", code: Exit.usage)
         }
         let attachments = AttachmentStore()
-        let available = BuiltinProbes.all(.init(repositories: repositories, diffMaxBytes: diffMaxBytes,
-                                                attachments: attachments))
+        var configuration = ProbeConfiguration()
+        configuration.environmentPatterns = environmentPatterns
+        configuration.commandLine = command
+        configuration.seeds = try keyValues(seeds, option: "--seed")
+        configuration.parameters = try keyValues(parameters, option: "--param")
+        configuration.repositories = repositories
+        configuration.diffMaxBytes = diffMaxBytes
+        configuration.attachments = attachments
+        if root == nil && !noCache { configuration.commandCache = CommandCache(environment: processEnvironment()) }
+        let available = try allProbes(configuration, extraDirectories: probeDirectories)
         let known = available.map(\.descriptor.id)
         func check(_ ids: [String]) throws {
             for id in ids where !known.contains(id) {
@@ -98,6 +154,18 @@ struct CaptureCommand: ParsableCommand {
         }
         if !disabledProbes.isEmpty { enabled?.subtract(disabledProbes) }
 
+        let datasetOptions = try datasetConfiguration()
+        var selected = available
+        if let datasetOptions {
+            selected = available.map { $0.descriptor.id == DatasetsProbe().descriptor.id ? DatasetsProbe(datasetOptions) : $0 }
+            // --dataset turns the datasets section on, whatever else was chosen.
+            enabled = (enabled ?? Set(available.filter(\.descriptor.enabledByDefault).map(\.descriptor.id)))
+                .union(["datasets"])
+        } else {
+            // No --dataset: no datasets section at all (not even a skipped one).
+            selected.removeAll { $0.descriptor.id == "datasets" }
+        }
+
         let clock = try clockFromEnvironment()
         let machine: Machine
         if let root {
@@ -113,25 +181,23 @@ struct CaptureCommand: ParsableCommand {
             machine = Machine.live(clock: clock)
         }
 
-        var capture = Capture(probes: available, enabled: enabled, timeout: timeout, probeTimeouts: perProbe,
+        var capture = Capture(probes: selected, enabled: enabled, timeout: timeout, probeTimeouts: perProbe,
                               toolVersion: ProvenanceVersion.current)
         capture.grace = min(0.5, timeout / 2)
+        let printer = datasetOptions.flatMap { options in
+            options.progress.map { DatasetProgressPrinter(progress: $0) }
+        }
+        printer?.start()
         var manifest = capture.run(on: machine)
+        printer?.stop()
+        if let datasetOptions { try writeDatasetFiles(datasetOptions, manifest: manifest) }
         // Patches and manifest are written together (all temporaries first, then renamed, the
         // manifest last): a manifest never refers to a patch that is not there, and a failed
         // write leaves the previous manifest and its patches as they were.
-        let patchFiles = attachPatches(to: &manifest, from: attachments)
+        let patchFiles = attachPatches(to: &manifest, from: attachments, output: output, inline: inlineDiff)
         let bytes = canonical ? CanonicalJSON.serialize(manifest.json) + [0x0A] : CanonicalJSON.pretty(manifest.json)
 
-        if output == "-" {
-            writeStandardOutput(bytes)
-        } else {
-            do {
-                try AtomicFile.write(patchFiles + [(output, bytes)])
-            } catch {
-                throw UserError(message: error.description, code: Exit.cannotWrite)
-            }
-        }
+        try writeOutput(bytes, to: output, with: patchFiles)
         if !quiet {
             var counts: [SectionStatus: Int] = [:]
             for section in manifest.sections.values { counts[section.status, default: 0] += 1 }
@@ -141,32 +207,99 @@ struct CaptureCommand: ParsableCommand {
         }
     }
 
-    /// Adds the git patches the manifest refers to as attachments: inline (`--inline-diff`, or the
-    /// manifest on standard output), else as files beside the manifest, returned for writing.
-    /// `DIR/NAME.json` gets `DIR/NAME.diff.patch`, or `NAME.diff.1.patch`, `NAME.diff.2.patch`, ...
-    /// when several repositories have one (numbered in the order of the repositories, by path).
-    private func attachPatches(to manifest: inout Manifest, from store: AttachmentStore)
-        -> [(path: String, bytes: [UInt8])]
-    {
-        let digests = GitProbe.patchDigests(in: manifest.sections["git"])
-        var files: [(path: String, bytes: [UInt8])] = []
-        let slash = output.lastIndex(of: "/")
-        let directory = slash.map { String(output[...$0]) } ?? ""
-        var stem = slash.map { String(output[output.index(after: $0)...]) } ?? output
-        if stem.hasSuffix(".json") && stem.count > 5 { stem.removeLast(5) }
-        for (index, digest) in digests.enumerated() {
-            guard let bytes = store.bytes(for: digest) else { continue }
-            if inlineDiff || output == "-" {
-                manifest.attachments[digest] = Attachment(mediaType: "text/x-diff", sizeBytes: Int64(bytes.count),
-                                                          location: .inline(bytes))
-            } else {
-                let name = digests.count == 1 ? "\(stem).diff.patch" : "\(stem).diff.\(index + 1).patch"
-                manifest.attachments[digest] = Attachment(mediaType: "text/x-diff", sizeBytes: Int64(bytes.count),
-                                                          location: .file(name))
-                files.append((directory + name, bytes))
+    /// The datasets probe's configuration from `--dataset`, `--sums`, `--no-cache`, … ; nil without `--dataset`.
+    private func datasetConfiguration() throws -> DatasetsProbe.Configuration? {
+        let probeFlags = probes + onlyProbes
+        guard !datasets.isEmpty else {
+            if probeFlags.contains("datasets") {
+                throw UserError(message: "the datasets probe needs --dataset NAME=PATH", code: Exit.usage)
+            }
+            if sums != nil { throw UserError(message: "--sums needs --dataset NAME=PATH", code: Exit.usage) }
+            return nil
+        }
+        if disabledProbes.contains("datasets") {
+            throw UserError(message: "--dataset and --no-probe datasets contradict each other", code: Exit.usage)
+        }
+        if let root {
+            throw UserError(
+                message: "--dataset cannot be combined with --root \(root): datasets are live paths, and a recorded machine has none",
+                code: Exit.usage)
+        }
+        guard datasetListLimit >= 0 else {
+            throw UserError(message: "--dataset-list-limit must be a number of files (0 or more)", code: Exit.usage)
+        }
+        if let datasetThreads, datasetThreads < 1 || datasetThreads > 1024 {
+            throw UserError(message: "--dataset-threads must be between 1 and 1024", code: Exit.usage)
+        }
+        if sums == "-" && output == "-" {
+            throw UserError(message: "--sums - and -o - cannot both use standard output", code: Exit.usage)
+        }
+        let workingDirectory = currentDirectory()
+        var specs: [DatasetSpec] = []
+        for argument in datasets {
+            let spec: DatasetSpec
+            do {
+                spec = try DatasetSpec.parse(argument, workingDirectory: workingDirectory)
+            } catch {
+                throw UserError(message: error.description, code: Exit.usage)
+            }
+            if specs.contains(where: { $0.name == spec.name }) {
+                throw UserError(message: "dataset name '\(spec.name)' is given twice", code: Exit.usage)
+            }
+            if let problem = DatasetSpec.problem(ofPath: spec.path) {
+                throw UserError(message: "--dataset \(argument): \(problem)", code: Exit.noInput)
+            }
+            specs.append(spec)
+        }
+        var configuration = DatasetsProbe.Configuration()
+        configuration.datasets = specs
+        configuration.cacheDirectory = noCache ? nil : DatasetCache.defaultDirectory(environment: processEnvironment())
+        configuration.listLimit = datasetListLimit
+        if let datasetThreads { configuration.threads = datasetThreads }
+        configuration.sidecarStem = sidecarLocation.stem
+        configuration.results = DatasetResults()
+        if !quiet && isatty(2) != 0 { configuration.progress = DatasetProgress() }
+        return configuration
+    }
+
+    /// Where sidecars go (`companionLocation`).
+    private var sidecarLocation: (directory: String, stem: String) { companionLocation(of: output) }
+
+    /// Writes the sidecar listings of large datasets and the `--sums` file, before the manifest
+    /// that refers to them.
+    private func writeDatasetFiles(_ configuration: DatasetsProbe.Configuration, manifest: Manifest) throws {
+        guard let section = manifest.sections["datasets"], section.status == .ok || section.status == .partial,
+              let results = configuration.results?.all
+        else { return }
+        let location = sidecarLocation
+        for (name, result) in results where !(configuration.listFiles[name] ?? (result.files.count <= configuration.listLimit)) {
+            let path = (location.directory == "/" ? "" : location.directory) + "/"
+                + DatasetsProbe.sidecarName(stem: location.stem, dataset: name)
+            let listing = DatasetListing.listing(result.files)
+            // An unchanged dataset's sidecar is already there: reading it costs less than an fsync.
+            var existing = RootedFileSystem()
+            existing.maxFileBytes = listing.count
+            if (try? existing.readBytes(path)) == listing { continue }
+            do {
+                try AtomicFile.write(listing, to: path)
+            } catch {
+                throw UserError(message: error.description, code: Exit.cannotWrite)
             }
         }
-        return files
+        guard let sums else { return }
+        var listing: [UInt8] = []
+        for (_, result) in results {
+            listing += DatasetListing.listing(result.files, prefix: Array(DatasetsProbe.sumsPrefix(of: result).utf8))
+        }
+        if sums == "-" {
+            writeStandardOutput(listing)
+            return
+        }
+        do {
+            try AtomicFile.write(listing, to: sums)
+        } catch {
+            throw UserError(message: error.description, code: Exit.cannotWrite)
+        }
     }
 
     /// A fixed clock when `SOURCE_DATE_EPOCH` is set (reproducible captures), else the system clock.
@@ -176,5 +309,19 @@ struct CaptureCommand: ParsableCommand {
             throw UserError(message: "SOURCE_DATE_EPOCH must be an integer, got '\(value)'", code: Exit.usage)
         }
         return FixedClock(secondsSinceEpoch: seconds)
+    }
+}
+
+/// The built-in probes plus the site's probes of `--probes-dir` and the default directories.
+func allProbes(_ configuration: ProbeConfiguration, extraDirectories: [String]) throws -> [any Probe] {
+    let builtin = BuiltinProbes.all(configuration)
+    let environment = processEnvironment()
+    do {
+        let external = try ExternalProbeLoader.load(
+            directories: extraDirectories + ExternalProbeLoader.defaultDirectories(environment: environment),
+            reservedIDs: Set(builtin.map(\.descriptor.id)), environment: environment)
+        return builtin + external
+    } catch {
+        throw UserError(message: error.description, code: Exit.badInput)
     }
 }

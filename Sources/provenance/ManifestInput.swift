@@ -1,5 +1,6 @@
 import ProvenanceCore
 import ProvenanceProbeKit
+import ProvenanceProbes
 import Yams
 
 #if canImport(Glibc)
@@ -51,8 +52,8 @@ func loadPolicy(_ nameOrPath: String) throws -> Policy {
         do {
             let text = String(decoding: bytes, as: UTF8.self)
             document = try jsonValue(fromYAML: Yams.load(yaml: text))
-        } catch let error as UserError {
-            throw error
+        } catch let error as ProbeDefinitionError {
+            throw UserError(message: "\(nameOrPath): \(error.description)", code: Exit.badInput)
         } catch {
             throw UserError(message: "\(nameOrPath): invalid YAML: \("\(error)".lines.first ?? "")", code: Exit.badInput)
         }
@@ -67,24 +68,6 @@ func loadPolicy(_ nameOrPath: String) throws -> Policy {
         return try Policy(json: document)
     } catch {
         throw UserError(message: "\(nameOrPath): invalid policy: \(error.description)", code: Exit.badInput)
-    }
-}
-
-/// Converts what Yams loads (`[String: Any]`, `[Any]`, scalars) to a JSON value.
-func jsonValue(fromYAML value: Any?) throws -> JSONValue {
-    switch value {
-    case nil: return .null
-    case let string as String: return .string(string)
-    case let bool as Bool: return .bool(bool)
-    case let int as Int: return .int(Int64(int))
-    case let double as Double: return .double(double)
-    case let list as [Any]: return .array(try list.map(jsonValue(fromYAML:)))
-    case let map as [String: Any]:
-        var object: [String: JSONValue] = [:]
-        for (key, item) in map { object[key] = try jsonValue(fromYAML: item) }
-        return .object(object)
-    default:
-        throw UserError(message: "unsupported YAML value \(String(describing: value).prefix(40))", code: Exit.badInput)
     }
 }
 

@@ -13,8 +13,15 @@ struct ProbesCommand: ParsableCommand {
     @Option(help: "text, json, or markdown (the probe cards of Probes/BUILTIN.md).")
     var format: Format = .text
 
+    @Option(name: .customLong("probes-dir"), help: ArgumentHelp("Also list the site probes of DIR (repeatable).",
+                                                                 valueName: "DIR"))
+    var probeDirectories: [String] = []
+
     func run() throws {
-        let descriptors = BuiltinProbes.all.map(\.descriptor)
+        // The markdown cards document the built-in probes only.
+        let probes = format == .markdown ? BuiltinProbes.all : try allProbes(ProbeConfiguration(),
+                                                                               extraDirectories: probeDirectories)
+        let descriptors = probes.map(\.descriptor)
         switch format {
         case .json:
             let list: JSONValue = .array(descriptors.map { d in

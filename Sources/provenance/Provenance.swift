@@ -1,5 +1,6 @@
 import ArgumentParser
 import ProvenanceCore
+import ProvenanceProbeKit
 
 #if canImport(Glibc)
 import Glibc
@@ -30,13 +31,17 @@ struct Provenance: ParsableCommand {
         commandName: "provenance",
         abstract: "Capture the environment of an ML/HPC job into a canonical JSON manifest (env.json).",
         discussion: """
-            Exit codes: 0 success; 1 internal error; 2 differences (diff) or policy violations (verify); \
-            64 usage error (bad flag, unknown probe id); 65 invalid input data (a manifest, policy or \
-            recorded machine that cannot be read as one); 66 input not found; 73 the output cannot be written.
+            Exit codes: 0 success; 1 internal error; 2 differences (diff), policy violations (verify), \
+            drift (audit) or an attestation that does not verify (verify-attestation); \
+            64 usage error (bad flag, unknown probe id); 65 invalid input data (a manifest, policy, key, \
+            envelope or recorded machine that cannot be read as one); 66 input not found; 73 the output \
+            cannot be written. `run` exits with its command's status (128+N when killed by signal N, \
+            127 when it cannot start).
             """,
         version: ProvenanceVersion.current,
-        subcommands: [CaptureCommand.self, DiffCommand.self, VerifyCommand.self, ProbesCommand.self,
-                      PoliciesCommand.self])
+        subcommands: [CaptureCommand.self, DiffCommand.self, VerifyCommand.self, AuditCommand.self, RunCommand.self,
+                      ProbesCommand.self, PoliciesCommand.self, KeygenCommand.self, AttestCommand.self,
+                      VerifyAttestationCommand.self, RenderCommand.self])
 
     static func main() {
         do {
@@ -70,4 +75,29 @@ private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
             offset += count
         }
     }
+}
+
+/// Writes a command's output to standard output (`-`) or atomically to a file.
+func writeOutput(_ bytes: [UInt8], to output: String, with companions: [(path: String, bytes: [UInt8])] = []) throws {
+    if output == "-" {
+        writeStandardOutput(bytes)
+        return
+    }
+    do {
+        try AtomicFile.write(companions + [(output, bytes)])
+    } catch {
+        throw UserError(message: error.description, code: Exit.cannotWrite)
+    }
+}
+
+/// `KEY=VALUE` options (`--seed`, `--param`) as a dictionary; a malformed one is a usage error.
+func keyValues(_ items: [String], option: String) throws -> [String: String] {
+    var result: [String: String] = [:]
+    for item in items {
+        guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+            throw UserError(message: "\(option) takes KEY=VALUE, got '\(item)'", code: Exit.usage)
+        }
+        result[String(item[..<equals])] = String(item[item.index(after: equals)...])
+    }
+    return result
 }

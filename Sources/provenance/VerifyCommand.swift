@@ -55,9 +55,20 @@ struct VerifyCommand: ParsableCommand {
             throw UserError(message: "--timeout must be a positive number of seconds", code: Exit.usage)
         }
         let sections = recorded["sections"]?.objectValue ?? [:]
-        let wanted = Set(sections.filter { $0.value["status"] != "skipped" }.keys)
+        // The run section describes the recorded job, not the machine: it stays as recorded.
+        let wanted = Set(sections.filter { $0.value["status"] != "skipped" }.keys).subtracting(["run"])
+        var configuration = ProbeConfiguration()
         // The repositories the manifest recorded, wherever verify runs from.
-        let probes = BuiltinProbes.all(.init(repositories: GitProbe.repositoryPaths(in: sections["git"])))
+        configuration.repositories = GitProbe.repositoryPaths(in: sections["git"])
+        // The same environment allow-list as the recorded capture.
+        configuration.environmentPatterns = sections["environment"]?["data"]?["extraPatterns"]?.arrayValue?
+            .compactMap(\.stringValue) ?? []
+        let probes = BuiltinProbes.all(configuration).compactMap { probe -> (any Probe)? in
+            guard probe.descriptor.id == "datasets" else { return probe }
+            // Datasets are hashed again at their recorded paths (live only: under --root the
+            // recorded section is kept as it is, so it is not compared).
+            return root == nil ? datasetsProbe(like: sections["datasets"]) : nil
+        }
         let machine: Machine
         if let root {
             guard RootedFileSystem(root: root).isDirectory("/") else {
@@ -82,5 +93,19 @@ struct VerifyCommand: ParsableCommand {
             json = .object(object)
         }
         return json
+    }
+
+    /// The datasets probe set up to hash the recorded datasets again, listing files where the
+    /// recorded manifest did; nil when the recorded manifest has no datasets.
+    private func datasetsProbe(like section: JSONValue?) -> DatasetsProbe? {
+        guard let section, section["status"] != "skipped", let records = section["data"]?.objectValue, !records.isEmpty
+        else { return nil }
+        var configuration = DatasetsProbe.Configuration()
+        configuration.datasets = records.keys.sorted().compactMap { name in
+            records[name]?["path"]?.stringValue.map { DatasetSpec(name: name, path: $0) }
+        }
+        configuration.listFiles = records.mapValues { $0["files"] != nil }
+        configuration.cacheDirectory = DatasetCache.defaultDirectory(environment: processEnvironment())
+        return DatasetsProbe(configuration)
     }
 }

@@ -86,6 +86,31 @@ struct GitCaptureTests {
         #expect(validation.ok, "\(validation.output)")
     }
 
+    /// `-o /dev/null` (or any device, FIFO) has no directory for a patch file: the patch is
+    /// inlined, and nothing is written beside the device.
+    @Test("a manifest written into a FIFO carries its patch inline; nothing is created beside it")
+    func streamOutput() throws {
+        let directory = GitFixture.directory()
+        try #require(GitFixture.dirtyRepository(at: directory).status == 0)
+        let output = GitFixture.directory("out")
+        try #require(mkfifo(output + "/pipe", 0o600) == 0)
+        // Opened for reading and writing, a FIFO never blocks its opener; with a 1 MiB buffer the
+        // whole manifest fits in it, to be read once provenance has finished.
+        let fd = open(output + "/pipe", O_RDWR | O_NONBLOCK)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        try #require(fcntl(fd, 1031 /* F_SETPIPE_SZ */, 1 << 20) >= 1 << 20)
+        let result = provenance(["capture", "-q", "--only", "git", "--repo", directory, "-o", output + "/pipe"])
+        #expect(result.outcome == .exited(0), "\(result.stderrText)")
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while case let count = read(fd, &buffer, buffer.count), count > 0 { received += buffer[..<count] }
+        let manifest = try JSONParser.parse(received)
+        let digest = try #require(manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first?["diff"]?["sha256"]?.stringValue)
+        #expect(manifest["attachments"]?[digest]?["content"] != nil)
+        #expect(try RootedFileSystem().list(output) == ["pipe"])
+    }
+
     @Test("several repositories: one patch file each, numbered in path order")
     func severalRepositories() throws {
         let first = GitFixture.directory("a")
@@ -208,5 +233,23 @@ struct GitCaptureTests {
         #expect(repository?["path"] == "/src/project")
         #expect(repository?["status"]?["untracked"]?["paths"] == ["y"])
         #expect(try RootedFileSystem().list(output)?.contains("b.diff.patch") == true)
+    }
+
+    /// The pre-run hook records the job's repository (its working directory) with its patch.
+    @Test("provenance run, started in a dirty repository, writes env.diff.patch beside env.json")
+    func runWritesPatch() throws {
+        let directory = GitFixture.directory()
+        try #require(GitFixture.dirtyRepository(at: directory).status == 0)
+        let out = GitFixture.directory("run")
+        let result = GitFixture.run("'\(Project.executable)' run --out '\(out)' -- true", in: directory)
+        #expect(result.status == 0, "\(result.output)")
+        let manifest = try readJSON(out + "/env.json")
+        let repository = manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first
+        #expect(repository?["path"]?.stringValue == directory)
+        let digest = try #require(repository?["diff"]?["sha256"]?.stringValue)
+        #expect(manifest["attachments"]?[digest]?["file"] == "env.diff.patch")
+        let patch = try #require(try RootedFileSystem().readBytes(out + "/env.diff.patch"))
+        #expect(Manifest.sha256(patch) == digest)
+        #expect(try RootedFileSystem().list(out) == ["env.diff.patch", "env.json", "run.json"])
     }
 }

@@ -135,3 +135,58 @@ struct VerifyCommandTests {
             .outcome == .exited(0))
     }
 }
+
+@Suite("verify names exactly what changed", .serialized)
+struct VerifyExactFieldsTests {
+    @Test("a dataset file, the kernel release and a package version changed: exactly those fields fail")
+    func liveChanges() throws {
+        let directory = temporaryDirectory()
+        try AtomicFile.write(Array("hello\n".utf8), to: directory + "/data/a.txt")
+        try AtomicFile.write(Array("world\n".utf8), to: directory + "/data/b.txt")
+        let environment = ["XDG_CACHE_HOME": directory + "/cache"]
+        #expect(provenance(["capture", "-q", "-o", directory + "/env.json", "--dataset", "train=\(directory)/data"],
+                           environment: environment).outcome == .exited(0))
+        var recorded = try readJSON(directory + "/env.json")
+        recorded = setting("5.10.0-99-amd64", at: ["sections", "os", "data", "kernel", "release"], in: recorded)
+        var packages = try #require(recorded["sections"]?["packages.dpkg"]?["data"]?["packages"]?.arrayValue)
+        let name = try #require(packages[0]["name"]?.stringValue)
+        packages[0] = setting("0.0-old", at: ["version"], in: packages[0])
+        recorded = setting(.array(packages), at: ["sections", "packages.dpkg", "data", "packages"], in: recorded)
+        try write(recorded, directory + "/recorded.json")
+        try AtomicFile.write(Array("hellO\n".utf8), to: directory + "/data/a.txt")
+
+        let result = provenance(["verify", directory + "/recorded.json", "--format", "json"], environment: environment)
+        #expect(result.outcome == .exited(2), "\(result.stderrText)")
+        let report = try JSONParser.parse(result.stdout)
+        let paths = Set(report["violations"]?.arrayValue?.compactMap { $0["path"]?.stringValue } ?? [])
+        #expect(paths == ["os.kernel.release", "packages.dpkg.packages[\(name)].version",
+                          "datasets.train.files[a.txt].sha256", "datasets.train.digest"])
+
+        // A policy that ignores those fields (the default policy otherwise) passes.
+        var policy = try JSONParser.parse(provenance(["policies", "default"]).stdout)
+        let ignores: [JSONValue] = ["os.kernel.release", "packages.**", "datasets.**"].map {
+            ["path": .string($0), "rule": "ignore"]
+        }
+        policy = setting(.array(ignores + (policy["rules"]?.arrayValue ?? [])), at: ["rules"], in: policy)
+        try write(policy, directory + "/policy.json")
+        let relaxed = provenance(["verify", directory + "/recorded.json", "--policy", directory + "/policy.json"],
+                                 environment: environment)
+        #expect(relaxed.outcome == .exited(0), "\(relaxed.stdoutText)")
+    }
+
+    @Test("a changed recorded driver version fails naming gpu.nvidia.driverVersion only")
+    func driverVersion() throws {
+        let directory = temporaryDirectory()
+        let machine = Project.machines + "/gpu-telegraf-tesla-t4"
+        #expect(provenance(["capture", "-q", "--root", machine, "-o", directory + "/env.json"]).outcome == .exited(0))
+        let recorded = try readJSON(directory + "/env.json")
+        let driver = try #require(recorded["sections"]?["gpu.nvidia"]?["data"]?["driverVersion"]?.stringValue)
+        try write(setting("390.157", at: ["sections", "gpu.nvidia", "data", "driverVersion"], in: recorded),
+                  directory + "/changed.json")
+        let result = provenance(["verify", directory + "/changed.json", "--root", machine, "--format", "json"])
+        #expect(result.outcome == .exited(2))
+        let violations = try JSONParser.parse(result.stdout)["violations"]?.arrayValue ?? []
+        #expect(violations.map { $0["path"]?.stringValue } == ["gpu.nvidia.driverVersion"])
+        #expect(violations.first?["new"]?.stringValue == driver)
+    }
+}

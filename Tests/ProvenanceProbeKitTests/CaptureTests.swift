@@ -89,3 +89,18 @@ struct CaptureTests {
         if case .timedOut = result.outcome {} else { Issue.record("expected a timeout, got \(result.outcome)") }
     }
 }
+
+@Suite("AtomicFile.create")
+struct AtomicFileCreateTests {
+    @Test("creates a new file with its mode; never replaces an existing one")
+    func createExclusive() throws {
+        let directory = "/tmp/provenance-atomic-\(getpid())-\(Int.random(in: 0...1_000_000_000))"
+        let path = directory + "/sub/k.key"
+        try AtomicFile.create(Array("one".utf8), at: path, mode: 0o600)
+        var info = stat()
+        #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        #expect(throws: AtomicFile.WriteError.self) { try AtomicFile.create(Array("two".utf8), at: path) }
+        #expect(try RootedFileSystem().read(path) == "one")
+        #expect(try RootedFileSystem().list(directory + "/sub") == ["k.key"], "no temporary file left behind")
+    }
+}

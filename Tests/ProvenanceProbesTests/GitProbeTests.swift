@@ -14,7 +14,7 @@ func collectGit(_ repositories: [String] = [], workingDirectory: String? = nil, 
 {
     let environment = processEnvironment()
     let context = ProbeContext(fs: RootedFileSystem(), commands: LiveCommandRunner(environment: environment),
-                               clock: SystemClock(), environment: environment, workingDirectory: workingDirectory,
+                               clock: SystemClock(), environment: environment, process: ProcessIdentity(workingDirectory: workingDirectory),
                                commandTimeout: 5, deadline: monotonicSeconds() + 60)
     return Capture.collect(GitProbe(repositories: repositories, diffMaxBytes: diffMaxBytes, patches: store), context)
 }

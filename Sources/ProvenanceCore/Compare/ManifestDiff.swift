@@ -79,33 +79,46 @@ private struct Differ {
     }
 
     mutating func compareArrays(_ path: String, _ a: [JSONValue], _ b: [JSONValue]) {
-        let all = a + b
-        let plain = all.allSatisfy { if case .object = $0 { return false }; if case .array = $0 { return false }; return true }
-        if plain {
-            let gained = b.filter { !a.contains($0) }
-            let lost = a.filter { !b.contains($0) }
+        let isPlain: (JSONValue) -> Bool = {
+            if case .object = $0 { return false }
+            if case .array = $0 { return false }
+            return true
+        }
+        if a.allSatisfy(isPlain) && b.allSatisfy(isPlain) {
+            let inA = Set(a)
+            let inB = Set(b)
+            let gained = b.filter { !inA.contains($0) }
+            let lost = a.filter { !inB.contains($0) }
             if gained.isEmpty && lost.isEmpty { return }
             changes.append(.init(section: section, path: path, kind: .changed, old: .array(a), new: .array(b),
                                  gained: gained, lost: lost))
             return
         }
         if let key = identityKey(a, b) {
-            func index(_ list: [JSONValue]) -> [String: JSONValue] {
-                var result: [String: JSONValue] = [:]
-                for element in list { result[identity(element[key]!)] = element }
-                return result
+            var right: [String: JSONValue] = [:]
+            right.reserveCapacity(b.count)
+            for element in b { right[identity(element[key]!)] = element }
+            var seen = Set<String>()
+            seen.reserveCapacity(a.count)
+            // Old elements in their (sorted) order, then the new ones: a stable, readable order
+            // without sorting every identity.
+            for element in a {
+                let id = identity(element[key]!)
+                seen.insert(id)
+                let other = right[id]
+                if other != element { compare("\(path)[\(id)]", element, other) }
             }
-            let left = index(a)
-            let right = index(b)
-            for id in Set(left.keys).union(right.keys).sorted() {
-                compare("\(path)[\(id)]", left[id], right[id])
+            for element in b {
+                let id = identity(element[key]!)
+                if !seen.contains(id) { compare("\(path)[\(id)]", nil, element) }
             }
             return
         }
         // No identity: compare by position.
         for position in 0..<max(a.count, b.count) {
-            compare("\(path)[\(position)]", position < a.count ? a[position] : nil,
-                    position < b.count ? b[position] : nil)
+            let old = position < a.count ? a[position] : nil
+            let new = position < b.count ? b[position] : nil
+            if old != new { compare("\(path)[\(position)]", old, new) }
         }
     }
 

@@ -166,7 +166,7 @@ public struct GitProbe: Probe {
         let fs = context.fs
         var targets: [(given: String, machinePath: String?)] = []
         if repositories.isEmpty {
-            guard fs.isLive, let directory = context.workingDirectory else {
+            guard fs.isLive, let directory = context.process.workingDirectory else {
                 throw ProbeAbsent(source: "git", reason: "no repository given (--repo); a recorded machine has no working directory")
             }
             targets = [(directory, directory)]

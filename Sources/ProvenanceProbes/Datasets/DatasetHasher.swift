@@ -1,0 +1,256 @@
+import ProvenanceCore
+import ProvenanceProbeKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The hashing engine: lists a dataset (a directory tree or one file), takes unchanged files'
+/// digests from the stat cache, hashes the rest with SHA-256 on several threads, and computes
+/// the dataset digest over the sorted listing (`DatasetListing`).
+///
+/// Large files are handed out first (largest first) so the threads finish together; small files
+/// follow in path order, in batches, so per-file overhead is a handful of system calls
+/// (`fstatat` while listing; `openat`, `read`, `fstat`, `close` while hashing). Files larger than
+/// the read buffer are hashed through memory-mapped windows (`FileHasher`).
+public struct DatasetHasher: Sendable {
+    /// Hashing threads (default: the CPUs this process may use).
+    public var threads: Int = availableCPUs()
+    /// The read buffer of each thread; larger files are mapped instead, `mapWindowSize` at a time.
+    public var bufferSize: Int = 1 << 20
+    var mapWindowSize: Int = 32 << 20
+    /// The stat cache's directory; nil: no cache, neither read nor written.
+    public var cacheDirectory: String?
+    /// A file whose last modification or status change is less than this before the hash started
+    /// is hashed but not cached: a change right after it might not move its timestamps (coarse
+    /// file system clocks, clock skew with a file server), and the cache would hide it.
+    public var racyNanoseconds: Int64 = 2_000_000_000
+    public var progress: DatasetProgress?
+    /// Tests: called once the tree is listed, before any file is read.
+    public var afterListing: (@Sendable () -> Void)?
+    /// Tests: called with a file's relative path after its first chunk was read.
+    public var duringRead: (@Sendable ([UInt8]) -> Void)?
+
+    public init(cacheDirectory: String? = nil) {
+        self.cacheDirectory = cacheDirectory
+    }
+
+    /// Hashes the file or directory at `path` (absolute; symbolic links in it are followed).
+    public func hash(path: String) throws(DatasetError) -> DatasetResult {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let startedNanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+
+        guard let resolved = realpath(path, nil) else { throw DatasetError("\(path): \(errorText(errno))") }
+        let realPath = String(cString: resolved)
+        free(resolved)
+        var info = stat()
+        guard stat(realPath, &info) == 0 else { throw DatasetError("\(path): \(errorText(errno))") }
+
+        let kind: DatasetResult.Kind
+        let root: Int32
+        var walked: DatasetWalker.Output
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            kind = .directory
+            root = open(realPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard root >= 0 else { throw DatasetError("\(path): \(errorText(errno))") }
+            walked = DatasetWalker(root: root, rootRealPath: realPath, threads: threads, progress: progress).walk()
+        case S_IFREG:
+            kind = .file
+            let slash = realPath.lastIndex(of: "/")!
+            let parent = slash == realPath.startIndex ? "/" : String(realPath[..<slash])
+            root = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard root >= 0 else { throw DatasetError("\(parent): \(errorText(errno))") }
+            walked = DatasetWalker.Output()
+            walked.files = [.init(path: Array(realPath[realPath.index(after: slash)...].utf8), stat: FileStat(info))]
+            progress?.listed(1)
+        default:
+            throw DatasetError("\(path): not a regular file or directory")
+        }
+        defer { close(root) }
+
+        var files = DatasetListing.sortedOrder(walked.files.map(\.path)).map { walked.files[$0] }
+        walked.files = []
+        walked.symlinks.sort { DatasetListing.compare($0.path, $1.path) < 0 }
+        var skipped = walked.skipped
+
+        // The stat cache: digests of files whose stat has not changed.
+        var statistics = DatasetStatistics()
+        let cacheFile = cacheDirectory.map { $0 + "/" + DatasetCache.fileName(realPath: realPath) }
+        var table: DatasetCache.Table?
+        if let cacheFile {
+            if let bytes = DatasetCache.readFile(cacheFile) {
+                switch DatasetCache.decode(bytes, realPath: realPath) {
+                case .success(let decoded):
+                    table = decoded
+                    statistics.cache = "used"
+                case .failure(let problem):
+                    statistics.cache = "ignored: \(problem)"
+                }
+            } else {
+                statistics.cache = "new"
+            }
+        }
+        var digests = [FileDigest?](repeating: nil, count: files.count)
+        var todo: [Int] = []
+        if let table {
+            let matches = DatasetCache.match(files.map(\.path), in: table)
+            for index in files.indices {
+                if let entry = matches[index], table.stat(entry).sameVersion(as: files[index].stat) {
+                    digests[index] = table.digest(entry)
+                    statistics.cacheHits += 1
+                } else {
+                    todo.append(index)
+                }
+            }
+        } else {
+            todo = Array(files.indices)
+        }
+        afterListing?()
+
+        // Large files first, largest first; then the small ones in path order.
+        let large = Int64(bufferSize) * 4
+        let order = todo.filter { files[$0].stat.size >= large }.sorted { files[$0].stat.size > files[$1].stat.size }
+            + todo.filter { files[$0].stat.size < large }
+        progress?.startHashing(files: files.count, bytes: todo.reduce(0) { $0 + files[$1].stat.size })
+        progress?.add(files: statistics.cacheHits, bytes: 0)
+
+        let outcomes = OutcomeSlots(count: files.count)
+        let queue = WorkQueue(order: order, sizes: order.map { files[$0].stat.size })
+        let walkedFiles = files
+        let (bufferSize, windowSize, progress, duringRead) = (self.bufferSize, mapWindowSize, self.progress, self.duringRead)
+        runParallel(min(threads, max(1, order.count))) { _ in
+            let hasher = FileHasher(bufferSize: bufferSize)
+            hasher.windowSize = windowSize
+            hasher.duringRead = duringRead
+            if let progress { hasher.onBytes = { progress.add(files: 0, bytes: Int64($0)) } }
+            while let batch = queue.next() {
+                for index in batch {
+                    let file = walkedFiles[index]
+                    outcomes[index] = hasher.hash(directory: root, path: file.path, expected: file.stat)
+                    progress?.add(files: 1, bytes: 0)
+                }
+            }
+        }
+
+        // A file that changed while it was read gets one more try with its new stat.
+        let retry = FileHasher(bufferSize: bufferSize)
+        retry.duringRead = duringRead
+        retry.windowSize = windowSize
+        for index in order {
+            guard case .changed = outcomes[index] else { continue }
+            var info = stat()
+            var again: FileHasher.Outcome = .vanished
+            if fstatatPath(root, walkedFiles[index].path, &info) == 0 {
+                let fresh = FileStat(info)
+                if fresh.isRegular {
+                    again = retry.hash(directory: root, path: walkedFiles[index].path, expected: fresh)
+                    if case .hashed = again { files[index].stat = fresh }
+                } else {
+                    again = .changed(after: fresh)
+                }
+            }
+            outcomes[index] = again
+        }
+
+        var hashed: [DatasetFile] = []
+        hashed.reserveCapacity(files.count)
+        var entries: [DatasetCache.Entry] = []
+        var totalBytes: Int64 = 0
+        for index in files.indices {
+            let file = files[index]
+            var digest = digests[index]
+            switch outcomes[index] {
+            case .hashed(let value, let bytes)?:
+                digest = value
+                statistics.filesRead += 1
+                statistics.bytesRead += bytes
+            case .changed?:
+                skipped.append(DatasetSkip(path: file.path, kind: .changed, reason: "changed while being hashed (twice)"))
+            case .vanished?:
+                skipped.append(DatasetSkip(path: file.path, kind: .vanished, reason: "removed before it could be hashed"))
+            case .failed(let reason)?:
+                skipped.append(DatasetSkip(path: file.path, kind: .unreadable, reason: reason))
+            case nil:
+                break
+            }
+            guard let digest else { continue }
+            hashed.append(DatasetFile(path: file.path, size: file.stat.size, digest: digest))
+            totalBytes += file.stat.size
+            if file.stat.lastChangeNanoseconds < startedNanoseconds - racyNanoseconds {
+                entries.append(DatasetCache.Entry(path: file.path, stat: file.stat, digest: digest))
+            }
+        }
+
+        if let cacheFile, table == nil || !todo.isEmpty || table!.count != entries.count {
+            statistics.cacheWrite = Self.writeCache(cacheFile, DatasetCache.encode(realPath: realPath, entries: entries))
+        }
+
+        if kind == .file, !hashed.isEmpty {
+            // The listing names a single file as it was given (a link's name, not its target's).
+            hashed[0].path = Array((path.split(separator: "/").last.map(String.init) ?? path).utf8)
+        }
+        skipped.sort { DatasetListing.compare($0.path, $1.path) < 0 }
+        return DatasetResult(path: path, realPath: realPath, kind: kind, files: hashed, symlinks: walked.symlinks,
+                             skipped: skipped, digest: DatasetListing.digest(hashed), totalBytes: totalBytes,
+                             statistics: statistics)
+    }
+
+    /// Writes the cache file (its directory private to the user); "written", or why not.
+    static func writeCache(_ file: String, _ bytes: [UInt8]) -> String {
+        let directory = String(file[..<file.lastIndex(of: "/")!])
+        makePrivateDirectories(directory)
+        do {
+            try AtomicFile.write(bytes, to: file, mode: 0o600)
+            return "written"
+        } catch {
+            return "failed: \(error.description)"
+        }
+    }
+
+    private static func makePrivateDirectories(_ directory: String) {
+        var info = stat()
+        if directory.isEmpty || stat(directory, &info) == 0 { return }
+        if let slash = directory.lastIndex(of: "/"), slash != directory.startIndex {
+            makePrivateDirectories(String(directory[..<slash]))
+        }
+        mkdir(directory, 0o700)
+    }
+}
+
+/// A dataset that cannot be hashed at all (missing, not a file or directory).
+public struct DatasetError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+private func fstatatPath(_ directory: Int32, _ path: [UInt8], _ info: inout stat) -> Int32 {
+    var buffer = [CChar](repeating: 0, count: path.count + 1)
+    copyCString(path, into: &buffer)
+    return fstatat(directory, buffer, &info, AT_SYMLINK_NOFOLLOW)
+}
+
+/// Per-file result slots written by the hashing threads (each index by exactly one thread).
+private final class OutcomeSlots: @unchecked Sendable {
+    private let slots: UnsafeMutablePointer<FileHasher.Outcome?>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: max(1, count))
+        slots.initialize(repeating: nil, count: max(1, count))
+    }
+
+    deinit {
+        slots.deinitialize(count: max(1, count))
+        slots.deallocate()
+    }
+
+    subscript(index: Int) -> FileHasher.Outcome? {
+        get { slots[index] }
+        set { slots[index] = newValue }
+    }
+}

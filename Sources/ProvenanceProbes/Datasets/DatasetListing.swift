@@ -1,0 +1,192 @@
+import Crypto
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The listing a dataset digest is computed over, and how paths appear in JSON: pure functions.
+///
+/// The listing is what `sha256sum` prints for the dataset's regular files, sorted by path bytes:
+/// one line `<64 hex>  ./<relative path>\n` per file, where a path holding a backslash, a line
+/// feed or a carriage return is escaped the way GNU coreutils (9.x) does it (the line starts
+/// with `\`; in the name `\` becomes `\\`, LF `\n`, CR `\r`). The dataset digest is the SHA-256
+/// of the listing, so
+///
+///     cd PATH && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum
+///
+/// recomputes it (for a single-file dataset: `cd DIR && sha256sum ./NAME | sha256sum`).
+public enum DatasetListing {
+    /// Byte-wise order of paths (unsigned bytes, shorter prefix first): what `LC_ALL=C sort` does.
+    public static func precedes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        compare(a, b) < 0
+    }
+
+    /// The indices of `paths` in byte order (a stable sort). The paths are copied into one
+    /// buffer first, so comparing is a `memcmp` with no reference counting per comparison.
+    public static func sortedOrder(_ paths: [[UInt8]]) -> [Int] {
+        var arena: [UInt8] = []
+        arena.reserveCapacity(paths.reduce(0) { $0 + $1.count })
+        var bounds: [(start: Int, count: Int)] = []
+        bounds.reserveCapacity(paths.count)
+        for path in paths {
+            bounds.append((arena.count, path.count))
+            arena.append(contentsOf: path)
+        }
+        var order = Array(paths.indices)
+        arena.withUnsafeBufferPointer { arena in
+            bounds.withUnsafeBufferPointer { bounds in
+                guard let base = arena.baseAddress else { return }
+                order.sort { a, b in
+                    let x = bounds[a]
+                    let y = bounds[b]
+                    let common = min(x.count, y.count)
+                    let result = common == 0 ? 0 : memcmp(base + x.start, base + y.start, common)
+                    return result != 0 ? result < 0 : (x.count != y.count ? x.count < y.count : a < b)
+                }
+            }
+        }
+        return order
+    }
+
+    /// `memcmp` order of two byte strings: negative, zero or positive.
+    public static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        let common = min(a.count, b.count)
+        let result = a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common) }
+        }
+        if result != 0 { return Int(result) }
+        return a.count - b.count
+    }
+
+    /// Appends one `sha256sum` line for `prefix + path`, escaped as coreutils does.
+    public static func appendLine(to out: inout [UInt8], digest: FileDigest, prefix: [UInt8], path: [UInt8]) {
+        let escape = needsEscaping(prefix) || needsEscaping(path)
+        if escape { out.append(UInt8(ascii: "\\")) }
+        digest.appendHex(to: &out)
+        out.append(UInt8(ascii: " "))
+        out.append(UInt8(ascii: " "))
+        if escape {
+            appendEscaped(prefix, to: &out)
+            appendEscaped(path, to: &out)
+        } else {
+            out.append(contentsOf: prefix)
+            out.append(contentsOf: path)
+        }
+        out.append(0x0A)
+    }
+
+    /// Whether a name holds a byte `sha256sum` escapes: backslash, line feed, carriage return.
+    @inline(__always)
+    static func needsEscaping(_ bytes: [UInt8]) -> Bool {
+        for byte in bytes where byte == 0x5C || byte == 0x0A || byte == 0x0D { return true }
+        return false
+    }
+
+    private static func appendEscaped(_ bytes: [UInt8], to out: inout [UInt8]) {
+        for byte in bytes {
+            switch byte {
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+            default: out.append(byte)
+            }
+        }
+    }
+
+    /// The listing of `files` (already sorted) with every path behind `prefix`: `./` for the
+    /// listing the digest covers and the sidecar, the dataset's absolute path plus `/` for `--sums`.
+    public static func listing(_ files: [DatasetFile], prefix: [UInt8] = Array("./".utf8)) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(files.count * (70 + prefix.count) + files.reduce(0) { $0 + $1.path.count })
+        for file in files { appendLine(to: &out, digest: file.digest, prefix: prefix, path: file.path) }
+        return out
+    }
+
+    /// The dataset digest: SHA-256 of `listing(files)`, computed in pieces.
+    public static func digest(_ files: [DatasetFile]) -> FileDigest {
+        var hasher = SHA256()
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(1 << 16)
+        let prefix = Array("./".utf8)
+        for file in files {
+            appendLine(to: &chunk, digest: file.digest, prefix: prefix, path: file.path)
+            if chunk.count >= (1 << 16) - 8192 {
+                hasher.update(data: chunk)
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        hasher.update(data: chunk)
+        return FileDigest(bytes: hasher.finalize())
+    }
+
+    /// How a path appears in JSON: the text, and, when the bytes are not valid UTF-8, the exact
+    /// bytes in base64 (`pathBytes`) beside a lossy text (invalid sequences become U+FFFD).
+    public static func jsonPath(_ bytes: [UInt8]) -> (text: String, base64: String?) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        if isValidUTF8(bytes) { return (text, nil) }
+        return (text, base64(bytes))
+    }
+
+    public static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
+
+    /// RFC 4648 base64 with padding (what `base64 -d` reads).
+    public static func base64(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let a = UInt32(bytes[index])
+            let b = index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0
+            let c = index + 2 < bytes.count ? UInt32(bytes[index + 2]) : 0
+            let group = a << 16 | b << 8 | c
+            out.append(alphabet[Int(group >> 18 & 63)])
+            out.append(alphabet[Int(group >> 12 & 63)])
+            out.append(index + 1 < bytes.count ? alphabet[Int(group >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(index + 2 < bytes.count ? alphabet[Int(group & 63)] : UInt8(ascii: "="))
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The inverse of `base64`; nil for malformed input.
+    public static func decodeBase64(_ text: String) -> [UInt8]? {
+        var values: [UInt8] = []
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(byte - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(byte - UInt8(ascii: "a") + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(byte - UInt8(ascii: "0") + 52)
+            case UInt8(ascii: "+"): values.append(62)
+            case UInt8(ascii: "/"): values.append(63)
+            case UInt8(ascii: "="): values.append(64)
+            default: return nil
+            }
+        }
+        guard values.count % 4 == 0 else { return nil }
+        var out: [UInt8] = []
+        for start in stride(from: 0, to: values.count, by: 4) {
+            let group = values[start..<start + 4]
+            let padding = group.filter { $0 == 64 }.count
+            guard padding <= 2, group.prefix(4 - padding).allSatisfy({ $0 < 64 }) else { return nil }
+            let v = group.map { UInt32($0 & 63) }
+            let word = v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]
+            out.append(UInt8(word >> 16 & 0xFF))
+            if padding < 2 { out.append(UInt8(word >> 8 & 0xFF)) }
+            if padding < 1 { out.append(UInt8(word & 0xFF)) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,331 @@
+import CLibPCI
+import ProvenanceCore
+import ProvenanceProbeKit
+
+/// PCI devices, through libpci (pciutils): per device its slot, class, vendor, device and
+/// subsystem ids and names, revision, kernel driver, NUMA node and PCIe link.
+///
+/// libpci reads the sysfs access method only (`PCI_ACCESS_SYS_BUS_PCI`, never auto-detection,
+/// which could fall back to /proc/bus/pci or port I/O): `/sys/bus/pci/devices/*/{vendor,device,
+/// class,revision,subsystem_vendor,subsystem_device,numa_node}`, and `config` only when a device
+/// lacks `revision` or `subsystem_vendor`. Names come from the PCI ID database `/usr/share/misc/pci.ids`
+/// (libpci's default on the live machine, where udev's hwdb answers for ids pci.ids lacks); never
+/// from the network. The probe itself reads the `driver` link of each device,
+/// `max_link_speed` / `max_link_width` and `current_link_speed` / `current_link_width`, and, for a
+/// device libpci cannot read (a recording with only some attributes), its `uevent`. Runs nothing.
+///
+/// Under `--root` libpci reads `ROOT/sys/bus/pci` (`sysfs.path`), with udev's hwdb and libpci's
+/// name cache (`~/.pciids-cache`) off, and names from `ROOT/usr/share/misc/pci.ids` (or
+/// `/usr/share/hwdata/pci.ids`), else from the host's pci.ids: `names` says which file and
+/// version answered.
+///
+/// - No `/sys/bus/pci`, or no device in it (containers, some VMs): `absent`.
+/// - libpci cannot list the devices: `failed` with libpci's message (libpci's own error handler
+///   would have exited the process; the CPCIErrors target catches it instead).
+/// - libpci cannot read one device: the device is described from its `uevent` when that has the
+///   ids, and the section is `partial`.
+///
+/// The current link speed and width go to `volatile`, keyed by slot: GPUs and NICs lower them
+/// when idle (power management), so they change between captures of an unchanged machine; the
+/// maximum link speed and width are in the data.
+public struct PCIProbe: Probe {
+    public init() {}
+
+    /// Where pci.ids is looked for on a recorded machine (then on the host): Debian's path first,
+    /// then hwdata's (Fedora, RHEL, Arch).
+    public static let idFilePaths = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"]
+
+    public var descriptor: ProbeDescriptor {
+        ProbeDescriptor(
+            id: "pci", version: "1.0.0",
+            summary: "PCI devices (libpci): slot, class, vendor/device/subsystem ids and names, revision, "
+                + "driver, NUMA node, PCIe link",
+            reads: ["/sys/bus/pci/devices/*/{vendor,device,class,revision,subsystem_vendor,subsystem_device,numa_node}",
+                    "/sys/bus/pci/devices/*/config (only without revision or subsystem_vendor)",
+                    "/sys/bus/pci/devices/*/driver (link)",
+                    "/sys/bus/pci/devices/*/{max,current}_link_{speed,width}",
+                    "/sys/bus/pci/devices/*/uevent (devices libpci cannot read)",
+                    "/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids (recorded machines)"])
+    }
+
+    public struct Output: Encodable, Equatable {
+        /// Sorted by slot (domain, bus, device, function).
+        public var devices: [Device]
+        /// The PCI ID database the names come from; nil when none could be read (names left out).
+        public var names: NamesDatabase?
+    }
+
+    public struct Device: Encodable, Equatable {
+        /// `domain:bus:device.function`, as sysfs and `lspci -D` write it: `0000:00:1f.2`.
+        public var slot: String
+        /// Base class and subclass, 4 lowercase hex digits (`0300`), as `lspci -n` prints it.
+        public var classCode: String?
+        /// Programming interface, 2 hex digits.
+        public var progIf: String?
+        /// `VGA compatible controller`; `Base class [cccc]` when only the base class is known
+        /// (as lspci prints it).
+        public var className: String?
+        /// 4 lowercase hex digits (`10de`).
+        public var vendorId: String
+        public var vendorName: String?
+        public var deviceId: String
+        public var deviceName: String?
+        /// Left out when the device has no subsystem ids (subsystem vendor 0000 or ffff), as lspci does.
+        public var subsystemVendorId: String?
+        public var subsystemVendorName: String?
+        public var subsystemDeviceId: String?
+        public var subsystemDeviceName: String?
+        /// 2 hex digits.
+        public var revision: String?
+        /// The kernel driver bound to the device (basename of the `driver` link): `nvidia`, `amdgpu`.
+        public var driver: String?
+        /// Left out when the kernel reports none (-1).
+        public var numaNode: Int?
+        /// The kernel's text, `16.0 GT/s PCIe`.
+        public var maxLinkSpeed: String?
+        /// The same in transfers per second (16000000000).
+        public var maxLinkSpeedTransfersPerSecond: Int64?
+        /// Lanes.
+        public var maxLinkWidth: Int?
+        /// `uevent` when libpci could not read the device and its ids come from the uevent file.
+        public var source: String?
+    }
+
+    public struct NamesDatabase: Encodable, Equatable {
+        /// The file (machine path; the host's path when `fromHost`).
+        public var file: String
+        /// Its `Version:` header line (`2023.04.10`).
+        public var version: String?
+        /// True when a recorded machine has no pci.ids and the host's was used.
+        public var fromHost: Bool?
+    }
+
+    public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
+        let fs = context.fs
+        let base = "/sys/bus/pci"
+        guard fs.isDirectory(base) else {
+            throw ProbeAbsent(source: base, reason: "no PCI bus in sysfs (a container or a machine without PCI)")
+        }
+        guard fs.isDirectory("\(base)/devices"), (try? fs.list("\(base)/devices"))?.isEmpty != true else {
+            throw ProbeAbsent(source: "\(base)/devices", reason: "no PCI devices")
+        }
+
+        guard let access = PCIAccess.sysfs() else { throw ProbeFailure("libpci: pci_alloc failed") }
+        // Messages of libpci name host paths; the manifest names machine paths.
+        func machineText(_ text: String) -> String { fs.isLive ? text : text.replacing(fs.root, with: "") }
+        func reportWarnings() {
+            for warning in access.takeWarnings() { report.issue("libpci", machineText(warning)) }
+        }
+
+        access.setParameter("sysfs.path", fs.hostPath(base))
+        var lookupFlags = Int32(bitPattern: PCI_LOOKUP_NO_NUMBERS.rawValue)
+        var names: NamesDatabase?
+        if !fs.isLive {
+            access.setParameter("hwdb.disable", "1")
+            access.lookupMode = 0  // not PCI_LOOKUP_CACHE: no ~/.pciids-cache of the host
+            lookupFlags |= Int32(bitPattern: PCI_LOOKUP_NO_HWDB.rawValue)
+            let host = RootedFileSystem(root: "/")
+            if let path = Self.idFilePaths.first(where: { fs.exists($0) }) {
+                access.setNameListPath(fs.hostPath(path))
+                names = NamesDatabase(file: path, version: pciIDsVersion(fs, path))
+            } else if let path = Self.idFilePaths.first(where: { host.exists($0) }) {
+                access.setNameListPath(path)
+                names = NamesDatabase(file: path, version: pciIDsVersion(host, path), fromHost: true)
+            }
+        }
+
+        do {
+            try access.initialize()
+            try access.scanBus()
+        } catch {
+            reportWarnings()
+            throw ProbeFailure("libpci: \(machineText(error.description))")
+        }
+        reportWarnings()
+
+        // On the live machine udev's hwdb still answers when pci.ids cannot be read.
+        let hwdbOnly = fs.isLive ? "names only from udev's hwdb" : "names left out"
+        do {
+            if try access.loadNameList() {
+                if fs.isLive, let path = access.nameListPath { names = NamesDatabase(file: path, version: pciIDsVersion(fs, path)) }
+            } else {
+                report.issue(names?.file ?? access.nameListPath ?? "pci.ids", "PCI ID database not readable: \(hwdbOnly)")
+                names = nil
+            }
+        } catch {
+            report.issue("libpci", "\(machineText(error.description)): \(hwdbOnly)")
+            names = nil
+        }
+        reportWarnings()
+        let lookUpNames = names != nil || fs.isLive
+
+        let fill = PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS | PCI_FILL_NUMA_NODE
+        var devices: [Device] = []
+        var currentLinks: [String: JSONValue] = [:]
+        for device in access.devices.sorted(by: { $0.address < $1.address }) {
+            let slot = device.slot
+            let path = "\(base)/devices/\(slot)"
+            var entry: Device
+            do {
+                let known = try access.fillInfo(device, fill)
+                entry = Device(slot: slot, classCode: hex(device.deviceClass, 4), vendorId: hex(device.vendorID, 4),
+                               deviceId: hex(device.deviceID, 4))
+                if known & PCI_FILL_CLASS_EXT != 0 {
+                    entry.progIf = hex(device.progIf, 2)
+                    // Without a `revision` attribute libpci reads config space; a recording
+                    // without `config` would give its placeholder 0xff.
+                    if fs.exists("\(path)/revision") || fs.exists("\(path)/config") {
+                        entry.revision = hex(device.revision, 2)
+                    }
+                }
+                if known & PCI_FILL_SUBSYS != 0 {
+                    setSubsystem(&entry, vendor: device.subsystemVendorID, device: device.subsystemID)
+                }
+                if known & PCI_FILL_NUMA_NODE != 0, device.numaNode >= 0 { entry.numaNode = Int(device.numaNode) }
+            } catch {
+                reportWarnings()
+                guard let uevent = fs.attributeText("\(path)/uevent").flatMap(parsePCIUevent),
+                      let vendor = uevent.vendorID, let deviceID = uevent.deviceID
+                else {
+                    report.issue(path, "\(machineText(error.message)); left out")
+                    continue
+                }
+                report.issue(path, "\(machineText(error.message)); ids read from uevent")
+                entry = Device(slot: slot, classCode: uevent.deviceClass.map { hex($0 >> 8, 4) },
+                               vendorId: hex(vendor, 4), deviceId: hex(deviceID, 4), source: "uevent")
+                if let deviceClass = uevent.deviceClass { entry.progIf = hex(deviceClass & 0xff, 2) }
+                if let subsystemVendor = uevent.subsystemVendorID, let subsystemDevice = uevent.subsystemDeviceID {
+                    setSubsystem(&entry, vendor: subsystemVendor, device: subsystemDevice)
+                }
+                if let node = fs.attribute("\(path)/numa_node").flatMap({ Int($0) }), node >= 0 { entry.numaNode = node }
+            }
+            reportWarnings()
+
+            if lookUpNames { addNames(&entry, access, flags: lookupFlags) }
+            if let target = fs.readLink("\(path)/driver") {
+                entry.driver = target.split(separator: "/").last.map(String.init)
+            }
+            entry.maxLinkSpeed = fs.attribute("\(path)/max_link_speed")
+            entry.maxLinkSpeedTransfersPerSecond = entry.maxLinkSpeed.flatMap(parsePCILinkSpeed)
+            entry.maxLinkWidth = fs.attribute("\(path)/max_link_width").flatMap { Int($0) }
+
+            var current: [String: JSONValue] = [:]
+            if let speed = fs.attribute("\(path)/current_link_speed") {
+                current["linkSpeed"] = .string(speed)
+                if let rate = parsePCILinkSpeed(speed) { current["linkSpeedTransfersPerSecond"] = .int(rate) }
+            }
+            if let width = fs.attribute("\(path)/current_link_width").flatMap({ Int64($0) }) {
+                current["linkWidth"] = .int(width)
+            }
+            if !current.isEmpty { currentLinks[slot] = .object(current) }
+            devices.append(entry)
+        }
+        if !currentLinks.isEmpty { report.volatile = .object(["currentLinks": .object(currentLinks)]) }
+        return Output(devices: devices, names: names)
+    }
+
+    private func setSubsystem(_ entry: inout Device, vendor: UInt16, device: UInt16) {
+        guard vendor != 0, vendor != 0xffff else { return }
+        entry.subsystemVendorId = hex(vendor, 4)
+        entry.subsystemDeviceId = hex(device, 4)
+    }
+
+    private func addNames(_ entry: inout Device, _ access: PCIAccess, flags: Int32) {
+        guard let vendor = UInt16(entry.vendorId, radix: 16), let device = UInt16(entry.deviceId, radix: 16) else { return }
+        if let deviceClass = entry.classCode.flatMap({ UInt16($0, radix: 16) }) { entry.className = access.className(deviceClass, flags: flags) }
+        entry.vendorName = access.vendorName(vendor, flags: flags)
+        entry.deviceName = access.deviceName(vendor: vendor, device: device, flags: flags)
+        if let subsystemVendor = entry.subsystemVendorId.flatMap({ UInt16($0, radix: 16) }),
+           let subsystemDevice = entry.subsystemDeviceId.flatMap({ UInt16($0, radix: 16) })
+        {
+            entry.subsystemVendorName = access.subsystemVendorName(subsystemVendor, flags: flags)
+            entry.subsystemDeviceName = access.subsystemDeviceName(
+                vendor: vendor, device: device, subsystemVendor: subsystemVendor, subsystemDevice: subsystemDevice,
+                flags: flags)
+        }
+    }
+
+    /// The `Version:` of a pci.ids file, from its first lines.
+    private func pciIDsVersion(_ fs: RootedFileSystem, _ path: String) -> String? {
+        guard let bytes = try? fs.readBytes(path) else { return nil }
+        return parsePCIIDsVersion(String(decoding: bytes.prefix(2048), as: UTF8.self))
+    }
+}
+
+/// The version in a pci.ids header (`#\tVersion: 2023.04.10`), nil when it has none.
+public func parsePCIIDsVersion(_ text: String) -> String? {
+    for line in text.lines.prefix(30) {
+        let trimmed = line.trimmingCharacters(in: "# \t")
+        if trimmed.hasPrefix("Version:") {
+            let version = String(trimmed.dropFirst("Version:".count)).trimmed
+            return version.isEmpty ? nil : version
+        }
+    }
+    return nil
+}
+
+/// A PCIe link speed as sysfs writes it (`8.0 GT/s PCIe`, `2.5 GT/s`, `16 GT/s`) in transfers
+/// per second; nil for `Unknown` or anything else.
+public func parsePCILinkSpeed(_ text: String) -> Int64? {
+    let words = text.split(separator: " ")
+    guard words.count >= 2, words[1] == "GT/s" else { return nil }
+    let number = words[0].split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+    guard let whole = Int64(number[0]) else { return nil }
+    var fraction: Int64 = 0
+    if number.count == 2 {
+        let digits = number[1]
+        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy(\.isASCII), let value = Int64(digits) else { return nil }
+        fraction = value * Int64(pow10(9 - digits.count))
+    }
+    return whole * 1_000_000_000 + fraction
+}
+
+private func pow10(_ exponent: Int) -> Int {
+    var result = 1
+    for _ in 0..<exponent { result *= 10 }
+    return result
+}
+
+/// The PCI facts of a device's sysfs `uevent` (`PCI_CLASS=30000`, `PCI_ID=8086:5917`,
+/// `PCI_SUBSYS_ID=17AA:2258`, `PCI_SLOT_NAME=0000:00:02.0`, `DRIVER=i915`).
+public struct PCIUevent: Equatable, Sendable {
+    public var vendorID: UInt16?
+    public var deviceID: UInt16?
+    /// Class, subclass and programming interface (24 bits).
+    public var deviceClass: UInt32?
+    public var subsystemVendorID: UInt16?
+    public var subsystemDeviceID: UInt16?
+    public var slot: String?
+    public var driver: String?
+}
+
+/// Parses a PCI device's `uevent` (`KEY=VALUE` lines); nil when it has no `PCI_ID`.
+public func parsePCIUevent(_ text: String) -> PCIUevent? {
+    var result = PCIUevent()
+    for line in text.lines {
+        guard let equals = line.firstIndex(of: "=") else { continue }
+        let key = line[..<equals]
+        let value = String(line[line.index(after: equals)...]).trimmed
+        func pair() -> (UInt16, UInt16)? {
+            let parts = value.split(separator: ":")
+            guard parts.count == 2, let first = UInt16(parts[0], radix: 16), let second = UInt16(parts[1], radix: 16)
+            else { return nil }
+            return (first, second)
+        }
+        switch key {
+        case "PCI_ID": if let (vendor, device) = pair() { result.vendorID = vendor; result.deviceID = device }
+        case "PCI_SUBSYS_ID":
+            if let (vendor, device) = pair() { result.subsystemVendorID = vendor; result.subsystemDeviceID = device }
+        case "PCI_CLASS": result.deviceClass = UInt32(value, radix: 16)
+        case "PCI_SLOT_NAME": result.slot = value
+        case "DRIVER": result.driver = value
+        default: break
+        }
+    }
+    return result.vendorID == nil ? nil : result
+}
+
+extension RootedFileSystem {
+    /// The whole text of a small file, nil when absent or unreadable.
+    fileprivate func attributeText(_ path: String) -> String? { (try? read(path)) ?? nil }
+}

@@ -1,0 +1,240 @@
+import ProvenanceCore
+import ProvenanceProbeKit
+
+/// The Python a job would use and every distribution installed for it, without starting Python
+/// or pip (an interpreter start with site-packages costs 40–400 ms here; pip list, seconds).
+///
+/// The interpreter: `$VIRTUAL_ENV/bin/python3`, else `$CONDA_PREFIX/bin/python3`, else `python3`
+/// on PATH (pyenv shims resolved). Reads `pyvenv.cfg`, `include/pythonX.Y/patchlevel.h` (exact
+/// version), the site directories (`lib/pythonX.Y/site-packages`, Debian's `dist-packages`, the
+/// user site, `PYTHONPATH`), each `*.dist-info/METADATA` (or `*.egg-info/PKG-INFO`) and
+/// `direct_url.json` (VCS and editable installs), and `conda-meta/*.json` for conda packages.
+public struct PythonProbe: Probe {
+    public init() {}
+
+    public var descriptor: ProbeDescriptor {
+        ProbeDescriptor(
+            id: "python", version: "1.0.0",
+            summary: "The python3 a job would use (venv, conda, PATH): version, prefix, installed distributions, conda packages",
+            reads: ["$VIRTUAL_ENV/pyvenv.cfg", "PREFIX/include/pythonX.Y/patchlevel.h", "SITE/*.dist-info/METADATA",
+                    "SITE/*.dist-info/direct_url.json", "SITE/*.egg-info/PKG-INFO", "$CONDA_PREFIX/conda-meta/*.json"])
+    }
+
+    public struct Distribution: Encodable, Equatable, Sendable {
+        public var name: String
+        public var version: String
+        /// For VCS and local installs (PEP 610 `direct_url.json`), credentials stripped.
+        public var directURL: String?
+        public var vcsCommit: String?
+        public var editable: Bool?
+        /// The site directory it was found in.
+        public var location: String
+    }
+
+    public struct CondaPackage: Encodable, Equatable, Sendable {
+        public var name: String
+        public var version: String
+        public var build: String?
+        public var channel: String?
+    }
+
+    public struct Output: Encodable, Equatable {
+        /// The interpreter found (`python3` on PATH, or in the virtual/conda environment).
+        public var executable: String
+        public var resolvedExecutable: String
+        /// `3.11.7` when the installation says so, else `3.11`.
+        public var version: String?
+        public var prefix: String
+        /// `venv`, `conda` or `system`.
+        public var environmentKind: String
+        /// Site directories searched, in sys.path order.
+        public var sitePackages: [String]
+        /// Installed distributions, sorted by name; the first one found on the path wins.
+        public var distributions: [Distribution]
+        public var condaPackages: [CondaPackage]?
+    }
+
+    public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
+        let fs = context.fs
+        let env = context.environment
+        var kind = "system"
+        var executable: String?
+        if let venv = env["VIRTUAL_ENV"], fs.exists(venv + "/bin/python3") {
+            executable = venv + "/bin/python3"
+            kind = "venv"
+        } else if let conda = env["CONDA_PREFIX"], fs.exists(conda + "/bin/python3") {
+            executable = conda + "/bin/python3"
+            kind = "conda"
+        } else if let onPath = context.commands.resolve("python3") {
+            executable = onPath
+            if onPath.contains("/shims/") {
+                guard let real = resolvePyenvShim(onPath, environment: env, workingDirectory: context.process.workingDirectory,
+                                                  fs: fs) else {
+                    throw ProbeFailure("\(onPath) is a pyenv shim whose version could not be resolved")
+                }
+                executable = real
+            }
+        }
+        guard let executable else { throw ProbeAbsent(source: "python3", reason: "python3 is not installed") }
+        let resolved = resolveSymlinks(executable, fs)
+        let environmentDirectory = parent(parent(executable))
+        var prefix = parent(parent(resolved))
+        var config: [String: String] = [:]
+        if let text = try? fs.read(environmentDirectory + "/pyvenv.cfg") {
+            config = parsePyvenvCfg(text)
+            kind = kind == "system" ? "venv" : kind
+        }
+        if fs.exists(environmentDirectory + "/conda-meta") { kind = "conda" }
+        let basePrefix = config["home"].map(parent) ?? prefix
+        if kind == "venv" { prefix = environmentDirectory }
+
+        // X.Y from the interpreter's file name or the lib directory.
+        var shortVersion = pythonShortVersion(fileName: String(resolved.split(separator: "/").last ?? ""))
+        if shortVersion == nil {
+            shortVersion = ((try? fs.list(basePrefix + "/lib")) ?? []).compactMap(pythonShortVersion(fileName:)).max()
+        }
+        var version = config["version"] ?? config["version_info"]
+        if version == nil, let shortVersion,
+           let header = try? fs.read("\(basePrefix)/include/python\(shortVersion)/patchlevel.h") {
+            version = parsePatchlevelVersion(header)
+        }
+        if version == nil, let match = resolved.firstRange(of: "/versions/") {
+            let name = resolved[match.upperBound...].prefix { $0 != "/" }
+            if name.hasPrefix(shortVersion ?? "\u{0}") { version = String(name) }
+        }
+        version = version ?? shortVersion
+        guard let shortVersion else {
+            report.issue(resolved, "cannot tell the Python version (no lib/pythonX.Y)")
+            return Output(executable: executable, resolvedExecutable: resolved, version: version, prefix: prefix,
+                          environmentKind: kind, sitePackages: [], distributions: [])
+        }
+
+        // sys.path's site directories, in order.
+        var sites: [String] = []
+        for entry in (env["PYTHONPATH"] ?? "").split(separator: ":") where entry.hasPrefix("/") { sites.append(String(entry)) }
+        let libDirectory = "lib/python\(shortVersion)"
+        if kind == "venv" {
+            sites.append("\(prefix)/\(libDirectory)/site-packages")
+        }
+        if kind != "venv" || config["include-system-site-packages"]?.lowercased() == "true" {
+            if kind != "venv", env["PYTHONNOUSERSITE"] == nil, let home = env["HOME"] {
+                sites.append("\(home)/.local/\(libDirectory)/site-packages")
+            }
+            sites.append("\(basePrefix)/\(libDirectory)/site-packages")
+            if basePrefix == "/usr" {
+                sites += ["/usr/local/\(libDirectory)/dist-packages", "/usr/lib/python3/dist-packages",
+                          "/usr/\(libDirectory)/dist-packages"]
+            }
+        }
+        sites = sites.filter { fs.isDirectory($0) }
+
+        var seen = Set<String>()
+        var distributions: [Distribution] = []
+        for site in sites {
+            for entry in (try? fs.list(site)) ?? [] {
+                var metadataPath: String?
+                if entry.hasSuffix(".dist-info") { metadataPath = "\(site)/\(entry)/METADATA" }
+                if entry.hasSuffix(".egg-info") {
+                    metadataPath = fs.isDirectory("\(site)/\(entry)") ? "\(site)/\(entry)/PKG-INFO" : "\(site)/\(entry)"
+                }
+                guard let metadataPath else { continue }
+                // The headers are at the top; descriptions after them can be long.
+                guard let head = try? fs.readPrefix(metadataPath, maxBytes: 16_384),
+                      let (name, distVersion) = parseDistributionMetadata(String(decoding: head, as: UTF8.self)) else {
+                    report.issue(metadataPath, "no Name/Version in the metadata")
+                    continue
+                }
+                guard seen.insert(normalizeDistributionName(name)).inserted else { continue }
+                var distribution = Distribution(name: name, version: distVersion, location: site)
+                if entry.hasSuffix(".dist-info"), let direct = try? fs.read("\(site)/\(entry)/direct_url.json"),
+                   let json = try? JSONParser.parse(direct) {
+                    distribution.directURL = json["url"]?.stringValue.map(Secrets.maskURL)
+                    distribution.vcsCommit = json["vcs_info"]?["commit_id"]?.stringValue
+                    if case .bool(let editable)? = json["dir_info"]?["editable"] { distribution.editable = editable }
+                }
+                distributions.append(distribution)
+            }
+        }
+        distributions.sort { normalizeDistributionName($0.name) < normalizeDistributionName($1.name) }
+
+        var conda: [CondaPackage]?
+        let condaMeta = (kind == "conda" ? environmentDirectory : env["CONDA_PREFIX"] ?? "") + "/conda-meta"
+        if let files = try? fs.list(condaMeta) {
+            conda = files.filter { $0.hasSuffix(".json") }.compactMap { file in
+                guard let bytes = try? fs.readBytes("\(condaMeta)/\(file)"), let json = try? JSONParser.parse(bytes),
+                      let name = json["name"]?.stringValue, let version = json["version"]?.stringValue else { return nil }
+                return CondaPackage(name: name, version: version, build: json["build"]?.stringValue,
+                                    channel: json["channel"]?.stringValue.map(Secrets.maskURL))
+            }.sorted { $0.name < $1.name }
+        }
+        return Output(executable: executable, resolvedExecutable: resolved, version: version, prefix: prefix,
+                      environmentKind: kind, sitePackages: sites, distributions: distributions, condaPackages: conda)
+    }
+
+    private func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+}
+
+/// `3.11` from `python3.11` (or a `lib/python3.11` directory name); nil for `python3`.
+public func pythonShortVersion(fileName: String) -> String? {
+    guard fileName.hasPrefix("python") else { return nil }
+    let rest = fileName.dropFirst(6)
+    let parts = rest.split(separator: ".")
+    guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else { return nil }
+    return String(rest)
+}
+
+/// `PY_VERSION` of CPython's `patchlevel.h` (`#define PY_VERSION "3.11.7"`).
+public func parsePatchlevelVersion(_ text: String) -> String? {
+    for line in text.lines where line.hasPrefix("#define PY_VERSION") {
+        let quoted = line.split(separator: "\"")
+        if quoted.count >= 2 { return String(quoted[1]) }
+    }
+    return nil
+}
+
+/// `key = value` lines of `pyvenv.cfg`.
+public func parsePyvenvCfg(_ text: String) -> [String: String] {
+    var values: [String: String] = [:]
+    for line in text.lines {
+        guard let equals = line.firstIndex(of: "=") else { continue }
+        values[line[..<equals].trimmed] = line[line.index(after: equals)...].trimmed
+    }
+    return values
+}
+
+/// `Name` and `Version` from core metadata (the RFC 822 headers before the first blank line).
+public func parseDistributionMetadata(_ text: String) -> (String, String)? {
+    var name: String?
+    var version: String?
+    // Only the headers: the long description after them can be large.
+    let bytes = Array(text.utf8)
+    var end = bytes.count
+    if let blank = firstOccurrence(of: [0x0A, 0x0A], in: bytes) { end = blank }
+    for line in String(decoding: bytes[0..<end], as: UTF8.self).lines {
+        if line.isEmpty { break }
+        if name == nil, line.hasPrefix("Name:") { name = String(line.dropFirst(5)).trimmed }
+        if version == nil, line.hasPrefix("Version:") { version = String(line.dropFirst(8)).trimmed }
+        if name != nil && version != nil { break }
+    }
+    guard let name, let version, !name.isEmpty else { return nil }
+    return (name, version)
+}
+
+/// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become `-`.
+public func normalizeDistributionName(_ name: String) -> String {
+    var result = ""
+    var lastWasSeparator = false
+    for character in name.lowercased() {
+        if character == "-" || character == "_" || character == "." {
+            if !lastWasSeparator { result.append("-") }
+            lastWasSeparator = true
+        } else {
+            result.append(character)
+            lastWasSeparator = false
+        }
+    }
+    return result
+}

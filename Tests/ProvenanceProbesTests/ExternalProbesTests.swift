@@ -1,0 +1,128 @@
+import ProvenanceCore
+import ProvenanceProbeKit
+import ProvenanceTestSupport
+import Testing
+@testable import ProvenanceProbes
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A directory of site probes made for one test.
+func probeDirectory(_ files: [String: String]) throws -> String {
+    let directory = "/tmp/provenance-probes-\(getpid())-\(Int.random(in: 0...1_000_000_000))"
+    for (name, content) in files {
+        try AtomicFile.write(Array(content.utf8), to: "\(directory)/\(name)", mode: name.hasSuffix(".sh") ? 0o755 : 0o644)
+    }
+    return directory
+}
+
+func loadProbes(_ directory: String) throws -> [any Probe] {
+    try ExternalProbeLoader.load(directories: [directory], reservedIDs: Set(BuiltinProbes.all.map(\.descriptor.id)),
+                                 environment: processEnvironment())
+}
+
+/// Runs a probe with a deadline on the live machine or a recorded one.
+func run(_ probe: any Probe, root: String? = nil, timeout: Double = 5) throws -> Section {
+    let machine = try root.map { try Machine.recorded(root: $0) } ?? Machine.live()
+    let context = ProbeContext(fs: machine.fs, commands: machine.commands, clock: machine.clock,
+                               environment: machine.environment, commandTimeout: timeout,
+                               deadline: monotonicSeconds() + timeout)
+    func collect<P: Probe>(_ p: P) -> Section { Capture.collect(p, context) }
+    return collect(probe)
+}
+
+@Suite("Site probes (Probes/ directories)")
+struct ExternalProbesTests {
+    @Test("executable probes: working, hanging, flooding, invalid JSON, failing")
+    func executables() throws {
+        let directory = try probeDirectory([
+            "good.sh": "#!/bin/sh\necho '{\"fabric\": \"hdr\", \"ports\": 2}'\n",
+            "hangs.sh": "#!/bin/sh\nsleep 300\n",
+            "floods.sh": "#!/bin/sh\nhead -c 100000000 /dev/zero | tr '\\000' a\n",
+            "garbled.sh": "#!/bin/sh\necho 'not json'\n",
+            "fails.sh": "#!/bin/sh\necho 'licence server unreachable' >&2\nexit 3\n",
+            "notes.txt": "ignored", "data.bin": "not executable, ignored",
+        ])
+        let probes = try loadProbes(directory)
+        #expect(Set(probes.map(\.descriptor.id)) == ["good", "hangs", "floods", "garbled", "fails"])
+        func section(_ id: String, timeout: Double = 5) throws -> Section {
+            try run(probes.first { $0.descriptor.id == id }!, timeout: timeout)
+        }
+        let good = try section("good")
+        #expect(good.status == .ok)
+        #expect(good.data == ["fabric": "hdr", "ports": 2])
+
+        let started = monotonicSeconds()
+        let hangs = try section("hangs", timeout: 0.5)
+        #expect(monotonicSeconds() - started < 1.5)
+        #expect(hangs.status == .failed)
+        #expect(hangs.issues.last?.message == "timed out after 0.5 s and was killed")
+
+        let floods = try section("floods", timeout: 20)
+        #expect(floods.status == .failed)
+        #expect(floods.issues.last?.message == "printed more than 1048576 bytes")
+        #expect(try section("garbled").issues.last?.message.hasPrefix("printed invalid JSON") == true)
+        let fails = try section("fails")
+        #expect(fails.status == .failed)
+        #expect(fails.issues.last?.message == "exited with status 3: licence server unreachable")
+    }
+
+    @Test("declarative probes read files and run commands of the captured machine")
+    func declarative() throws {
+        let directory = try probeDirectory([
+            "distro.yaml": "id: site.distro\nfields:\n  release:\n    file: [/etc/nonexistent, /etc/os-release]\n    regex: 'VERSION_ID=\"?([0-9.]+)'\n  missing:\n    file: /etc/not-here\n",
+            "rocm.json": #"{"id": "rocmdriver", "fields": {"driver": {"command": ["rocm-smi", "--showallinfo", "--json"], "pointer": "/system/Driver version"}}}"#,
+        ])
+        let probes = try loadProbes(directory)
+        let distro = try run(probes.first { $0.descriptor.id == "site.distro" }!, root: Project.machines + "/os-distro-debian10")
+        #expect(distro.status == .ok)
+        #expect(distro.data == ["release": "10"])
+        let rocmMachine = Project.machines + "/gpu-telegraf-mi100_rocm571"
+        let expectedDriver = shell("grep -o '\"Driver version\": *\"[^\"]*\"' '\(rocmMachine)'/commands/*.json | head -1 | sed 's/.*: *\"//; s/\"$//'").output.trimmed
+        let rocm = try run(probes.first { $0.descriptor.id == "rocmdriver" }!, root: rocmMachine)
+        #expect(!expectedDriver.isEmpty)
+        #expect(rocm.data == ["driver": .string(expectedDriver)])
+        // No file and no command on that machine: absent, not failed.
+        #expect(try run(probes.first { $0.descriptor.id == "rocmdriver" }!, root: Project.machines + "/os-distro-debian10").status
+            == .absent)
+    }
+
+    @Test("executables run under --root only when they say they support it")
+    func rootSupport() throws {
+        let directory = try probeDirectory([
+            "plain.sh": "#!/bin/sh\necho '{}'\n",
+            "rooted.sh": "#!/bin/sh\n# provenance-supports-root\nprintf '{\"root\": \"%s\"}' \"$PROVENANCE_ROOT\"\n",
+        ])
+        let probes = try loadProbes(directory)
+        let machine = Project.machines + "/os-distro-debian10"
+        #expect(try run(probes.first { $0.descriptor.id == "plain" }!, root: machine).status == .absent)
+        #expect(try run(probes.first { $0.descriptor.id == "rooted" }!, root: machine).data == ["root": .string(machine)])
+    }
+
+    @Test("ids must not collide, definitions must be valid", arguments: [
+        ["cpu.sh": "#!/bin/sh\necho '{}'\n"],
+        ["a.yaml": "id: same\nfields: {x: {file: /x}}\n", "b.json": #"{"id": "same", "fields": {"y": {"file": "/y"}}}"#],
+        ["bad.yaml": "id: Bad Id\nfields: {x: {file: /x}}\n"],
+        ["bad.json": #"{"id": "x", "fields": {"y": {"file": "relative"}}}"#],
+        ["bad.yaml": "id: x\nfields: {y: {command: [a], regex: '('}}\n"],
+        ["bad.yaml": "id: x\nfields: {y: {file: /a, command: [b]}}\n"],
+        ["bad.yaml": "id: x\nfields: [\n"],
+    ])
+    func invalid(files: [String: String]) throws {
+        let directory = try probeDirectory(files)
+        #expect(throws: ProbeDefinitionError.self) { try loadProbes(directory) }
+    }
+
+    @Test("the shipped examples load, validate and work on recorded machines")
+    func shippedExamples() throws {
+        let probes = try loadProbes(Project.root + "/Probes")
+        #expect(Set(probes.map(\.descriptor.id)) == ["infiniband", "lustre", "mkl", "kernelmodules"])
+        for probe in probes {
+            let section = try run(probe, root: Project.machines + "/host-procfs")
+            #expect(section.status == .absent || section.status == .ok, "\(probe.descriptor.id): \(section.issues)")
+        }
+        let live = try run(probes.first { $0.descriptor.id == "kernelmodules" }!)
+        #expect(live.status == .ok)
+    }
+}

@@ -1,0 +1,127 @@
+import ProvenanceCore
+import ProvenanceProbeKit
+import ProvenanceTestSupport
+import Testing
+@testable import ProvenanceProbes
+
+/// Runs a probe on this machine.
+func liveSection<P: Probe>(_ probe: P, environment: [String: String]? = nil) -> Section {
+    let machine = Machine.live()
+    let context = ProbeContext(fs: machine.fs, commands: LiveCommandRunner(environment: environment ?? machine.environment),
+                               clock: machine.clock, environment: environment ?? machine.environment,
+                               process: machine.process, commandTimeout: 20, deadline: monotonicSeconds() + 60)
+    return Capture.collect(probe, context)
+}
+
+@Suite("Software probes on this machine")
+struct LiveSoftwareProbesTests {
+    @Test("dpkg packages equal dpkg-query's installed packages")
+    func dpkg() throws {
+        let data = try #require(liveSection(DpkgProbe()).data)
+        let ours = Set(data["packages"]?.arrayValue?.compactMap { package -> String? in
+            guard let name = package["name"]?.stringValue, let version = package["version"]?.stringValue else { return nil }
+            return "\(name):\(package["architecture"]?.stringValue ?? "") \(version)"
+        } ?? [])
+        let query = shell("dpkg-query -W -f='${db:Status-Abbrev}|${Package}:${Architecture} ${Version}\\n'").output
+        let theirs = Set(query.lines.filter { $0.hasPrefix("ii") || $0.hasPrefix("hi") }.map { String($0.split(separator: "|")[1]) })
+        #expect(ours.count > 100)
+        #expect(ours == theirs, "only ours: \(ours.subtracting(theirs).prefix(5)), only dpkg-query: \(theirs.subtracting(ours).prefix(5))")
+    }
+
+    @Test("python distributions equal pip list")
+    func python() throws {
+        let section = liveSection(PythonProbe())
+        #expect(section.status == .ok, "\(section.issues)")
+        let data = try #require(section.data)
+        let ours = Set(data["distributions"]?.arrayValue?.compactMap { d -> String? in
+            guard let name = d["name"]?.stringValue, let version = d["version"]?.stringValue else { return nil }
+            return normalizeDistributionName(name) + "==" + version
+        } ?? [])
+        let pip = try JSONParser.parse(shell("python3 -m pip list --format=json 2>/dev/null", timeout: 120).output)
+        let theirs = Set(pip.arrayValue?.compactMap { d -> String? in
+            guard let name = d["name"]?.stringValue, let version = d["version"]?.stringValue else { return nil }
+            return normalizeDistributionName(name) + "==" + version
+        } ?? [])
+        #expect(ours.count > 10)
+        #expect(ours == theirs, "only ours: \(ours.subtracting(theirs).prefix(5)), only pip: \(theirs.subtracting(ours).prefix(5))")
+        let version = shell("python3 -c 'import platform; print(platform.python_version())'").output.trimmed
+        #expect(data["version"]?.stringValue == version)
+    }
+
+    @Test("gcc and glibc versions equal gcc -dumpfullversion and ldd --version")
+    func gccAndLibc() throws {
+        let tools = try #require(liveSection(ToolchainsProbe()).data)
+        #expect(tools["tools"]?["gcc"]?["version"]?.stringValue == shell("gcc -dumpfullversion").output.trimmed)
+        #expect(tools["tools"]?["make"]?["version"]?.stringValue != nil)
+        let libc = try #require(liveSection(LibcProbe()).data)
+        let ldd = shell("ldd --version | head -1").output.trimmed
+        #expect(libc["implementation"] == "glibc")
+        #expect(ldd.hasSuffix(" " + (libc["version"]?.stringValue ?? "?")), "ldd says: \(ldd)")
+    }
+
+    @Test("tool versions are cached by executable identity")
+    func cache() throws {
+        let directory = "/tmp/provenance-cache-\(Int.random(in: 0...1_000_000))"
+        let environment = processEnvironment().merging(["XDG_CACHE_HOME": directory]) { $1 }
+        let first = liveSection(ToolchainsProbe(cache: CommandCache(environment: environment)))
+        let second = liveSection(ToolchainsProbe(cache: CommandCache(environment: environment)))
+        #expect(first.data == second.data)
+        let stored = try #require(try RootedFileSystem().read(directory + "/provenance/commands-v1.json"))
+        #expect(stored.contains("gcc"))
+    }
+}
+
+@Suite("Software parsers")
+struct SoftwareParserTests {
+    @Test("tool version outputs of real tools", arguments: [
+        ("gcc (Debian 12.2.0-14+deb12u1) 12.2.0\nCopyright (C) 2022", "12.2.0"),
+        ("clang version 21.0.0 (https://github.com/swiftlang/llvm-project.git 11673e6660b2)", "21.0.0"),
+        ("nvcc: NVIDIA (R) Cuda compiler driver\nCopyright (c) 2005-2022 NVIDIA Corporation\nBuilt on Wed_Sep_21_10:33:58_PDT_2022\nCuda compilation tools, release 11.8, V11.8.89\nBuild cuda_11.8.r11.8/compiler.31833905_0", "11.8.89"),
+        ("Python 3.11.7", "3.11.7"), ("Swift version 6.3.1 (swift-6.3.1-RELEASE)\nTarget: x86_64-unknown-linux-gnu", "6.3.1"),
+        ("rustc 1.95.0 (59807616e 2026-04-14)", "1.95.0"), ("go version go1.22.1 linux/amd64", "1.22.1"),
+        ("openjdk version \"17.0.15\" 2025-04-15\nOpenJDK Runtime Environment", "17.0.15"),
+        ("cmake version 3.25.1\n\nCMake suite maintained", "3.25.1"), ("GNU Make 4.3\nBuilt for x86_64-pc-linux-gnu", "4.3"),
+        ("GNU ld (GNU Binutils for Debian) 2.40\nCopyright (C) 2023", "2.40"),
+    ])
+    func toolVersions(output: String, version: String) {
+        #expect(parseToolVersion(output) == version)
+    }
+
+    @Test("glibc banner")
+    func glibc() {
+        let banner = glibcBanner(in: Array("\u{0}xxGNU C Library (Debian GLIBC 2.36-9+deb12u14) stable release version 2.36.\n\u{0}".utf8))
+        #expect(banner == "GNU C Library (Debian GLIBC 2.36-9+deb12u14) stable release version 2.36.")
+        #expect(glibcVersion(fromBanner: banner!) == "2.36")
+        #expect(glibcVersion(fromBanner: "GNU C Library (GNU libc) stable release version 2.17, by Roland McGrath et al.") == "2.17")
+    }
+
+    @Test("rpm query lines and apk database")
+    func rpmAndApk() {
+        let rpm = parseRpmQuery("bash\t0:5.1.8-9.el9\tx86_64\nkernel-core\t0:5.14.0-427.el9\tx86_64\ngpg-pubkey\t0:fd431d51-4ae0493b\t(none)\nbad line\n")
+        #expect(rpm.packages.map(\.name) == ["bash", "gpg-pubkey", "kernel-core"])
+        #expect(rpm.packages[0].version == "5.1.8-9.el9")
+        #expect(rpm.packages[1].architecture == nil)
+        #expect(rpm.problems.count == 1)
+        let apk = parseApkInstalled("C:Q1abc=\nP:musl\nV:1.2.3-r4\nA:x86_64\n\nP:busybox\nV:1.35.0-r29\nA:x86_64\n")
+        #expect(apk.map(\.name) == ["busybox", "musl"])
+        #expect(apkPackageVersion("P:musl\nV:1.2.3-r4\n", "musl") == "1.2.3-r4")
+    }
+
+    @Test("python metadata helpers")
+    func python() {
+        #expect(pythonShortVersion(fileName: "python3.11") == "3.11")
+        #expect(pythonShortVersion(fileName: "python3") == nil)
+        #expect(parsePatchlevelVersion("#define PY_MINOR_VERSION 11\n#define PY_VERSION      \"3.11.7\"\n") == "3.11.7")
+        #expect(parseDistributionMetadata("Metadata-Version: 2.1\nName: PyYAML\nVersion: 6.0.3\n\nName: not this") ?? ("", "")
+            == ("PyYAML", "6.0.3"))
+        #expect(normalizeDistributionName("Foo.Bar__baz") == "foo-bar-baz")
+    }
+
+    @Test("environment allow-list patterns")
+    func patterns() {
+        #expect(matchesNamePattern("CUDA_*", "CUDA_VISIBLE_DEVICES"))
+        #expect(!matchesNamePattern("CUDA_*", "MYCUDA_X"))
+        #expect(matchesNamePattern("*_TOKEN", "HF_TOKEN"))
+        #expect(matchesNamePattern("PATH", "PATH") && !matchesNamePattern("PATH", "PATHS"))
+    }
+}
