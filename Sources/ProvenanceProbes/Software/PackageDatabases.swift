@@ -1,5 +1,9 @@
 import ProvenanceCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One installed package.
 public struct InstalledPackage: Encodable, Equatable, Sendable {
     public var name: String
@@ -26,26 +30,43 @@ public func parseDpkgStatus(_ bytes: [UInt8]) -> [InstalledPackage] {
         installed = false
     }
 
-    func value(_ line: ArraySlice<UInt8>, after prefixLength: Int) -> String {
-        String(decoding: line.dropFirst(prefixLength), as: UTF8.self).trimmed
-    }
-
-    for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
-        if line.isEmpty || line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-            finish()
-            continue
+    bytes.withUnsafeBufferPointer { buffer in
+        /// Whether the line `start..<end` begins with `field` (a field name and its colon).
+        func starts(_ start: Int, _ end: Int, with field: StaticString) -> Bool {
+            let count = field.utf8CodeUnitCount
+            guard end - start >= count else { return false }
+            return memcmp(buffer.baseAddress! + start, field.utf8Start, count) == 0
         }
-        let first = line.first!
-        if first == 0x20 || first == 0x09 { continue }  // continuation of a multi-line field
-        if line.starts(with: "Package:".utf8) {
-            name = value(line, after: 8)
-        } else if line.starts(with: "Version:".utf8) {
-            version = value(line, after: 8)
-        } else if line.starts(with: "Architecture:".utf8) {
-            architecture = value(line, after: 13)
-        } else if line.starts(with: "Status:".utf8) {
-            let words = value(line, after: 7).split(separator: " ")
-            installed = words.count == 3 && words[2] == "installed"
+        /// The value after a field name, spaces and tabs trimmed.
+        func value(_ start: Int, _ end: Int) -> String {
+            var from = start
+            var to = end
+            while from < to && (buffer[from] == 0x20 || buffer[from] == 0x09) { from += 1 }
+            while to > from && (buffer[to - 1] == 0x20 || buffer[to - 1] == 0x09 || buffer[to - 1] == 0x0D) { to -= 1 }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[from..<to]), as: UTF8.self)
+        }
+        var start = 0
+        while start <= buffer.count {
+            var end = start
+            while end < buffer.count && buffer[end] != 0x0A { end += 1 }
+            defer { start = end + 1 }
+            // A blank line ends a stanza; an indented line continues a multi-line field.
+            var first = start
+            while first < end && (buffer[first] == 0x20 || buffer[first] == 0x09 || buffer[first] == 0x0D) { first += 1 }
+            if first == end {
+                finish()
+                continue
+            }
+            if first != start { continue }
+            switch buffer[start] {
+            case UInt8(ascii: "P") where starts(start, end, with: "Package:"): name = value(start + 8, end)
+            case UInt8(ascii: "V") where starts(start, end, with: "Version:"): version = value(start + 8, end)
+            case UInt8(ascii: "A") where starts(start, end, with: "Architecture:"): architecture = value(start + 13, end)
+            case UInt8(ascii: "S") where starts(start, end, with: "Status:"):
+                let words = value(start + 7, end).split(separator: " ")
+                installed = words.count == 3 && words[2] == "installed"
+            default: break
+            }
         }
     }
     finish()

@@ -6,6 +6,17 @@ public struct PackagesOutput: Encodable, Equatable {
     public var count: Int
     /// Sorted by name (then architecture).
     public var packages: [InstalledPackage]
+
+    /// Built as one JSON value: thousands of packages through keyed containers cost ~5 ms a capture.
+    public func encode(to encoder: any Encoder) throws {
+        let records: [JSONValue] = packages.map { package in
+            var record: [String: JSONValue] = ["name": .string(package.name), "version": .string(package.version)]
+            if let architecture = package.architecture { record["architecture"] = .string(architecture) }
+            return .object(record)
+        }
+        var container = encoder.singleValueContainer()
+        try container.encode(JSONValue.object(["count": .int(Int64(count)), "packages": .array(records)]))
+    }
 }
 
 /// Debian/Ubuntu packages, from `/var/lib/dpkg/status` read directly (no `dpkg-query`).
