@@ -21,18 +21,25 @@ extension StringProtocol {
     /// The lines of a text file: split at `\n` (a `\r\n` pair counts as one break), without the
     /// line breaks. A final line break does not make an extra empty line.
     public var lines: [String] {
+        // Split on the UTF-8 bytes: `\n` and `\r` never occur inside a multi-byte character.
         var result: [String] = []
-        var current = String.UnicodeScalarView()
-        for scalar in unicodeScalars {
-            if scalar == "\n" {
-                if current.last == "\r" { current.removeLast() }
-                result.append(String(current))
-                current = String.UnicodeScalarView()
-            } else {
-                current.append(scalar)
+        let utf8 = self.utf8
+        var start = utf8.startIndex
+        var carriageReturn: String.Index?  // where a `\r` just before the current byte is
+        var index = start
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            if byte == 0x0A {
+                result.append(String(self[start..<(carriageReturn ?? index)]))
+                start = utf8.index(after: index)
+                carriageReturn = nil
+                index = start
+                continue
             }
+            carriageReturn = byte == 0x0D ? index : nil
+            index = utf8.index(after: index)
         }
-        if !current.isEmpty { result.append(String(current)) }
+        if start != utf8.endIndex { result.append(String(self[start..<utf8.endIndex])) }
         return result
     }
 }

@@ -146,6 +146,10 @@ struct RootedFileSystemTests {
     func lines() {
         #expect("a\r\nb\nc".lines == ["a", "b", "c"])
         #expect("a\n\nb\n".lines == ["a", "", "b"])
+        // A lone \r stays; multi-byte characters and substrings split the same way.
+        #expect("é\r€\r\n\r\n🙂\r".lines == ["é\r€", "", "🙂\r"])
+        #expect("x\ny\r\nz".dropFirst(2).lines == ["y", "z"])
+        #expect("".lines == [] && "\n".lines == [""])
         #expect(" x \r\n".trimmed == "x")
     }
 }
