@@ -7,6 +7,8 @@ import Glibc
 /// Remembers what version commands printed, keyed by the executable's identity (device, inode,
 /// size, modification and change times in nanoseconds), so a pre-run hook does not start a JVM
 /// or a compiler driver before every job. Any change of the executable invalidates its entries.
+/// Probes may keep other derived values in it the same way (`value(for:identity:)`): the pci
+/// probe keeps the names of the devices it found, keyed by the identities of the ID databases.
 /// Live machines only; stored as JSON in `$XDG_CACHE_HOME/provenance/commands-v1.json`
 /// (`~/.cache/...`), written atomically; an unreadable or corrupt cache is ignored.
 public final class CommandCache: @unchecked Sendable {
@@ -61,6 +63,21 @@ public final class CommandCache: @unchecked Sendable {
             }
         }
         return result
+    }
+
+    /// A value remembered under `key` (not an absolute path: those key commands) while
+    /// `identity`, the identities of the files it was derived from, is unchanged; nil otherwise.
+    public func value(for key: String, identity: String) -> JSONValue? {
+        guard let entry = mutex.withLock({ entries[key] }), entry["identity"]?.stringValue == identity else { return nil }
+        return entry["value"]
+    }
+
+    /// Remembers `value` under `key` for files whose identities are `identity`.
+    public func remember(_ value: JSONValue, for key: String, identity: String) {
+        mutex.withLock {
+            entries[key] = ["identity": .string(identity), "value": value]
+            dirty = true
+        }
     }
 
     /// Writes the cache back if it changed.

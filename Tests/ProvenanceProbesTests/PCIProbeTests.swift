@@ -214,6 +214,42 @@ struct LivePCIProbeTests {
         #expect(data["names"]?["version"]?.stringValue == version.output.lines.first?.trimmed)
     }
 
+    /// The names are remembered in the command cache; a changed database identity (here
+    /// libpci's `~/.pciids-cache` appearing) makes the probe ask libpci again.
+    @Test("names come from the command cache while the ID databases are unchanged")
+    func nameCache() throws {
+        let directory = "/tmp/provenance-pci-cache-\(Int.random(in: 0...1_000_000_000))"
+        let environment = processEnvironment().merging(["XDG_CACHE_HOME": directory + "/cache", "HOME": directory]) { $1 }
+        _ = shell("mkdir -p '\(directory)'")
+        let first = liveSection(PCIProbe(cache: CommandCache(environment: environment)), environment: environment)
+        guard first.status != .absent else { return }
+        let uncached = try live()
+        #expect(first.data == uncached.data)
+
+        // Plant a name in the stored entry: the next capture must show it (the cache is used).
+        let path = directory + "/cache/provenance/commands-v1.json"
+        var stored = try JSONParser.parse(try #require(try RootedFileSystem().readBytes(path)))
+        guard case .object(var entries) = stored, let key = entries.keys.first(where: { $0.hasPrefix("pci-names") }),
+              case .object(var entry)? = entries[key], case .object(var value)? = entry["value"],
+              case .array(var rows)? = value["devices"], case .array(var row)? = rows.first
+        else { Issue.record("no pci-names entry in \(path)"); return }
+        row[1] = "Planted vendor"
+        rows[0] = .array(row)
+        value["devices"] = .array(rows)
+        entry["value"] = .object(value)
+        entries[key] = .object(entry)
+        stored = .object(entries)
+        try AtomicFile.write(CanonicalJSON.serialize(stored), to: path)
+        let second = liveSection(PCIProbe(cache: CommandCache(environment: environment)), environment: environment)
+        #expect(second.data?["devices"]?.arrayValue?.first?["vendorName"] == "Planted vendor")
+
+        // Another database identity: libpci is asked again and the real name is back.
+        _ = shell("touch '\(directory)/.pciids-cache'")
+        let third = liveSection(PCIProbe(cache: CommandCache(environment: environment)), environment: environment)
+        #expect(third.data == uncached.data)
+        _ = shell("rm -rf '\(directory)'")
+    }
+
     @Test("same kernel drivers as lspci -k, and NUMA nodes as sysfs states them")
     func drivers() throws {
         let section = try live()

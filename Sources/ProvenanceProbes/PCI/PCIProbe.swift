@@ -25,11 +25,22 @@ import ProvenanceProbeKit
 /// - libpci cannot read one device: the device is described from its `uevent` when that has the
 ///   ids, and the section is `partial`.
 ///
+/// On a live machine the names found are remembered in the command cache, keyed by the devices'
+/// ids and the identities (device, inode, size, times) of pci.ids, udev's hwdb and libpci's own
+/// name cache: while none of these changes, pci.ids is not loaded again (`capture --no-cache`
+/// loads it).
+///
 /// The current link speed and width go to `volatile`, keyed by slot: GPUs and NICs lower them
 /// when idle (power management), so they change between captures of an unchanged machine; the
 /// maximum link speed and width are in the data.
 public struct PCIProbe: Probe {
-    public init() {}
+    /// Remembers the names of the devices found (live machines only): libpci loading pci.ids
+    /// costs 10–20 ms of every capture, and the devices and the databases rarely change.
+    let cache: CommandCache?
+
+    public init(cache: CommandCache? = nil) {
+        self.cache = cache
+    }
 
     /// Where pci.ids is looked for on a recorded machine (then on the host): Debian's path first,
     /// then hwdata's (Fedora, RHEL, Arch).
@@ -89,6 +100,11 @@ public struct PCIProbe: Probe {
         public var maxLinkWidth: Int?
         /// `uevent` when libpci could not read the device and its ids come from the uevent file.
         public var source: String?
+
+        /// What the names depend on: class, vendor, device and subsystem ids.
+        var idKey: String {
+            "\(classCode ?? "")|\(vendorId)|\(deviceId)|\(subsystemVendorId ?? "")|\(subsystemDeviceId ?? "")"
+        }
     }
 
     public struct NamesDatabase: Encodable, Equatable {
@@ -143,22 +159,6 @@ public struct PCIProbe: Probe {
         }
         reportWarnings()
 
-        // On the live machine udev's hwdb still answers when pci.ids cannot be read.
-        let hwdbOnly = fs.isLive ? "names only from udev's hwdb" : "names left out"
-        do {
-            if try access.loadNameList() {
-                if fs.isLive, let path = access.nameListPath { names = NamesDatabase(file: path, version: pciIDsVersion(fs, path)) }
-            } else {
-                report.issue(names?.file ?? access.nameListPath ?? "pci.ids", "PCI ID database not readable: \(hwdbOnly)")
-                names = nil
-            }
-        } catch {
-            report.issue("libpci", "\(machineText(error.description)): \(hwdbOnly)")
-            names = nil
-        }
-        reportWarnings()
-        let lookUpNames = names != nil || fs.isLive
-
         let fill = PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS | PCI_FILL_NUMA_NODE
         var devices: [Device] = []
         var currentLinks: [String: JSONValue] = [:]
@@ -201,7 +201,6 @@ public struct PCIProbe: Probe {
             }
             reportWarnings()
 
-            if lookUpNames { addNames(&entry, access, flags: lookupFlags) }
             if let target = fs.readLink("\(path)/driver") {
                 entry.driver = target.split(separator: "/").last.map(String.init)
             }
@@ -221,7 +220,75 @@ public struct PCIProbe: Probe {
             devices.append(entry)
         }
         if !currentLinks.isEmpty { report.volatile = .object(["currentLinks": .object(currentLinks)]) }
+
+        let cacheKey = "pci-names\u{1F}" + devices.map(\.idKey).joined(separator: ";")
+        let identity = fs.isLive ? Self.namesIdentity(environment: context.environment) : nil
+        if let cache, let identity, let cached = cache.value(for: cacheKey, identity: identity),
+           Self.applyCachedNames(cached, to: &devices, names: &names)
+        {
+            return Output(devices: devices, names: names)
+        }
+        // On the live machine udev's hwdb still answers when pci.ids cannot be read.
+        let hwdbOnly = fs.isLive ? "names only from udev's hwdb" : "names left out"
+        do {
+            if try access.loadNameList() {
+                if fs.isLive, let path = access.nameListPath { names = NamesDatabase(file: path, version: pciIDsVersion(fs, path)) }
+            } else {
+                report.issue(names?.file ?? access.nameListPath ?? "pci.ids", "PCI ID database not readable: \(hwdbOnly)")
+                names = nil
+            }
+        } catch {
+            report.issue("libpci", "\(machineText(error.description)): \(hwdbOnly)")
+            names = nil
+        }
+        reportWarnings()
+        let lookUpNames = names != nil || fs.isLive
+
+        if lookUpNames {
+            for index in devices.indices { addNames(&devices[index], access, flags: lookupFlags) }
+        }
+        if let cache, let identity, let names {
+            cache.remember(Self.cachedNames(devices, names), for: cacheKey, identity: identity)
+            cache.save()
+        }
         return Output(devices: devices, names: names)
+    }
+
+    /// The files names may come from on the live machine, each with its identity (or `-`).
+    static func namesIdentity(environment: [String: String]) -> String {
+        var paths = idFilePaths + ["/usr/share/misc/pci.ids.gz", "/etc/udev/hwdb.bin", "/usr/lib/udev/hwdb.bin",
+                                   "/lib/udev/hwdb.bin"]
+        if let home = environment["HOME"], home.hasPrefix("/") { paths.append(home + "/.pciids-cache") }
+        return paths.map { "\($0)=\(CommandCache.identity(of: $0) ?? "-")" }.joined(separator: ";")
+    }
+
+    /// The names of `devices` and where they came from, for the cache.
+    static func cachedNames(_ devices: [Device], _ names: NamesDatabase) -> JSONValue {
+        func string(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
+        return .object([
+            "file": .string(names.file), "version": string(names.version),
+            "devices": .array(devices.map { device in
+                .array([string(device.className), string(device.vendorName), string(device.deviceName),
+                        string(device.subsystemVendorName), string(device.subsystemDeviceName)])
+            }),
+        ])
+    }
+
+    /// Puts cached names on `devices`; false (nothing changed) when the entry does not fit them.
+    static func applyCachedNames(_ cached: JSONValue, to devices: inout [Device], names: inout NamesDatabase?) -> Bool {
+        guard let file = cached["file"]?.stringValue, let rows = cached["devices"]?.arrayValue, rows.count == devices.count,
+              rows.allSatisfy({ $0.arrayValue?.count == 5 })
+        else { return false }
+        for (index, row) in rows.enumerated() {
+            let values = row.arrayValue!.map(\.stringValue)
+            devices[index].className = values[0]
+            devices[index].vendorName = values[1]
+            devices[index].deviceName = values[2]
+            devices[index].subsystemVendorName = values[3]
+            devices[index].subsystemDeviceName = values[4]
+        }
+        names = NamesDatabase(file: file, version: cached["version"]?.stringValue)
+        return true
     }
 
     private func setSubsystem(_ entry: inout Device, vendor: UInt16, device: UInt16) {
@@ -247,8 +314,8 @@ public struct PCIProbe: Probe {
 
     /// The `Version:` of a pci.ids file, from its first lines.
     private func pciIDsVersion(_ fs: RootedFileSystem, _ path: String) -> String? {
-        guard let bytes = try? fs.readBytes(path) else { return nil }
-        return parsePCIIDsVersion(String(decoding: bytes.prefix(2048), as: UTF8.self))
+        guard let bytes = (try? fs.readPrefix(path, maxBytes: 2048)) ?? nil else { return nil }
+        return parsePCIIDsVersion(String(decoding: bytes, as: UTF8.self))
     }
 }
 
