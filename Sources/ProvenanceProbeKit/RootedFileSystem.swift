@@ -36,8 +36,8 @@ public struct RootedFileSystem: Sendable {
     }
 
     /// Opens a regular file for reading (never blocking on a FIFO or device); nil when it does not
-    /// exist. The caller closes the descriptor.
-    private func openRegularFile(_ path: String) throws(FileSystemError) -> Int32? {
+    /// exist. The caller closes the descriptor. `size` is what fstat says (0 for most of /proc).
+    private func openRegularFile(_ path: String) throws(FileSystemError) -> (fd: Int32, size: Int)? {
         let fd = open(hostPath(path), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         if fd < 0 {
             let code = errno
@@ -54,14 +54,16 @@ public struct RootedFileSystem: Sendable {
             close(fd)
             throw FileSystemError(path: path, message: "not a regular file")
         }
-        return fd
+        return (fd, Int(info.st_size))
     }
 
     /// The bytes of a regular file, or nil when it does not exist on the machine.
     public func readBytes(_ path: String) throws(FileSystemError) -> [UInt8]? {
-        guard let fd = try openRegularFile(path) else { return nil }
+        guard let (fd, size) = try openRegularFile(path) else { return nil }
         defer { close(fd) }
         var result: [UInt8] = []
+        // The size stated is a hint (a file may grow; /proc states 0): no copies while it holds.
+        result.reserveCapacity(min(size, maxFileBytes) + 1)
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -80,7 +82,7 @@ public struct RootedFileSystem: Sendable {
 
     /// At most the first `maxBytes` bytes of a regular file, or nil when it does not exist.
     public func readPrefix(_ path: String, maxBytes: Int) throws(FileSystemError) -> [UInt8]? {
-        guard let fd = try openRegularFile(path) else { return nil }
+        guard let (fd, _) = try openRegularFile(path) else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: maxBytes)
         var filled = 0

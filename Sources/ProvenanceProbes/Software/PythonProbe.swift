@@ -209,15 +209,17 @@ public func parsePyvenvCfg(_ text: String) -> [String: String] {
 public func parseDistributionMetadata(_ text: String) -> (String, String)? {
     var name: String?
     var version: String?
-    // Only the headers: the long description after them can be large.
-    let bytes = Array(text.utf8)
-    var end = bytes.count
-    if let blank = firstOccurrence(of: [0x0A, 0x0A], in: bytes) { end = blank }
-    for line in String(decoding: bytes[0..<end], as: UTF8.self).lines {
+    // Only the headers, and only until both are found (they are usually the second and third
+    // lines): the long description after a blank line can be large.
+    var rest = Substring(text)
+    while !rest.isEmpty, name == nil || version == nil {
+        let end = rest.utf8.firstIndex(of: 0x0A) ?? rest.endIndex
+        var line = rest[..<end]
+        rest = end == rest.endIndex ? "" : rest[rest.utf8.index(after: end)...]
+        if line.hasSuffix("\r") { line = line.dropLast() }
         if line.isEmpty { break }
-        if name == nil, line.hasPrefix("Name:") { name = String(line.dropFirst(5)).trimmed }
-        if version == nil, line.hasPrefix("Version:") { version = String(line.dropFirst(8)).trimmed }
-        if name != nil && version != nil { break }
+        if name == nil, line.hasPrefix("Name:") { name = line.dropFirst(5).trimmed }
+        if version == nil, line.hasPrefix("Version:") { version = line.dropFirst(8).trimmed }
     }
     guard let name, let version, !name.isEmpty else { return nil }
     return (name, version)
