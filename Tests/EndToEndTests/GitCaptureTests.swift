@@ -235,6 +235,27 @@ struct GitCaptureTests {
         #expect(try RootedFileSystem().list(output)?.contains("b.diff.patch") == true)
     }
 
+    /// A reviewer verifies a recorded manifest: the recorded repository is read again wherever
+    /// verify runs from; an edit after the capture is named, by repository path.
+    @Test("verify reads the recorded repository again and names a change made after the capture")
+    func verify() throws {
+        let directory = GitFixture.directory()
+        try #require(GitFixture.dirtyRepository(at: directory).status == 0)
+        let output = GitFixture.directory("out")
+        #expect(provenance(["capture", "-q", "--only", "git", "--repo", directory, "-o", output + "/env.json"])
+            .outcome == .exited(0))
+        let same = provenance(["verify", output + "/env.json"])
+        #expect(same.outcome == .exited(0), "\(same.stdoutText)\(same.stderrText)")
+
+        GitFixture.run("echo one more line >> staged.txt", in: directory)  // tracked, already dirty
+        let changed = provenance(["verify", output + "/env.json", "--format", "json"])
+        #expect(changed.outcome == .exited(2), "\(changed.stdoutText)\(changed.stderrText)")
+        let report = try JSONParser.parse(changed.stdout)
+        let paths = Set(report["violations"]?.arrayValue?.compactMap { $0["path"]?.stringValue } ?? [])
+        #expect(paths.contains("git.repositories[\(directory)].diff.sha256"), "\(paths)")
+        #expect(paths.allSatisfy { $0.hasPrefix("git.repositories[\(directory)].") }, "\(paths)")
+    }
+
     /// The pre-run hook records the job's repository (its working directory) with its patch.
     @Test("provenance run, started in a dirty repository, writes env.diff.patch beside env.json")
     func runWritesPatch() throws {
