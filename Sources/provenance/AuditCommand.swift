@@ -42,15 +42,17 @@ struct AuditCommand: ParsableCommand {
     func run() throws {
         let chosen = try policy.map(loadPolicy) ?? AuditBuilder.defaultPolicy
         var builder = AuditBuilder(policy: chosen)
+        var reader = AuditFileReader()
+        defer { reader.deallocate() }
         for (index, input) in inputs.enumerated() {
             let files = try manifestFiles(input)
             for file in files {
                 let base = String(file.split(separator: "/").last ?? Substring(file))
                 let name = base.hasSuffix(".json") ? String(base.dropLast(5)) : base
-                let bytes = try readInputFile(file, what: "manifest")
-                if let problem = add(bytes, to: &builder, name: name, side: compare ? UInt8(index) : 0) {
-                    throw UserError(message: "\(file): \(problem)", code: Exit.badInput)
+                let problem = try reader.withBytes(of: file) { bytes in
+                    add(bytes, to: &builder, name: name, side: compare ? UInt8(index) : 0)
                 }
+                if let problem { throw UserError(message: "\(file): \(problem)", code: Exit.badInput) }
             }
         }
         let report = builder.finish(compare: compare)
@@ -64,7 +66,7 @@ struct AuditCommand: ParsableCommand {
     }
 
     /// Adds one manifest; returns why it cannot be read, if it cannot.
-    private func add(_ bytes: [UInt8], to builder: inout AuditBuilder, name: String, side: UInt8) -> String? {
+    private func add(_ bytes: UnsafeBufferPointer<UInt8>, to builder: inout AuditBuilder, name: String, side: UInt8) -> String? {
         do {
             try builder.add(bytes: bytes, fallbackName: name, ignoreHostName: nameBy == .file, side: side)
             return nil

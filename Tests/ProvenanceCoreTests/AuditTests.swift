@@ -116,6 +116,62 @@ struct AuditTests {
         #expect(report.text(sideNames: ["old", "new"]).contains("  old: \"535.104.05\" ×3"))
     }
 
+    @Test("from bytes: the same report as from parsed manifests, cut identity values included")
+    func bytes() throws {
+        // A policy that makes the CPU serial matter before the strict rules ignore every serial:
+        // the serial cannot be cut out of the cpu section's bytes there.
+        let serials = Policy(name: "serials", description: "", rules: [Policy.Entry("cpu.serial", .equal)] + Policy.strict.rules,
+                             fallback: Policy.strict.fallback)
+        for policy in [Policy.strict, serials] {
+            var fromValues = AuditBuilder(policy: policy)
+            var fromBytes = AuditBuilder(policy: policy)
+            for index in 0..<60 {
+                var manifest = node(index, kernel: index % 20 == 3 ? "6.1.0-99-amd64" : "6.1.0-13-amd64",
+                                    microcode: index == 41 ? "0xf2" : "0xf0")
+                // Serials of other types and an object where a plain value was.
+                let serial: JSONValue? = switch index {
+                case 10: .int(12345)
+                case 11: .null
+                case 12: ["board": "x"]
+                case 13: nil
+                default: .string("SN-\(index)")
+                }
+                var sections = manifest["sections"]!.objectValue!
+                var cpu = sections["cpu"]!.objectValue!
+                var data = cpu["data"]!.objectValue!
+                data["serial"] = serial
+                cpu["data"] = .object(data)
+                sections["cpu"] = .object(cpu)
+                var document = manifest.objectValue!
+                document["sections"] = .object(sections)
+                manifest = .object(document)
+                fromValues.add(manifest, fallbackName: "")
+                try fromBytes.add(bytes: CanonicalJSON.serialize(manifest), fallbackName: "")
+            }
+            let report = fromBytes.finish()
+            #expect(report == fromValues.finish(), "policy \(policy.name)")
+            let paths = report.differences.map(\.path)
+            #expect(paths.contains("os.kernel.release") && paths.contains("cpu.microcode"))
+            #expect(paths.contains("cpu.serial.board"))
+            // Strict: only the odd serials' shapes split groups. Serials: every node differs.
+            #expect(paths.contains("cpu.serial") == (policy.name == "serials"))
+            #expect(report.groups.count == (policy.name == "serials" ? 60 : 4))
+        }
+    }
+
+    @Test("from bytes: a cut value must still be valid JSON")
+    func badCutValue() throws {
+        var builder = AuditBuilder()
+        let good = Array(String(decoding: CanonicalJSON.serialize(node(1)), as: UTF8.self).utf8)
+        try builder.add(bytes: good, fallbackName: "")
+        for bad in [#""SN-\q""#, "12x", "nul", #""SN-"#] {
+            let text = String(decoding: CanonicalJSON.serialize(node(2)), as: UTF8.self)
+                .replacing(#""SN-2""#, with: bad)
+            #expect(throws: ManifestReader.Error.self, "\(bad)") { try builder.add(bytes: Array(text.utf8), fallbackName: "") }
+        }
+        #expect(builder.count == 1)
+    }
+
     @Test("HTML is one page with everything escaped")
     func html() {
         var builder = AuditBuilder()

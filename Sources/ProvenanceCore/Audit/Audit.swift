@@ -18,9 +18,17 @@ public struct AuditBuilder: Sendable {
     public private(set) var names: [String] = []
     /// For `--compare`: which side (0 = A, 1 = B) each node belongs to.
     private var sides: [UInt8] = []
-    private var sections: [String: SectionTable] = [:]
-    private var groups: [String: [Int32]] = [:]
-    private var groupOrder: [String] = []
+    /// One table per section id, in the order the ids were first seen.
+    private var tables: [SectionTable] = []
+    private var tableIndex: [String: Int] = [:]
+    /// Groups of nodes by their key: (table, content) index pairs in section id order.
+    private var groupIndex: [[Int32]: Int] = [:]
+    private var groups: [(key: [Int32], nodes: [Int32])] = []
+    /// Per section, the data last seen (see `ManifestScanner`).
+    private var templates: [String: Template] = [:]
+    /// The field names cut out of section data before looking it up (see `cutNames(for:)`).
+    private let cutNames: [[UInt8]]
+    private let cutNameSet: Set<String>
 
     /// Fields that name a machine or a device rather than describe its environment, ignored by
     /// default (the `strict` policy: everything else matters).
@@ -28,6 +36,24 @@ public struct AuditBuilder: Sendable {
 
     public init(policy: Policy = AuditBuilder.defaultPolicy) {
         self.policy = policy
+        let names = AuditBuilder.cutNames(for: policy)
+        cutNames = names.map { Array($0.utf8) }
+        cutNameSet = Set(names)
+    }
+
+    /// Field names whose values the policy ignores wherever they are (`**.serial`, `**.boardId`):
+    /// data that differs only in them is looked up as the same bytes, with those values left out.
+    /// Identity keys (`uuid`, `name`, …) are kept: they name array elements, so they shape paths.
+    /// Whether leaving a value out is right is still checked on each new content (a rule before
+    /// may make `cpu.serial` matter): see `Flattener.cutMatters`.
+    static func cutNames(for policy: Policy) -> [String] {
+        policy.rules.compactMap { entry in
+            guard entry.rule == .ignore, entry.pattern.text.hasPrefix("**.") else { return nil }
+            let name = String(entry.pattern.text.dropFirst(3))
+            guard !name.isEmpty, !name.contains(where: { "*.[]\\\"".contains($0) }),
+                  !ManifestDiff.identityKeys.contains(name) else { return nil }
+            return name
+        }
     }
 
     /// The number of manifests added.
@@ -40,77 +66,114 @@ public struct AuditBuilder: Sendable {
         let host = manifest["hostName"]?.stringValue
         names.append(host.map { $0.isEmpty ? fallbackName : $0 } ?? fallbackName)
         sides.append(side)
-        var key: [UInt8] = []
+        var key: [Int32] = []
         let manifestSections = manifest["sections"]?.objectValue ?? [:]
         for id in manifestSections.keys.sorted() {
             let section = manifestSections[id]!
-            if sections[id] == nil {
-                // Nodes added before this section first appeared lack it: they count as "absent".
-                sections[id] = SectionTable(id: id)
-            }
+            let table = table(id)
             let skipped = section["status"] == "skipped"
             // A skipped probe says nothing about the section's data; only its status is compared
             // (so every split between groups shows as a difference).
-            if skipped { sections[id]!.skipped.append(node) }
-            let hash = sections[id]!.add(skipped ? ["status": "skipped"] : section, node: node, policy: policy)
-            key += Array(id.utf8) + [0] + hash + [0]
+            if skipped { tables[table].skipped.append(node) }
+            let entry = tables[table].add(skipped ? ["status": "skipped"] : section, node: node, policy: policy)
+            key += [Int32(table), Int32(entry.index)]
         }
-        let group = Manifest.sha256(key)
-        if groups[group] == nil { groupOrder.append(group) }
-        groups[group, default: []].append(node)
+        addToGroup(node, key: key)
+    }
+
+    /// The index of the section's table, made when the section is first seen (nodes added before
+    /// lack it: they count as "absent").
+    private mutating func table(_ id: String) -> Int {
+        if let index = tableIndex[id] { return index }
+        tables.append(SectionTable(id: id))
+        tableIndex[id] = tables.count - 1
+        return tables.count - 1
+    }
+
+    private mutating func addToGroup(_ node: Int32, key: [Int32]) {
+        if let index = groupIndex[key] {
+            groups[index].nodes.append(node)
+        } else {
+            groupIndex[key] = groups.count
+            groups.append((key, [node]))
+        }
     }
 
     /// Adds one manifest from its bytes: the fast path. The envelope and section structure are
-    /// checked as `ManifestReader` does; a section's data is parsed only when these exact bytes
-    /// were not seen before (a fleet repeats the same sections over and over).
+    /// checked as `ManifestReader` does; a section's data is parsed only when its bytes (leaving
+    /// out the values of cut identity fields) were not seen before: a fleet repeats the same
+    /// sections over and over.
     public mutating func add(bytes: [UInt8], fallbackName: String, ignoreHostName: Bool = false,
                              side: UInt8 = 0) throws(ManifestReader.Error) {
-        let scanned = try ManifestScanner.scan(bytes)
+        try bytes.withUnsafeBufferPointer { buffer throws(ManifestReader.Error) in
+            try add(bytes: buffer, fallbackName: fallbackName, ignoreHostName: ignoreHostName, side: side)
+        }
+    }
+
+    /// `add(bytes:)` for bytes in a buffer the caller owns (read into it, reused for the next file).
+    public mutating func add(bytes: UnsafeBufferPointer<UInt8>, fallbackName: String, ignoreHostName: Bool = false,
+                             side: UInt8 = 0) throws(ManifestReader.Error) {
+        let scanned = try ManifestScanner.scan(bytes, cutNames: cutNames, templates: templates)
         guard let version = scanned.schemaVersion else {
             throw ManifestReader.Error(description: "not a manifest: no \"schemaVersion\" string")
         }
         _ = try ManifestReader.check(["schemaVersion": version, "sections": [:]])
         guard scanned.hasSections else { throw ManifestReader.Error(description: "not a manifest: no \"sections\" object") }
-        // Parse every new section first, so a bad manifest adds nothing.
-        var prepared: [(id: String, key: RawKey, hit: (Int, [UInt8])?, parsed: JSONValue?)] = []
+        // Find every section's content, parsing the new ones first, so a bad manifest adds nothing.
+        var prepared: [(id: String, template: Template, matched: Bool, exact: Template?, parsed: JSONValue?)] = []
         for section in scanned.sections.sorted(by: { $0.id < $1.id }) {
             let status = section.status ?? .null
-            let data = status == "skipped" ? [] : section.data.map { Array(bytes[$0]) } ?? []
+            // A skipped probe says nothing about the section's data; only its status is compared.
+            let data = status == "skipped" ? nil : section.data
+            if data != nil, section.matchedTemplate, let template = templates[section.id], template.status == status {
+                prepared.append((section.id, template, true, nil, nil))
+                continue
+            }
+            var template = Template(status: status, bytes: bytes, data: data, cuts: data == nil ? [] : section.cuts)
+            let table = tableIndex[section.id]
+            if let table, let entry = tables[table].known[template.key] {
+                template.entry = entry
+                prepared.append((section.id, template, false, nil, nil))
+                continue
+            }
+            // New, or its cut values mattered: also try the exact bytes.
+            var exact = template.key.cuts.isEmpty ? template : Template(status: status, bytes: bytes, data: data, cuts: [])
+            if let table, let entry = tables[table].known[exact.key] {
+                exact.entry = entry
+                prepared.append((section.id, exact, false, nil, nil))
+                continue
+            }
             var parsed: JSONValue?
-            let key = RawKey(status: status, data: data)
-            let hit = sections[section.id]?.rawBytes[key]
-            if !data.isEmpty, hit == nil {
+            if let data {
                 do {
-                    parsed = try JSONParser.parse(data)
+                    parsed = try JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[data]))
                 } catch {
                     throw ManifestReader.Error(description: "not a manifest: section \"\(section.id.prefix(60))\": \(error)")
                 }
             }
-            prepared.append((section.id, key, hit, parsed))
+            prepared.append((section.id, template, false, exact, parsed))
         }
         let node = Int32(names.count)
         let host = ignoreHostName ? nil : scanned.hostName?.stringValue
         names.append(host.map { $0.isEmpty ? fallbackName : $0 } ?? fallbackName)
         sides.append(side)
-        var key: [UInt8] = []
+        var key: [Int32] = []
+        key.reserveCapacity(2 * prepared.count)
         for section in prepared {
-            let id = section.id
-            if sections[id] == nil { sections[id] = SectionTable(id: id) }
-            let skipped = section.key.status == "skipped"
-            if skipped { sections[id]!.skipped.append(node) }
-            let hash: [UInt8]
-            if let (index, known) = section.hit {
-                sections[id]!.contents[index].nodes.append(node)
-                hash = known
+            let table = table(section.id)
+            if section.template.status == "skipped" { tables[table].skipped.append(node) }
+            var template = section.template
+            if let exact = section.exact {
+                template = tables[table].add(cut: template, exact: exact, parsed: section.parsed,
+                                             node: node, policy: policy, cutNames: cutNameSet)
             } else {
-                hash = sections[id]!.add(rawStatus: section.key.status, data: skipped ? [] : section.key.data,
-                                         parsed: section.parsed, node: node, policy: policy)
+                tables[table].contents[template.entry.index].nodes.append(node)
             }
-            key += Array(id.utf8) + [0] + hash + [0]
+            // The next node's data is matched against this one's.
+            if !section.matched, !template.key.bytes.isEmpty { templates[section.id] = template }
+            key += [Int32(table), Int32(template.entry.index)]
         }
-        let group = Manifest.sha256(key)
-        if groups[group] == nil { groupOrder.append(group) }
-        groups[group, default: []].append(node)
+        addToGroup(node, key: key)
     }
 
     /// Builds the report. In a comparison (nodes added with side 0 and 1), only the fields whose
@@ -118,22 +181,34 @@ public struct AuditBuilder: Sendable {
     public func finish(compare: Bool = false) -> AuditReport {
         let total = names.count
         var differences: [AuditReport.Difference] = []
-        for id in sections.keys.sorted(by: { (DiffReport.rank($0), $0) < (DiffReport.rank($1), $1) }) {
-            differences += sections[id]!.differences(names: names, sides: sides, total: total, compare: compare)
+        for table in tables.sorted(by: { (DiffReport.rank($0.id), $0.id) < (DiffReport.rank($1.id), $1.id) }) {
+            differences += table.differences(names: names, sides: sides, total: total, compare: compare)
         }
         let sideCounts = compare ? [sides.filter { $0 == 0 }.count, sides.filter { $0 == 1 }.count] : nil
-        let groupList = groupOrder.map { key in
-            AuditReport.Group(fingerprint: key, nodes: groups[key]!.map { names[Int($0)] })
+        let groupList = groups.map { group in
+            AuditReport.Group(fingerprint: fingerprint(group.key), nodes: group.nodes.map { names[Int($0)] })
         }.sorted { $0.nodes.count > $1.nodes.count }
         return AuditReport(nodeCount: total, policy: policy.name, groups: groupList, differences: differences,
                            sideCounts: sideCounts)
     }
+
+    /// A group's fingerprint: sha256 over its sections' ids and content hashes, in id order.
+    private func fingerprint(_ key: [Int32]) -> String {
+        var bytes: [UInt8] = []
+        for pair in stride(from: 0, to: key.count, by: 2) {
+            let table = tables[Int(key[pair])]
+            bytes += Array(table.id.utf8) + [0] + table.contents[Int(key[pair + 1])].hash + [0]
+        }
+        return Manifest.sha256(bytes)
+    }
 }
 
 /// One section across all nodes: its distinct contents and who has each.
-private struct SectionTable: Sendable {
+struct SectionTable: Sendable {
     struct Content: Sendable {
         var leaves: [(path: String, value: JSONValue)]
+        /// sha256 over the leaves: what a group's fingerprint is made of.
+        var hash: [UInt8]
         var nodes: [Int32] = []
     }
 
@@ -144,42 +219,51 @@ private struct SectionTable: Sendable {
     /// Raw section → (index in `contents`, hash): saves flattening identical sections again.
     /// Bounded: once full, sections are flattened each time (a per-node serial makes every raw section
     /// distinct, yet the filtered contents stay few).
-    var raw: [JSONValue: (Int, [UInt8])] = [:]
+    var raw: [JSONValue: Entry] = [:]
     static let rawCacheLimit = 512
-    /// The same, keyed by the exact bytes of status and data (the fast path), at most
-    /// `rawBytesLimit` bytes of keys.
-    var rawBytes: [RawKey: (Int, [UInt8])] = [:]
-    var rawBytesHeld = 0
-    static let rawBytesLimit = 64 << 20
+    /// The same for the fast path, keyed by status and data bytes (cut values left out), at most
+    /// `knownLimit` bytes of keys.
+    var known: [ContentKey: Entry] = [:]
+    var knownHeld = 0
+    static let knownLimit = 64 << 20
     var skipped: [Int32] = []
     /// Keeps which paths matter between contents (pattern matching is the costly part).
     var flattener: Flattener?
 
-    /// Records the node's content given as bytes; returns its hash.
-    mutating func add(rawStatus: JSONValue, data: [UInt8], parsed: JSONValue?, node: Int32, policy: Policy) -> [UInt8] {
-        // The caller looked these bytes up already: they are new.
-        let key = RawKey(status: rawStatus, data: data)
-        // Parsed (and so checked) by the caller when the bytes were new.
-        let value = data.isEmpty ? nil : (parsed ?? (try? JSONParser.parse(data)))
-        var section: [String: JSONValue] = ["status": rawStatus]
-        if let value { section["data"] = value }
-        let hash = add(.object(section), node: node, policy: policy, rawCache: false)
-        if rawBytesHeld + data.count <= SectionTable.rawBytesLimit {
-            rawBytes[key] = (byHash[hash]!, hash)
-            rawBytesHeld += data.count
+    /// A distinct content's index in `contents` and its hash.
+    typealias Entry = (index: Int, hash: [UInt8])
+
+    /// Records a node's section given as bytes, not seen before: `cut` has the cut values left
+    /// out, `exact` keeps them. Flattens the parsed data; when a cut value turns out to matter
+    /// (the policy does not ignore it there), the exact bytes stand for the content. Sets the
+    /// chosen template's entry.
+    mutating func add(cut: Template, exact: Template, parsed: JSONValue?, node: Int32, policy: Policy,
+                      cutNames: Set<String>) -> Template {
+        var section: [String: JSONValue] = ["status": cut.key.status]
+        if let parsed { section["data"] = parsed }
+        if flattener == nil { flattener = Flattener(policy: policy) }
+        flattener!.cutNames = cut.key.cuts.isEmpty ? [] : cutNames
+        flattener!.cutMatters = false
+        let entry = add(.object(section), node: node, policy: policy, rawCache: false)
+        var template = flattener!.cutMatters ? exact : cut
+        flattener!.cutNames = []
+        template.entry = entry
+        if knownHeld + template.key.bytes.count <= SectionTable.knownLimit {
+            known[template.key] = template.entry
+            knownHeld += template.key.bytes.count
         }
-        return hash
+        return template
     }
 
     init(id: String) { self.id = id }
 
-    /// Records the node's content; returns its hash.
-    mutating func add(_ section: JSONValue, node: Int32, policy: Policy, rawCache: Bool = true) -> [UInt8] {
+    /// Records the node's content; returns its index in `contents` and its hash.
+    mutating func add(_ section: JSONValue, node: Int32, policy: Policy, rawCache: Bool = true) -> Entry {
         // Only status and data describe the environment (not durations or issue texts).
         let key: JSONValue = rawCache ? .array([section["status"] ?? .null, section["data"] ?? .null]) : .null
-        if rawCache, let (index, hash) = raw[key] {
-            contents[index].nodes.append(node)
-            return hash
+        if rawCache, let entry = raw[key] {
+            contents[entry.index].nodes.append(node)
+            return entry
         }
         var leaves: [(path: String, value: JSONValue)] = []
         if flattener == nil { flattener = Flattener(policy: policy) }
@@ -195,12 +279,12 @@ private struct SectionTable: Sendable {
             index = existing
         } else {
             index = contents.count
-            contents.append(Content(leaves: leaves))
+            contents.append(Content(leaves: leaves, hash: hash))
             byHash[hash] = index
         }
         contents[index].nodes.append(node)
         if rawCache && raw.count < SectionTable.rawCacheLimit { raw[key] = (index, hash) }
-        return hash
+        return (index, hash)
     }
 
     func differences(names: [String], sides: [UInt8], total: Int, compare: Bool) -> [AuditReport.Difference] {
@@ -261,39 +345,38 @@ private struct SectionTable: Sendable {
     }
 }
 
-/// A section's status and the exact bytes of its data.
-struct RawKey: Hashable, Sendable {
-    var status: JSONValue
-    var data: [UInt8]
-
-    /// The length and the first and last 2 KiB, in bulk (`[UInt8]`'s own hashing feeds every
-    /// byte one at a time). Equality still compares every byte.
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(status)
-        hasher.combine(data.count)
-        data.withUnsafeBytes { bytes in
-            let edge = 2048
-            if bytes.count <= 2 * edge {
-                hasher.combine(bytes: bytes)
-            } else {
-                hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: bytes[..<edge]))
-                hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - edge)...]))
-            }
-        }
-    }
-}
-
 /// Turns section data into `path → value` leaves, ManifestDiff's way, leaving out ignored fields.
 struct Flattener {
     let policy: Policy
     /// Patterns decided per path are cached: the same paths recur on every distinct content.
     var decided: [String: Bool] = [:]
+    /// Field names cut out of the bytes this content was looked up by (`AuditBuilder.cutNames`)…
+    var cutNames: Set<String> = []
+    /// …and whether one of them, with a plain value, is at a path that matters: then its value
+    /// was needed to tell contents apart, and the content must be looked up by its exact bytes.
+    var cutMatters = false
 
-    init(policy: Policy) { self.policy = policy }
+    /// The policy's rules with the literal text before their pattern's first `*` and after its
+    /// last: a path that does not start and end with these cannot match, which rules most
+    /// patterns out without running the matcher (thousands of package paths on a first content).
+    let rules: [(head: String, tail: String, entry: Policy.Entry)]
 
+    init(policy: Policy) {
+        self.policy = policy
+        rules = policy.rules.map { entry in
+            let text = entry.pattern.text
+            let head = text.firstIndex(of: "*").map { String(text[..<$0]) } ?? text
+            let tail = text.lastIndex(of: "*").map { String(text[text.index(after: $0)...]) } ?? text
+            return (head, tail, entry)
+        }
+    }
+
+    /// Whether a path's rule is not `ignore`: `Policy.entry(for:)`, the first rule that matches.
     mutating func matters(_ path: String) -> Bool {
         if let known = decided[path] { return known }
-        let result = policy.entry(for: path).rule != .ignore
+        let rule = rules.first { path.hasPrefix($0.head) && path.hasSuffix($0.tail) && $0.entry.pattern.matches(path) }?
+            .entry ?? policy.fallback
+        let result = rule.rule != .ignore
         decided[path] = result
         return result
     }
@@ -306,12 +389,13 @@ struct Flattener {
         switch value {
         case .object(let members):
             // An empty object has no fields to differ in (`{}` and `{"A": 1}` differ in `.A` only).
-            for key in members.keys.sorted() { walk(path + "." + key, members[key]!, into: &leaves) }
-        case .array(let elements) where !elements.isEmpty:
-            let plain = elements.allSatisfy {
-                if case .object = $0 { return false }; if case .array = $0 { return false }; return true
+            for key in members.keys.sorted() {
+                let member = members[key]!
+                if cutNames.contains(key), member.isPlain, matters(path + "." + key) { cutMatters = true }
+                walk(path + "." + key, member, into: &leaves)
             }
-            if plain {
+        case .array(let elements) where !elements.isEmpty:
+            if elements.allSatisfy(\.isPlain) {
                 // A set: sorted and without repeats, so order never makes a difference.
                 var seen = Set<JSONValue>()
                 let unique = elements.filter { seen.insert($0).inserted }
@@ -384,4 +468,14 @@ public struct AuditReport: Sendable, Equatable {
 
     /// Whether all nodes agree (or, in a comparison, both groups have the same distributions).
     public var agrees: Bool { differences.isEmpty }
+}
+
+extension JSONValue {
+    /// Neither an object nor an array.
+    var isPlain: Bool {
+        switch self {
+        case .object, .array: return false
+        default: return true
+        }
+    }
 }
