@@ -122,7 +122,9 @@ struct AuditTests {
         // the serial cannot be cut out of the cpu section's bytes there.
         let serials = Policy(name: "serials", description: "", rules: [Policy.Entry("cpu.serial", .equal)] + Policy.strict.rules,
                              fallback: Policy.strict.fallback)
-        for policy in [Policy.strict, serials] {
+        // Per-node GPU UUIDs are cut (the bus id names the GPUs); in a list named by UUIDs
+        // alone, the UUIDs shape the paths and cannot be cut.
+        for (policy, namedByUUID) in [(Policy.strict, false), (serials, false), (Policy.strict, true)] {
             var fromValues = AuditBuilder(policy: policy)
             var fromBytes = AuditBuilder(policy: policy)
             for index in 0..<60 {
@@ -137,6 +139,9 @@ struct AuditTests {
                 default: .string("SN-\(index)")
                 }
                 var sections = manifest["sections"]!.objectValue!
+                if namedByUUID {
+                    sections["links"] = section(["links": [["uuid": .string("L-\(index)"), "speed": "25 GT/s"]]])
+                }
                 var cpu = sections["cpu"]!.objectValue!
                 var data = cpu["data"]!.objectValue!
                 data["serial"] = serial
@@ -155,7 +160,8 @@ struct AuditTests {
             #expect(paths.contains("cpu.serial.board"))
             // Strict: only the odd serials' shapes split groups. Serials: every node differs.
             #expect(paths.contains("cpu.serial") == (policy.name == "serials"))
-            #expect(report.groups.count == (policy.name == "serials" ? 60 : 4))
+            #expect(paths.contains("links.links[L-7].speed") == namedByUUID)
+            #expect(report.groups.count == (policy.name == "serials" || namedByUUID ? 60 : 4))
         }
     }
 

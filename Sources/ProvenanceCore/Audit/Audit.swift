@@ -41,17 +41,16 @@ public struct AuditBuilder: Sendable {
         cutNameSet = Set(names)
     }
 
-    /// Field names whose values the policy ignores wherever they are (`**.serial`, `**.boardId`):
+    /// Field names whose values the policy ignores wherever they are (`**.serial`, `**.uuid`):
     /// data that differs only in them is looked up as the same bytes, with those values left out.
-    /// Identity keys (`uuid`, `name`, …) are kept: they name array elements, so they shape paths.
-    /// Whether leaving a value out is right is still checked on each new content (a rule before
-    /// may make `cpu.serial` matter): see `Flattener.cutMatters`.
+    /// Whether leaving a value out is right is checked on each new content (a rule before may make
+    /// `cpu.serial` matter; a `uuid` may be what names a list's elements): see
+    /// `Flattener.cutMatters`.
     static func cutNames(for policy: Policy) -> [String] {
         policy.rules.compactMap { entry in
             guard entry.rule == .ignore, entry.pattern.text.hasPrefix("**.") else { return nil }
             let name = String(entry.pattern.text.dropFirst(3))
-            guard !name.isEmpty, !name.contains(where: { "*.[]\\\"".contains($0) }),
-                  !ManifestDiff.identityKeys.contains(name) else { return nil }
+            guard !name.isEmpty, !name.contains(where: { "*.[]\\\"".contains($0) }) else { return nil }
             return name
         }
     }
@@ -352,8 +351,9 @@ struct Flattener {
     var decided: [String: Bool] = [:]
     /// Field names cut out of the bytes this content was looked up by (`AuditBuilder.cutNames`)…
     var cutNames: Set<String> = []
-    /// …and whether one of them, with a plain value, is at a path that matters: then its value
-    /// was needed to tell contents apart, and the content must be looked up by its exact bytes.
+    /// …and whether one of them, with a plain value, is at a path that matters, or may have
+    /// decided which identity key names a list's elements: then its values are needed to tell
+    /// contents apart, and the content must be looked up by its exact bytes.
     var cutMatters = false
 
     /// The policy's rules with the literal text before their pattern's first `*` and after its
@@ -402,15 +402,32 @@ struct Flattener {
                     .sorted { CanonicalJSON.string($0) < CanonicalJSON.string($1) }
                 leaf(path, .array(unique), into: &leaves)
             } else if let key = Flattener.identityKey(elements) {
+                noteCutIdentityKeys(upTo: key, in: elements)
                 for element in elements {
                     let id = element[key]!.stringValue ?? String(element[key]!.intValue ?? 0)
                     walk("\(path)[\(id)]", element, into: &leaves)
                 }
             } else {
+                noteCutIdentityKeys(upTo: nil, in: elements)
                 for (position, element) in elements.enumerated() { walk("\(path)[\(position)]", element, into: &leaves) }
             }
         default:
             leaf(path, value, into: &leaves)
+        }
+    }
+
+    /// Identity keys are tried in order, and the values of each decide whether it names the
+    /// elements: a cut name among the keys tried up to the chosen one (all of them when elements
+    /// are named by position) that the elements have may have decided it (`cutMatters`). Cut keys
+    /// after the chosen one never take part.
+    mutating func noteCutIdentityKeys(upTo chosen: String?, in elements: [JSONValue]) {
+        guard !cutNames.isEmpty else { return }
+        for key in ManifestDiff.identityKeys {
+            if cutNames.contains(key), elements.contains(where: { $0[key] != nil }) {
+                cutMatters = true
+                return
+            }
+            if key == chosen { return }
         }
     }
 
