@@ -151,7 +151,10 @@ struct AuditTests {
                 document["sections"] = .object(sections)
                 manifest = .object(document)
                 fromValues.add(manifest, fallbackName: "")
-                try fromBytes.add(bytes: CanonicalJSON.serialize(manifest), fallbackName: "")
+                var bytes = String(decoding: CanonicalJSON.serialize(manifest), as: UTF8.self)
+                // Space before a value changes nothing, nor lets an object pass for a plain value.
+                if index == 12 { bytes = bytes.replacing(#""serial":{"#, with: #""serial": {"#) }
+                try fromBytes.add(bytes: Array(bytes.utf8), fallbackName: "")
             }
             let report = fromBytes.finish()
             #expect(report == fromValues.finish(), "policy \(policy.name)")

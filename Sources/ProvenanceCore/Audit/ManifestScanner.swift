@@ -201,8 +201,9 @@ struct ManifestScanner {
         return cuts
     }
 
-    /// A string, number, boolean or null at `index`, checked by `JSONParser`.
+    /// A string, number, boolean or null at `index` (after any space), checked by `JSONParser`.
     mutating func plainValue() throws(Failure) -> Range<Int> {
+        skipSpace()
         guard index < bytes.count, bytes[index] != 0x7B, bytes[index] != 0x5B else { throw Failure(message: "not a plain value") }
         let range = try value()
         _ = try parse(range)
