@@ -96,5 +96,11 @@ struct AuditCommandTests {
         #expect(bad.outcome == .exited(65))
         #expect(bad.stderrText.contains("bad.json: not a manifest"))
         #expect(provenance(["audit", "--compare", directory + "/base.json"]).outcome == .exited(64))
+        // A FIFO named like a manifest is not opened for reading (which would wait for a writer).
+        mkdir(directory + "/odd", 0o755)
+        #expect(mkfifo(directory + "/odd/fifo.json", 0o644) == 0)
+        let fifo = provenance(["audit", directory + "/odd"])
+        #expect(fifo.outcome == .exited(66))
+        #expect(fifo.stderrText.contains("fifo.json: not a regular file"), "\(fifo.stderrText)")
     }
 }
