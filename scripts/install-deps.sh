@@ -14,7 +14,7 @@ if [[ "${1:-}" == "--test" ]]; then
     # container probe's end-to-end test (Tests/EndToEndTests/ContainerTests.swift);
     # openssl: reads the keys `provenance keygen` writes; texlive-latex-base: pdflatex compiles
     # the LaTeX `provenance render` writes; python3-pip: securesystemslib (below);
-    # slurm-wlm: a real three-node Slurm cluster on loopback for the prolog/srun/audit test;
+    # slurm-wlm: a real four-node Slurm cluster on loopback for the prolog/srun/audit test;
     # git and diffutils: the git probe's tests build repositories and re-apply the stored patch;
     # rocm-smi: the real tool, which says "no AMD GPU" here (gpu.amd must be absent, not failed).
     packages+=(procps util-linux python3 python3-jsonschema pciutils gcc make

@@ -24,6 +24,9 @@ struct VerifyCommand: ParsableCommand {
     var root: String?
     @Option(help: "Timeout of each command and default deadline of each probe, in seconds.") var timeout: Double = 5
     @Option(help: "text, json or markdown.") var format: ReportFormat = .text
+    @Flag(name: .customLong("no-cache"),
+          help: "Use no cache: read every dataset file again, run every version command, load pci.ids.")
+    var noCache = false
 
     func run() throws {
         let chosenPolicy = try loadPolicy(policy)
@@ -63,6 +66,8 @@ struct VerifyCommand: ParsableCommand {
         // The same environment allow-list as the recorded capture.
         configuration.environmentPatterns = sections["environment"]?["data"]?["extraPatterns"]?.arrayValue?
             .compactMap(\.stringValue) ?? []
+        // The caches capture uses (tool versions, PCI names), keyed by the files' identities.
+        if root == nil && !noCache { configuration.commandCache = CommandCache(environment: processEnvironment()) }
         let probes = BuiltinProbes.all(configuration).compactMap { probe -> (any Probe)? in
             guard probe.descriptor.id == "datasets" else { return probe }
             // Datasets are hashed again at their recorded paths (live only: under --root the
@@ -105,7 +110,7 @@ struct VerifyCommand: ParsableCommand {
             records[name]?["path"]?.stringValue.map { DatasetSpec(name: name, path: $0) }
         }
         configuration.listFiles = records.mapValues { $0["files"] != nil }
-        configuration.cacheDirectory = DatasetCache.defaultDirectory(environment: processEnvironment())
+        configuration.cacheDirectory = noCache ? nil : DatasetCache.defaultDirectory(environment: processEnvironment())
         return DatasetsProbe(configuration)
     }
 }
