@@ -63,6 +63,28 @@ struct AuditTests {
         #expect(report.text().hasPrefix("agree: all 6 nodes have the same environment"))
     }
 
+    @Test("a 2–2 split has no majority: text says tied and names every node, JSON says tie")
+    func tie() {
+        var builder = AuditBuilder()
+        for index in 0..<4 { builder.add(node(index, kernel: index < 2 ? "6.1.0-13-amd64" : "6.1.0-18-amd64"), fallbackName: "") }
+        builder.add(node(4, driver: "550.54.14"), fallbackName: "")
+        builder.add(node(5), fallbackName: "")
+        let report = builder.finish()
+        let kernel = report.differences.first { $0.path == "os.kernel.release" }
+        #expect(kernel?.isTie == false)  // 4 of 6 against 2
+        var tied = AuditBuilder()
+        for index in 0..<4 { tied.add(node(index, kernel: index % 2 == 0 ? "6.1.0-13-amd64" : "6.1.0-18-amd64"), fallbackName: "") }
+        let tie = tied.finish()
+        #expect(tie.differences.map(\.path) == ["os.kernel.release"])
+        #expect(tie.differences.first?.isTie == true)
+        let text = tie.text()
+        #expect(!text.contains("majority") && !text.contains("outlier"), "\(text)")
+        #expect(text.contains("  tied      \"6.1.0-13-amd64\"  (2 of 4): node0, node2"), "\(text)")
+        #expect(text.contains("  tied      \"6.1.0-18-amd64\"  (2 of 4): node1, node3"), "\(text)")
+        #expect(tie.json()["differences"]?.arrayValue?.first?["tie"] == true)
+        #expect(report.json()["differences"]?.arrayValue?.allSatisfy { $0["tie"] == nil } == true)
+    }
+
     @Test("a policy selects what matters: lenient ignores the kernel; strict ignores serials and UUIDs")
     func policy() {
         var lenient = AuditBuilder(policy: .lenient)

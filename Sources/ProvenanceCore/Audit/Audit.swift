@@ -474,6 +474,9 @@ public struct AuditReport: Sendable, Equatable {
         public var shares: [Share]
         public var majority: Share { shares[0] }
         public var outliers: ArraySlice<Share> { shares.dropFirst() }
+        /// Whether another value has as many nodes as the first: no value is the majority then,
+        /// and the first is only the first in value order.
+        public var isTie: Bool { shares.count > 1 && shares[1].nodes.count == shares[0].nodes.count }
     }
 
     public var nodeCount: Int

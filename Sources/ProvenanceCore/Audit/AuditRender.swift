@@ -44,6 +44,13 @@ extension AuditReport {
         for difference in differences {
             out.append("")
             out.append("\(difference.path)")
+            if difference.isTie {
+                // No majority: every value with its nodes, none called the norm.
+                for share in difference.shares {
+                    out.append("  tied      \(AuditReport.value(share.value))  (\(share.nodes.count) of \(nodeCount)): \(AuditReport.names(share.nodes))")
+                }
+                continue
+            }
             out.append("  majority  \(AuditReport.value(difference.majority.value))  (\(difference.majority.nodes.count) of \(nodeCount))")
             for outlier in difference.outliers {
                 out.append("  outlier   \(AuditReport.value(outlier.value))  (\(outlier.nodes.count)): \(AuditReport.names(outlier.nodes))")
@@ -78,6 +85,7 @@ extension AuditReport {
                     "majority": share(difference.majority, listNodes: sideCounts != nil),
                     "outliers": .array(difference.outliers.map { share($0, listNodes: true) }),
                 ]
+                if difference.isTie { fields["tie"] = true }
                 fields["distribution"] = .array(difference.shares.map {
                     ["value": $0.value ?? .null, "count": .int(Int64($0.nodes.count))]
                 })
