@@ -195,7 +195,9 @@ struct CaptureCommand: ParsableCommand {
         // manifest last): a manifest never refers to a patch that is not there, and a failed
         // write leaves the previous manifest and its patches as they were.
         let patchFiles = attachPatches(to: &manifest, from: attachments, output: output, inline: inlineDiff)
-        let bytes = canonical ? CanonicalJSON.serialize(manifest.json) + [0x0A] : CanonicalJSON.pretty(manifest.json)
+        // The fingerprint is computed once, with the JSON (it serialises every section).
+        let json = manifest.json
+        let bytes = canonical ? CanonicalJSON.serialize(json) + [0x0A] : CanonicalJSON.pretty(json)
 
         try writeOutput(bytes, to: output, with: patchFiles)
         if !quiet {
@@ -203,7 +205,7 @@ struct CaptureCommand: ParsableCommand {
             for section in manifest.sections.values { counts[section.status, default: 0] += 1 }
             let summary = SectionStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
             let destination = output == "-" ? "standard output" : output
-            printError("provenance: wrote \(destination): \(summary.joined(separator: ", ")); \(manifest.fingerprint)")
+            printError("provenance: wrote \(destination): \(summary.joined(separator: ", ")); \(json["fingerprint"]?.stringValue ?? "")")
         }
     }
 

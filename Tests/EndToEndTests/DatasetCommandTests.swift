@@ -25,6 +25,11 @@ private func datasetDirectory() -> (directory: String, data: String) {
     return (directory, data)
 }
 
+private func removeDirectory(_ directory: String) {
+    precondition(directory.hasPrefix("/tmp/provenance-e2e-"))
+    _ = shell("rm -rf '\(directory)'")
+}
+
 /// The recomputation command the README documents, with PATH replaced.
 private func readmeCommand(path: String) throws -> String {
     let readme = try #require(try RootedFileSystem(root: Project.root).read("/README.md"))
@@ -67,6 +72,7 @@ struct DatasetCommandTests {
     @Test("the datasets section: valid, recomputable with the README's command; --sums passes sha256sum -c")
     func capture() throws {
         let (directory, data) = datasetDirectory()
+        defer { removeDirectory(directory) }
         let result = provenance(["capture", "--dataset", "train=\(data)", "-o", directory + "/env.json",
                                  "--sums", directory + "/train.sha256"],
                                 environment: ["XDG_CACHE_HOME": directory + "/cache"])
@@ -107,6 +113,7 @@ struct DatasetCommandTests {
     @Test("a re-capture of an unchanged dataset reads no data; --no-cache and a touched file read again")
     func cache() throws {
         let (directory, data) = datasetDirectory()
+        defer { removeDirectory(directory) }
         let environment = ["XDG_CACHE_HOME": directory + "/cache"]
         // Files changed within 2 s of a hash are not cached (their timestamps could hide a change).
         usleep(2_100_000)
@@ -152,6 +159,7 @@ struct DatasetCommandTests {
     @Test("a large dataset keeps its listing in a sidecar whose SHA-256 is the dataset digest")
     func sidecar() throws {
         let (directory, data) = datasetDirectory()
+        defer { removeDirectory(directory) }
         let result = provenance(["capture", "-q", "--no-cache", "--dataset", "train=\(data)", "--dataset",
                                  "labels=\(data)/labels", "--dataset-list-limit", "3", "-o", directory + "/run/env.json"])
         #expect(result.outcome == .exited(0), "\(result.stderrText)")
@@ -177,6 +185,7 @@ struct DatasetCommandTests {
     func partial() throws {
         guard shell("cat /proc/sys/vm/drop_caches >/dev/null 2>&1").status != 0 else { return }
         let directory = temporaryDirectory()
+        defer { removeDirectory(directory) }
         let result = provenance(["capture", "-q", "--no-cache", "--only", "os", "--dataset", "vm=/proc/sys/vm",
                                  "-o", directory + "/env.json"])
         #expect(result.outcome == .exited(0), "\(result.stderrText)")
@@ -192,6 +201,7 @@ struct DatasetCommandTests {
     @Test("verify hashes the recorded datasets again and names the file that changed")
     func verify() throws {
         let (directory, data) = datasetDirectory()
+        defer { removeDirectory(directory) }
         let environment = ["XDG_CACHE_HOME": directory + "/cache"]
         let recorded = provenance(["capture", "-q", "--dataset", "train=\(data)", "-o", directory + "/env.json"],
                                   environment: environment)
@@ -221,6 +231,7 @@ struct DatasetCommandTests {
     ])
     func badFlags(arguments: [String], code: Int32, message: String) {
         let directory = temporaryDirectory()
+        defer { removeDirectory(directory) }
         let result = provenance(["capture", "-o", directory + "/env.json"] + arguments)
         #expect(result.outcome == .exited(code), "\(result.stderrText)")
         #expect(result.stderrText.lines.count == 1, "\(result.stderrText)")
