@@ -586,6 +586,51 @@ struct DatasetHelperTests {
         #expect(availableCPUs() == Int(shell("nproc").output.trimmed))
     }
 
+    @Test("the work queue: batches in order, large files given back come after them, largest first")
+    func workQueue() {
+        // Files 0-1 known large (8 MiB), 2-101 small or of unknown size.
+        let queue = WorkQueue(order: Array(0..<102), sizes: [8 << 20, 8 << 20] + Array(repeating: 0, count: 100))
+        #expect(queue.next() == [0])
+        queue.finish()
+        #expect(queue.next() == [1])
+        queue.finish()
+        let first = queue.next()
+        #expect(first == Array(2..<66))
+        queue.deferLarge(5, size: 10)
+        queue.deferLarge(7, size: 30)
+        queue.deferLarge(6, size: 20)
+        #expect(queue.next() == Array(66..<102))
+        // Every batch is handed out: the large ones follow, largest first, then nothing.
+        #expect(queue.next() == [7])
+        queue.finish()
+        queue.finish()
+        queue.deferLarge(100, size: 25)
+        queue.finish()
+        #expect(queue.next() == [100])
+        queue.finish()
+        #expect(queue.next() == [6])
+        queue.finish()
+        #expect(queue.next() == [5])
+        queue.finish()
+        #expect(queue.next() == nil)
+
+        // A worker asking while another still hashes a batch waits for what it gives back.
+        let waiting = WorkQueue(order: [0], sizes: [0])
+        #expect(waiting.next() == [0])
+        final class Box: @unchecked Sendable { var batch: [Int]? }
+        let box = Box()
+        runParallel(2) { thread in
+            if thread == 0 {
+                box.batch = waiting.next()
+            } else {
+                usleep(200_000)
+                waiting.deferLarge(0, size: 1 << 30)
+                waiting.finish()
+            }
+        }
+        #expect(box.batch == [0])
+    }
+
     @Test("the progress line: files, bytes, rate")
     func progressLine() {
         var snapshot = DatasetProgress.Snapshot()

@@ -12,9 +12,12 @@ import Musl
 /// the dataset digest over the sorted listing (`DatasetListing`).
 ///
 /// Large files are handed out first (largest first) so the threads finish together; small files
-/// follow in path order, in batches, so per-file overhead is a handful of system calls
-/// (`fstatat` while listing; `openat`, `read`, `fstat`, `close` while hashing). Files larger than
-/// the read buffer are hashed through memory-mapped windows (`FileHasher`).
+/// follow in path order, in batches, so per-file overhead is a handful of system calls. Without
+/// a stat cache to compare with, files are listed without `stat` and a file costs `openat`,
+/// `fstat`, `read`, `fstat`, `close` (a large one found that way is hashed after the small ones);
+/// with one, the listing `stat`s every file and a changed file costs `openat`, `read`, `fstat`,
+/// `close` more. Files larger than the read buffer are hashed through memory-mapped windows
+/// (`FileHasher`).
 public struct DatasetHasher: Sendable {
     /// Hashing threads (default: the CPUs this process may use).
     public var threads: Int = availableCPUs()
@@ -49,34 +52,6 @@ public struct DatasetHasher: Sendable {
         var info = stat()
         guard stat(realPath, &info) == 0 else { throw DatasetError("\(path): \(errorText(errno))") }
 
-        let kind: DatasetResult.Kind
-        let root: Int32
-        var walked: DatasetWalker.Output
-        switch info.st_mode & S_IFMT {
-        case S_IFDIR:
-            kind = .directory
-            root = open(realPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard root >= 0 else { throw DatasetError("\(path): \(errorText(errno))") }
-            walked = DatasetWalker(root: root, rootRealPath: realPath, threads: threads, progress: progress).walk()
-        case S_IFREG:
-            kind = .file
-            let slash = realPath.lastIndex(of: "/")!
-            let parent = slash == realPath.startIndex ? "/" : String(realPath[..<slash])
-            root = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard root >= 0 else { throw DatasetError("\(parent): \(errorText(errno))") }
-            walked = DatasetWalker.Output()
-            walked.files = [.init(path: Array(realPath[realPath.index(after: slash)...].utf8), stat: FileStat(info))]
-            progress?.listed(1)
-        default:
-            throw DatasetError("\(path): not a regular file or directory")
-        }
-        defer { close(root) }
-
-        var files = DatasetListing.sortedOrder(walked.files.map(\.path)).map { walked.files[$0] }
-        walked.files = []
-        walked.symlinks.sort { DatasetListing.compare($0.path, $1.path) < 0 }
-        var skipped = walked.skipped
-
         // The stat cache: digests of files whose stat has not changed.
         var statistics = DatasetStatistics()
         let cacheFile = cacheDirectory.map { $0 + "/" + DatasetCache.fileName(realPath: realPath) }
@@ -94,12 +69,42 @@ public struct DatasetHasher: Sendable {
                 statistics.cache = "new"
             }
         }
+
+        let kind: DatasetResult.Kind
+        let root: Int32
+        var walked: DatasetWalker.Output
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            kind = .directory
+            root = open(realPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard root >= 0 else { throw DatasetError("\(path): \(errorText(errno))") }
+            walked = DatasetWalker(root: root, rootRealPath: realPath, threads: threads, statFiles: table != nil,
+                                   progress: progress).walk()
+        case S_IFREG:
+            kind = .file
+            let slash = realPath.lastIndex(of: "/")!
+            let parent = slash == realPath.startIndex ? "/" : String(realPath[..<slash])
+            root = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard root >= 0 else { throw DatasetError("\(parent): \(errorText(errno))") }
+            walked = DatasetWalker.Output()
+            walked.files = [.init(path: Array(realPath[realPath.index(after: slash)...].utf8), stat: FileStat(info))]
+            progress?.listed(1)
+        default:
+            throw DatasetError("\(path): not a regular file or directory")
+        }
+        defer { close(root) }
+
+        let files = DatasetListing.sortedOrder(walked.files.map(\.path)).map { walked.files[$0] }
+        walked.files = []
+        walked.symlinks.sort { DatasetListing.compare($0.path, $1.path) < 0 }
+        var skipped = walked.skipped
+
         var digests = [FileDigest?](repeating: nil, count: files.count)
         var todo: [Int] = []
         if let table {
             let matches = DatasetCache.match(files.map(\.path), in: table)
             for index in files.indices {
-                if let entry = matches[index], table.stat(entry).sameVersion(as: files[index].stat) {
+                if let entry = matches[index], let stat = files[index].stat, table.stat(entry).sameVersion(as: stat) {
                     digests[index] = table.digest(entry)
                     statistics.cacheHits += 1
                 } else {
@@ -111,15 +116,16 @@ public struct DatasetHasher: Sendable {
         }
         afterListing?()
 
-        // Large files first, largest first; then the small ones in path order.
+        // Large files first, largest first; then the small ones and those of unknown size in path
+        // order (unknown ones found large are handed out again after them, by the queue).
         let large = Int64(bufferSize) * 4
-        let order = todo.filter { files[$0].stat.size >= large }.sorted { files[$0].stat.size > files[$1].stat.size }
-            + todo.filter { files[$0].stat.size < large }
-        progress?.startHashing(files: files.count, bytes: todo.reduce(0) { $0 + files[$1].stat.size })
+        let sizes = files.map { $0.stat?.size ?? 0 }
+        let order = todo.filter { sizes[$0] >= large }.sorted { sizes[$0] > sizes[$1] } + todo.filter { sizes[$0] < large }
+        progress?.startHashing(files: files.count, bytes: todo.reduce(0) { $0 + sizes[$1] })
         progress?.add(files: statistics.cacheHits, bytes: 0)
 
         let outcomes = OutcomeSlots(count: files.count)
-        let queue = WorkQueue(order: order, sizes: order.map { files[$0].stat.size })
+        let queue = WorkQueue(order: order, sizes: order.map { sizes[$0] })
         let walkedFiles = files
         let (bufferSize, windowSize, progress, duringRead) = (self.bufferSize, mapWindowSize, self.progress, self.duringRead)
         runParallel(min(threads, max(1, order.count))) { _ in
@@ -130,9 +136,24 @@ public struct DatasetHasher: Sendable {
             while let batch = queue.next() {
                 for index in batch {
                     let file = walkedFiles[index]
-                    outcomes[index] = hasher.hash(directory: root, path: file.path, expected: file.stat)
+                    // A file given back as large comes again with the stat it had then.
+                    var expected = file.stat
+                    if case .large(let stat)? = outcomes[index] { expected = stat }
+                    let outcome = hasher.hash(directory: root, path: file.path, expected: expected, deferLarge: large)
+                    outcomes[index] = outcome
+                    switch outcome {
+                    case .large(let stat):
+                        progress?.addTotal(bytes: stat.size)
+                        queue.deferLarge(index, size: stat.size)
+                        continue
+                    case .hashed(_, let stat) where expected == nil:
+                        progress?.addTotal(bytes: stat.size)
+                    default:
+                        break
+                    }
                     progress?.add(files: 1, bytes: 0)
                 }
+                queue.finish()
             }
         }
 
@@ -148,7 +169,6 @@ public struct DatasetHasher: Sendable {
                 let fresh = FileStat(info)
                 if fresh.isRegular {
                     again = retry.hash(directory: root, path: walkedFiles[index].path, expected: fresh)
-                    if case .hashed = again { files[index].stat = fresh }
                 } else {
                     again = .changed(after: fresh)
                 }
@@ -161,27 +181,30 @@ public struct DatasetHasher: Sendable {
         var entries: [DatasetCache.Entry] = []
         var totalBytes: Int64 = 0
         for index in files.indices {
-            let file = files[index]
+            var file = files[index]
             var digest = digests[index]
             switch outcomes[index] {
-            case .hashed(let value, let bytes)?:
+            case .hashed(let value, let stat)?:
                 digest = value
+                file.stat = stat
                 statistics.filesRead += 1
-                statistics.bytesRead += bytes
+                statistics.bytesRead += stat.size
             case .changed?:
                 skipped.append(DatasetSkip(path: file.path, kind: .changed, reason: "changed while being hashed (twice)"))
             case .vanished?:
                 skipped.append(DatasetSkip(path: file.path, kind: .vanished, reason: "removed before it could be hashed"))
             case .failed(let reason)?:
                 skipped.append(DatasetSkip(path: file.path, kind: .unreadable, reason: reason))
+            case .large?:  // Not expected: the queue hands every file given back out again.
+                skipped.append(DatasetSkip(path: file.path, kind: .unreadable, reason: "not hashed"))
             case nil:
                 break
             }
-            guard let digest else { continue }
-            hashed.append(DatasetFile(path: file.path, size: file.stat.size, digest: digest))
-            totalBytes += file.stat.size
-            if file.stat.lastChangeNanoseconds < startedNanoseconds - racyNanoseconds {
-                entries.append(DatasetCache.Entry(path: file.path, stat: file.stat, digest: digest))
+            guard let digest, let stat = file.stat else { continue }
+            hashed.append(DatasetFile(path: file.path, size: stat.size, digest: digest))
+            totalBytes += stat.size
+            if stat.lastChangeNanoseconds < startedNanoseconds - racyNanoseconds {
+                entries.append(DatasetCache.Entry(path: file.path, stat: stat, digest: digest))
             }
         }
 

@@ -80,6 +80,10 @@ public final class DatasetProgress: @unchecked Sendable {
         }
     }
 
+    /// A file whose size the listing did not know adds it to the bytes to read once opened (a
+    /// small one just after it was read).
+    func addTotal(bytes: Int64) { mutex.withLock { state.bytesTotal += bytes } }
+
     func add(files: Int, bytes: Int64) {
         mutex.withLock {
             state.filesDone += files

@@ -9,15 +9,19 @@ import Musl
 /// Lists a dataset's directory tree, directories in parallel: regular files with their stat,
 /// symbolic links with their targets, and what cannot be hashed.
 ///
-/// Directories are opened relative to the dataset's descriptor with `O_NOFOLLOW`, and entries
-/// are examined with `fstatat(AT_SYMLINK_NOFOLLOW)` and `readlinkat`, so a symbolic link is
+/// Directories are opened relative to the dataset's descriptor with `O_NOFOLLOW`. Entries are
+/// told apart by the type `getdents` gives, regular files are `stat`ed only when asked (the stat
+/// cache compares them; otherwise `FileHasher` takes the stat from the open file, which is
+/// cheaper), and entries of unknown type are examined with `fstatat(AT_SYMLINK_NOFOLLOW)`;
+/// symbolic links are read with `readlinkat`, so a symbolic link is
 /// recorded and never followed; FIFOs, sockets and devices are listed, never opened. A directory
 /// whose device and inode equal one of its ancestors' (a bind mount of a parent) is not walked
 /// again.
 final class DatasetWalker: @unchecked Sendable {
     struct WalkedFile: Sendable {
         var path: [UInt8]
-        var stat: FileStat
+        /// nil when the walk did not `stat` the file.
+        var stat: FileStat?
     }
 
     struct Output: Sendable {
@@ -34,17 +38,20 @@ final class DatasetWalker: @unchecked Sendable {
     private let root: Int32
     private let rootRealPath: [UInt8]
     private let threads: Int
+    private let statFiles: Bool
     private let progress: DatasetProgress?
     private let mutex = Mutex()
     private var pending: [Job] = []
     private var active = 0
     private var merged = Output()
 
-    /// `root` is an open descriptor of the dataset directory, `rootRealPath` its resolved path.
-    init(root: Int32, rootRealPath: String, threads: Int, progress: DatasetProgress?) {
+    /// `root` is an open descriptor of the dataset directory, `rootRealPath` its resolved path;
+    /// `statFiles`: `stat` every regular file (else only entries of unknown type).
+    init(root: Int32, rootRealPath: String, threads: Int, statFiles: Bool, progress: DatasetProgress?) {
         self.root = root
         self.rootRealPath = Array(rootRealPath.utf8)
         self.threads = max(1, threads)
+        self.statFiles = statFiles
         self.progress = progress
     }
 
@@ -155,7 +162,7 @@ final class DatasetWalker: @unchecked Sendable {
                     path.append(contentsOf: UnsafeRawBufferPointer(start: name, count: length))
                     var kind = type
                     var fileStat: FileStat?
-                    if type == Int32(DT_REG) || type == Int32(DT_UNKNOWN) {
+                    if (statFiles && type == Int32(DT_REG)) || type == Int32(DT_UNKNOWN) {
                         var info = stat()
                         if fstatat(directoryFD, name, &info, AT_SYMLINK_NOFOLLOW) != 0 {
                             let code = errno
@@ -172,7 +179,7 @@ final class DatasetWalker: @unchecked Sendable {
                     }
                     switch kind {
                     case Int32(DT_REG):
-                        out.files.append(WalkedFile(path: path, stat: fileStat!))
+                        out.files.append(WalkedFile(path: path, stat: fileStat))
                         listedFiles += 1
                     case Int32(DT_DIR):
                         children.append(Job(path: path, ancestors: ancestors))

@@ -13,15 +13,19 @@ import Musl
 /// symbolic link and without blocking (a FIFO put in a file's place cannot hang the read), read
 /// until the size the walk saw, and checked with `fstat` afterwards: if the device, inode, size,
 /// modification or status-change time differs from what the walk saw, the file changed while it
-/// was hashed and the digest is not used.
+/// was hashed and the digest is not used. A file the walk did not `stat` (no cache to compare
+/// with) is `fstat`ed once opened instead, which costs less than a `stat` by name.
 final class FileHasher {
     enum Outcome: Equatable {
-        case hashed(FileDigest, bytesRead: Int64)
+        /// `stat` is the file's stat after the read (the same as before it).
+        case hashed(FileDigest, stat: FileStat)
         /// Stat before and after differ (or the file ended early): `after` is the latest stat.
         case changed(after: FileStat?)
         /// Gone between the walk and the open.
         case vanished
         case failed(String)
+        /// Not read: at least the `deferLarge` size given to `hash`; hash it later with this stat.
+        case large(FileStat)
     }
 
     private let buffer: UnsafeMutableRawBufferPointer
@@ -75,8 +79,10 @@ final class FileHasher {
         return .done
     }
 
-    /// Hashes `path` (relative to `directory`, a descriptor) whose walk-time stat was `expected`.
-    func hash(directory: Int32, path: [UInt8], expected: FileStat) -> Outcome {
+    /// Hashes `path` (relative to `directory`, a descriptor) whose walk-time stat was `expected`
+    /// (nil: not known, taken with `fstat` once the file is open). A file of unknown size that
+    /// turns out at least `deferLarge` bytes long is not read but returned as `.large`.
+    func hash(directory: Int32, path: [UInt8], expected known: FileStat?, deferLarge: Int64? = nil) -> Outcome {
         guard path.count < pathBuffer.count else { return .failed("path longer than PATH_MAX") }
         pathBuffer.withUnsafeMutableBufferPointer { out in
             path.withUnsafeBufferPointer { input in
@@ -99,6 +105,17 @@ final class FileHasher {
         }
         defer { close(fd) }
 
+        let expected: FileStat
+        if let known {
+            expected = known
+        } else {
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { return .failed(errorText(errno)) }
+            expected = FileStat(info)
+            // Listed as a regular file, now something else (a FIFO put in its place).
+            guard expected.isRegular else { return .changed(after: expected) }
+            if let deferLarge, expected.size >= deferLarge { return .large(expected) }
+        }
         let size = expected.size
         var hasher = SHA256()
         var total: Int64 = 0
@@ -136,7 +153,7 @@ final class FileHasher {
         guard fstat(fd, &info) == 0 else { return .failed(errorText(errno)) }
         let after = FileStat(info)
         guard after.isRegular, after.sameVersion(as: expected), total == size else { return .changed(after: after) }
-        return .hashed(FileDigest(bytes: hasher.finalize()), bytesRead: total)
+        return .hashed(FileDigest(bytes: hasher.finalize()), stat: after)
     }
 }
 
