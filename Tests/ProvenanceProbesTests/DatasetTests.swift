@@ -542,6 +542,24 @@ struct DatasetHelperTests {
         let many = (0..<5000).map { _ in (0..<Int.random(in: 0...12)).map { _ in UInt8.random(in: 0x2D...0x31) } }
         #expect(DatasetListing.sortedOrder(many).map { many[$0] } == many.sorted(by: DatasetListing.precedes))
         #expect(DatasetListing.sortedOrder([]) == [])
+        // Parts sorted on several threads (three: one part merged alone), then merged; duplicates by index.
+        let more = (0..<50_000).map { _ in (0..<Int.random(in: 0...6)).map { _ in UInt8.random(in: 0x2D...0x31) } }
+        let expected = Array(more.indices).sorted {
+            more[$0] != more[$1] ? DatasetListing.precedes(more[$0], more[$1]) : $0 < $1
+        }
+        #expect(DatasetListing.sortedOrder(more, threads: 3) == expected)
+        #expect(DatasetListing.sortedOrder(more, threads: 4) == expected)
+    }
+
+    @Test("a listing formatted on several threads is the one formatted on one")
+    func parallelListing() {
+        let files = (0..<45_000).map { index in
+            DatasetFile(path: Array("d/\(index)\(index % 7 == 0 ? "\\x" : "")".utf8), size: Int64(index),
+                        digest: FileDigest(words: (UInt64(index), 1, 2, 3)))
+        }
+        let one = DatasetListing.listing(files)
+        #expect(DatasetListing.listing(files, threads: 3) == one)
+        #expect(one.count > 45_000 * 70)
     }
 
     @Test("base64 round-trips and matches RFC 4648 vectors")

@@ -60,7 +60,7 @@ public enum DatasetCache {
         }
 
         public func digest(_ index: Int) -> FileDigest {
-            FileDigest(bytes: bytes[(offsets[index] + 40)..<(offsets[index] + 72)])
+            bytes.withUnsafeBytes { FileDigest(raw: UnsafeRawBufferPointer(rebasing: $0[(offsets[index] + 40)...])) }
         }
 
         public func path(_ index: Int) -> ArraySlice<UInt8> {
@@ -191,7 +191,8 @@ public enum DatasetCache {
             if count <= 0 { break }
             total += count
         }
-        return Array(bytes[0..<total])
+        if total < bytes.count { bytes.removeLast(bytes.count - total) }
+        return bytes
     }
 }
 
@@ -210,13 +211,9 @@ private func appendU64(_ out: inout [UInt8], _ value: UInt64) {
 }
 
 private func readU32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
-    var value: UInt32 = 0
-    for index in (0..<4).reversed() { value = value << 8 | UInt32(bytes[at + index]) }
-    return value
+    bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
 }
 
 private func readU64(_ bytes: [UInt8], _ at: Int) -> UInt64 {
-    var value: UInt64 = 0
-    for index in (0..<8).reversed() { value = value << 8 | UInt64(bytes[at + index]) }
-    return value
+    bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
 }

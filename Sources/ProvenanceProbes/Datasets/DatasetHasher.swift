@@ -1,3 +1,4 @@
+import Crypto
 import ProvenanceCore
 import ProvenanceProbeKit
 
@@ -94,17 +95,20 @@ public struct DatasetHasher: Sendable {
         }
         defer { close(root) }
 
-        let files = DatasetListing.sortedOrder(walked.files.map(\.path)).map { walked.files[$0] }
+        // Paths and stats in separate arrays, sorted by path bytes: a file is never copied whole.
+        let sorted = DatasetListing.sortedOrder(walked.files.map(\.path), threads: threads)
+        let paths = sorted.map { walked.files[$0].path }
+        let stats = sorted.map { walked.files[$0].stat }
         walked.files = []
         walked.symlinks.sort { DatasetListing.compare($0.path, $1.path) < 0 }
         var skipped = walked.skipped
 
-        var digests = [FileDigest?](repeating: nil, count: files.count)
+        var digests = [FileDigest?](repeating: nil, count: paths.count)
         var todo: [Int] = []
         if let table {
-            let matches = DatasetCache.match(files.map(\.path), in: table)
-            for index in files.indices {
-                if let entry = matches[index], let stat = files[index].stat, table.stat(entry).sameVersion(as: stat) {
+            let matches = DatasetCache.match(paths, in: table)
+            for index in paths.indices {
+                if let entry = matches[index], let stat = stats[index], table.stat(entry).sameVersion(as: stat) {
                     digests[index] = table.digest(entry)
                     statistics.cacheHits += 1
                 } else {
@@ -112,21 +116,20 @@ public struct DatasetHasher: Sendable {
                 }
             }
         } else {
-            todo = Array(files.indices)
+            todo = Array(paths.indices)
         }
         afterListing?()
 
         // Large files first, largest first; then the small ones and those of unknown size in path
         // order (unknown ones found large are handed out again after them, by the queue).
         let large = Int64(bufferSize) * 4
-        let sizes = files.map { $0.stat?.size ?? 0 }
+        let sizes = stats.map { $0?.size ?? 0 }
         let order = todo.filter { sizes[$0] >= large }.sorted { sizes[$0] > sizes[$1] } + todo.filter { sizes[$0] < large }
-        progress?.startHashing(files: files.count, bytes: todo.reduce(0) { $0 + sizes[$1] })
+        progress?.startHashing(files: paths.count, bytes: todo.reduce(0) { $0 + sizes[$1] })
         progress?.add(files: statistics.cacheHits, bytes: 0)
 
-        let outcomes = OutcomeSlots(count: files.count)
+        let outcomes = OutcomeSlots(count: paths.count)
         let queue = WorkQueue(order: order, sizes: order.map { sizes[$0] })
-        let walkedFiles = files
         let (bufferSize, windowSize, progress, duringRead) = (self.bufferSize, mapWindowSize, self.progress, self.duringRead)
         runParallel(min(threads, max(1, order.count))) { _ in
             let hasher = FileHasher(bufferSize: bufferSize)
@@ -135,11 +138,10 @@ public struct DatasetHasher: Sendable {
             if let progress { hasher.onBytes = { progress.add(files: 0, bytes: Int64($0)) } }
             while let batch = queue.next() {
                 for index in batch {
-                    let file = walkedFiles[index]
                     // A file given back as large comes again with the stat it had then.
-                    var expected = file.stat
+                    var expected = stats[index]
                     if case .large(let stat)? = outcomes[index] { expected = stat }
-                    let outcome = hasher.hash(directory: root, path: file.path, expected: expected, deferLarge: large)
+                    let outcome = hasher.hash(directory: root, path: paths[index], expected: expected, deferLarge: large)
                     outcomes[index] = outcome
                     switch outcome {
                     case .large(let stat):
@@ -165,10 +167,10 @@ public struct DatasetHasher: Sendable {
             guard case .changed = outcomes[index] else { continue }
             var info = stat()
             var again: FileHasher.Outcome = .vanished
-            if fstatatPath(root, walkedFiles[index].path, &info) == 0 {
+            if fstatatPath(root, paths[index], &info) == 0 {
                 let fresh = FileStat(info)
                 if fresh.isRegular {
-                    again = retry.hash(directory: root, path: walkedFiles[index].path, expected: fresh)
+                    again = retry.hash(directory: root, path: paths[index], expected: fresh)
                 } else {
                     again = .changed(after: fresh)
                 }
@@ -177,34 +179,35 @@ public struct DatasetHasher: Sendable {
         }
 
         var hashed: [DatasetFile] = []
-        hashed.reserveCapacity(files.count)
+        hashed.reserveCapacity(paths.count)
         var entries: [DatasetCache.Entry] = []
         var totalBytes: Int64 = 0
-        for index in files.indices {
-            var file = files[index]
+        for index in paths.indices {
+            let path = paths[index]
+            var stat = stats[index]
             var digest = digests[index]
             switch outcomes[index] {
-            case .hashed(let value, let stat)?:
+            case .hashed(let value, let after)?:
                 digest = value
-                file.stat = stat
+                stat = after
                 statistics.filesRead += 1
-                statistics.bytesRead += stat.size
+                statistics.bytesRead += after.size
             case .changed?:
-                skipped.append(DatasetSkip(path: file.path, kind: .changed, reason: "changed while being hashed (twice)"))
+                skipped.append(DatasetSkip(path: path, kind: .changed, reason: "changed while being hashed (twice)"))
             case .vanished?:
-                skipped.append(DatasetSkip(path: file.path, kind: .vanished, reason: "removed before it could be hashed"))
+                skipped.append(DatasetSkip(path: path, kind: .vanished, reason: "removed before it could be hashed"))
             case .failed(let reason)?:
-                skipped.append(DatasetSkip(path: file.path, kind: .unreadable, reason: reason))
+                skipped.append(DatasetSkip(path: path, kind: .unreadable, reason: reason))
             case .large?:  // Not expected: the queue hands every file given back out again.
-                skipped.append(DatasetSkip(path: file.path, kind: .unreadable, reason: "not hashed"))
+                skipped.append(DatasetSkip(path: path, kind: .unreadable, reason: "not hashed"))
             case nil:
                 break
             }
-            guard let digest, let stat = file.stat else { continue }
-            hashed.append(DatasetFile(path: file.path, size: stat.size, digest: digest))
+            guard let digest, let stat else { continue }
+            hashed.append(DatasetFile(path: path, size: stat.size, digest: digest))
             totalBytes += stat.size
             if stat.lastChangeNanoseconds < startedNanoseconds - racyNanoseconds {
-                entries.append(DatasetCache.Entry(path: file.path, stat: stat, digest: digest))
+                entries.append(DatasetCache.Entry(path: path, stat: stat, digest: digest))
             }
         }
 
@@ -217,9 +220,10 @@ public struct DatasetHasher: Sendable {
             hashed[0].path = Array((path.split(separator: "/").last.map(String.init) ?? path).utf8)
         }
         skipped.sort { DatasetListing.compare($0.path, $1.path) < 0 }
+        let listing = DatasetListing.listing(hashed, threads: threads)
         return DatasetResult(path: path, realPath: realPath, kind: kind, files: hashed, symlinks: walked.symlinks,
-                             skipped: skipped, digest: DatasetListing.digest(hashed), totalBytes: totalBytes,
-                             statistics: statistics)
+                             skipped: skipped, listing: listing, digest: FileDigest(bytes: SHA256.hash(data: listing)),
+                             totalBytes: totalBytes, statistics: statistics)
     }
 
     /// Writes the cache file (its directory private to the user); "written", or why not.

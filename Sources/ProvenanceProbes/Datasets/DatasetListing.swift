@@ -23,9 +23,10 @@ public enum DatasetListing {
         compare(a, b) < 0
     }
 
-    /// The indices of `paths` in byte order (a stable sort). The paths are copied into one
-    /// buffer first, so comparing is a `memcmp` with no reference counting per comparison.
-    public static func sortedOrder(_ paths: [[UInt8]]) -> [Int] {
+    /// The indices of `paths` in byte order (equal paths in index order). The paths are copied
+    /// into one buffer first, so comparing is a `memcmp` with no reference counting per
+    /// comparison; with `threads` > 1, parts are sorted on that many threads, then merged.
+    public static func sortedOrder(_ paths: [[UInt8]], threads: Int = 1) -> [Int] {
         var arena: [UInt8] = []
         arena.reserveCapacity(paths.reduce(0) { $0 + $1.count })
         var bounds: [(start: Int, count: Int)] = []
@@ -35,15 +36,43 @@ public enum DatasetListing {
             arena.append(contentsOf: path)
         }
         var order = Array(paths.indices)
+        guard order.count > 1 else { return order }
+        let parts = max(1, min(threads, order.count / 10_000))
         arena.withUnsafeBufferPointer { arena in
             bounds.withUnsafeBufferPointer { bounds in
-                guard let base = arena.baseAddress else { return }
-                order.sort { a, b in
-                    let x = bounds[a]
-                    let y = bounds[b]
-                    let common = min(x.count, y.count)
-                    let result = common == 0 ? 0 : memcmp(base + x.start, base + y.start, common)
-                    return result != 0 ? result < 0 : (x.count != y.count ? x.count < y.count : a < b)
+                let paths = PathOrder(arena: arena.baseAddress, bounds: bounds.baseAddress!)
+                // Sorted runs [cuts[i], cuts[i + 1]), then merged pairwise.
+                var cuts = (0...parts).map { $0 * order.count / parts }
+                order.withUnsafeMutableBufferPointer { order in
+                    // Each thread sorts its own part of the buffer.
+                    let shared = UncheckedSendable(value: (order: order, cuts: cuts))
+                    runParallel(parts) { part in
+                        let (order, cuts) = shared.value
+                        var run = UnsafeMutableBufferPointer(rebasing: order[cuts[part]..<cuts[part + 1]])
+                        run.sort { paths.precedes($0, $1) }
+                    }
+                }
+                var merged = [Int](repeating: 0, count: order.count)
+                while cuts.count > 2 {
+                    var next = [0]
+                    for pair in stride(from: 0, to: cuts.count - 1, by: 2) {
+                        let (low, middle) = (cuts[pair], cuts[pair + 1])
+                        let high = pair + 2 < cuts.count ? cuts[pair + 2] : middle
+                        var (i, j, k) = (low, middle, low)
+                        while i < middle || j < high {
+                            if j >= high || (i < middle && paths.precedes(order[i], order[j])) {
+                                merged[k] = order[i]
+                                i += 1
+                            } else {
+                                merged[k] = order[j]
+                                j += 1
+                            }
+                            k += 1
+                        }
+                        next.append(high)
+                    }
+                    swap(&order, &merged)
+                    cuts = next
                 }
             }
         }
@@ -97,28 +126,28 @@ public enum DatasetListing {
 
     /// The listing of `files` (already sorted) with every path behind `prefix`: `./` for the
     /// listing the digest covers and the sidecar, the dataset's absolute path plus `/` for `--sums`.
-    public static func listing(_ files: [DatasetFile], prefix: [UInt8] = Array("./".utf8)) -> [UInt8] {
+    /// With `threads` > 1, parts are formatted on that many threads, then joined in order.
+    public static func listing(_ files: [DatasetFile], prefix: [UInt8] = Array("./".utf8), threads: Int = 1) -> [UInt8] {
+        let parts = max(1, min(threads, files.count / 10_000))
+        if parts == 1 { return listing(files[...], prefix: prefix) }
+        final class Parts: @unchecked Sendable { var bytes: [[UInt8]] = [] }
+        let formatted = Parts()
+        formatted.bytes = Array(repeating: [], count: parts)
+        runParallel(parts) { part in
+            let range = (part * files.count / parts)..<((part + 1) * files.count / parts)
+            formatted.bytes[part] = listing(files[range], prefix: prefix)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(formatted.bytes.reduce(0) { $0 + $1.count })
+        for part in formatted.bytes { out += part }
+        return out
+    }
+
+    private static func listing(_ files: ArraySlice<DatasetFile>, prefix: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(files.count * (70 + prefix.count) + files.reduce(0) { $0 + $1.path.count })
         for file in files { appendLine(to: &out, digest: file.digest, prefix: prefix, path: file.path) }
         return out
-    }
-
-    /// The dataset digest: SHA-256 of `listing(files)`, computed in pieces.
-    public static func digest(_ files: [DatasetFile]) -> FileDigest {
-        var hasher = SHA256()
-        var chunk: [UInt8] = []
-        chunk.reserveCapacity(1 << 16)
-        let prefix = Array("./".utf8)
-        for file in files {
-            appendLine(to: &chunk, digest: file.digest, prefix: prefix, path: file.path)
-            if chunk.count >= (1 << 16) - 8192 {
-                hasher.update(data: chunk)
-                chunk.removeAll(keepingCapacity: true)
-            }
-        }
-        hasher.update(data: chunk)
-        return FileDigest(bytes: hasher.finalize())
     }
 
     /// How a path appears in JSON: the text, and, when the bytes are not valid UTF-8, the exact
@@ -188,5 +217,25 @@ public enum DatasetListing {
             if padding < 1 { out.append(UInt8(word & 0xFF)) }
         }
         return out
+    }
+}
+
+/// Hands a value to other threads when the code guarantees they do not race on it.
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    var value: Value
+}
+
+/// Byte order of paths kept in one buffer (`sortedOrder`), equal paths by index.
+private struct PathOrder: @unchecked Sendable {
+    let arena: UnsafePointer<UInt8>?
+    let bounds: UnsafePointer<(start: Int, count: Int)>
+
+    @inline(__always)
+    func precedes(_ a: Int, _ b: Int) -> Bool {
+        let x = bounds[a]
+        let y = bounds[b]
+        let common = min(x.count, y.count)
+        let result = common == 0 ? 0 : memcmp(arena! + x.start, arena! + y.start, common)
+        return result != 0 ? result < 0 : (x.count != y.count ? x.count < y.count : a < b)
     }
 }

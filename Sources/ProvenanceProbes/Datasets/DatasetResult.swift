@@ -14,7 +14,9 @@ public struct DatasetResult: Sendable {
     public var symlinks: [DatasetSymlink]
     /// Entries not hashed (special files, unreadable, changed or vanished files), sorted by path bytes.
     public var skipped: [DatasetSkip]
-    /// SHA-256 of the listing (`DatasetListing.listing(files)`).
+    /// `DatasetListing.listing(files)`: what the sidecar holds.
+    public var listing: [UInt8]
+    /// SHA-256 of `listing`.
     public var digest: FileDigest
     public var totalBytes: Int64
     public var statistics: DatasetStatistics

@@ -16,6 +16,12 @@ public struct FileDigest: Sendable, Hashable {
         words = (word(0), word(8), word(16), word(24))
     }
 
+    /// From the first 32 bytes of `raw` (which holds at least 32): no allocation, unlike `init(bytes:)`.
+    init(raw: UnsafeRawBufferPointer) {
+        func word(_ at: Int) -> UInt64 { UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+        words = (word(0), word(8), word(16), word(24))
+    }
+
     public static func == (a: FileDigest, b: FileDigest) -> Bool {
         a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
     }
@@ -37,25 +43,23 @@ public struct FileDigest: Sendable, Hashable {
         return out
     }
 
-    /// Appends the 64 lowercase hex digits.
+    /// Appends the 64 lowercase hex digits (written in place: one capacity check, not 64).
     public func appendHex(to out: inout [UInt8]) {
         // Arithmetic, not a table: a global table costs a lazy-initialisation check per call.
         @inline(__always) func digit(_ nibble: UInt64) -> UInt8 {
             UInt8(truncatingIfNeeded: nibble < 10 ? 0x30 + nibble : 0x57 + nibble)
         }
-        @inline(__always) func append(_ word: UInt64, _ out: inout [UInt8]) {
-            var shift: UInt64 = 60
-            while true {
-                out.append(digit((word >> shift) & 0xF))
-                if shift == 0 { break }
-                shift -= 4
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 64))
+        out.withUnsafeMutableBufferPointer { buffer in
+            @inline(__always) func write(_ word: UInt64, at offset: Int) {
+                for index in 0..<16 { buffer[offset + index] = digit((word >> UInt64(60 - 4 * index)) & 0xF) }
             }
+            write(words.0, at: start)
+            write(words.1, at: start + 16)
+            write(words.2, at: start + 32)
+            write(words.3, at: start + 48)
         }
-        out.reserveCapacity(out.count + 64)
-        append(words.0, &out)
-        append(words.1, &out)
-        append(words.2, &out)
-        append(words.3, &out)
     }
 
     /// The 64 lowercase hex digits.

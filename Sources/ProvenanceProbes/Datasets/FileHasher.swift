@@ -153,7 +153,7 @@ final class FileHasher {
         guard fstat(fd, &info) == 0 else { return .failed(errorText(errno)) }
         let after = FileStat(info)
         guard after.isRegular, after.sameVersion(as: expected), total == size else { return .changed(after: after) }
-        return .hashed(FileDigest(bytes: hasher.finalize()), stat: after)
+        return .hashed(hasher.finalize().withUnsafeBytes { FileDigest(raw: $0) }, stat: after)
     }
 }
 
