@@ -277,7 +277,7 @@ struct CaptureCommand: ParsableCommand {
         for (name, result) in results where !(configuration.listFiles[name] ?? (result.files.count <= configuration.listLimit)) {
             let path = (location.directory == "/" ? "" : location.directory) + "/"
                 + DatasetsProbe.sidecarName(stem: location.stem, dataset: name)
-            let listing = DatasetListing.listing(result.files)
+            let listing = result.listing
             // An unchanged dataset's sidecar is already there: reading it costs less than an fsync.
             var existing = RootedFileSystem()
             existing.maxFileBytes = listing.count
