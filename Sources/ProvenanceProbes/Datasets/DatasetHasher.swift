@@ -88,7 +88,8 @@ public struct DatasetHasher: Sendable {
             root = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard root >= 0 else { throw DatasetError("\(parent): \(errorText(errno))") }
             walked = DatasetWalker.Output()
-            walked.files = [.init(path: Array(realPath[realPath.index(after: slash)...].utf8), stat: FileStat(info))]
+            walked.paths = [Array(realPath[realPath.index(after: slash)...].utf8)]
+            walked.stats = [FileStat(info)]
             progress?.listed(1)
         default:
             throw DatasetError("\(path): not a regular file or directory")
@@ -96,10 +97,11 @@ public struct DatasetHasher: Sendable {
         defer { close(root) }
 
         // Paths and stats in separate arrays, sorted by path bytes: a file is never copied whole.
-        let sorted = DatasetListing.sortedOrder(walked.files.map(\.path), threads: threads)
-        let paths = sorted.map { walked.files[$0].path }
-        let stats = sorted.map { walked.files[$0].stat }
-        walked.files = []
+        let sorted = DatasetListing.sortedOrder(walked.paths, threads: threads)
+        let paths = sorted.map { walked.paths[$0] }
+        let stats = sorted.map { walked.stats[$0] }
+        walked.paths = []
+        walked.stats = []
         walked.symlinks.sort { DatasetListing.compare($0.path, $1.path) < 0 }
         var skipped = walked.skipped
 

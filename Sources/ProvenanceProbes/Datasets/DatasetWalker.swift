@@ -18,14 +18,10 @@ import Musl
 /// whose device and inode equal one of its ancestors' (a bind mount of a parent) is not walked
 /// again.
 final class DatasetWalker: @unchecked Sendable {
-    struct WalkedFile: Sendable {
-        var path: [UInt8]
-        /// nil when the walk did not `stat` the file.
-        var stat: FileStat?
-    }
-
     struct Output: Sendable {
-        var files: [WalkedFile] = []
+        /// Regular files: relative paths, and stats (nil when the walk did not `stat` the file).
+        var paths: [[UInt8]] = []
+        var stats: [FileStat?] = []
         var symlinks: [DatasetSymlink] = []
         var skipped: [DatasetSkip] = []
     }
@@ -69,7 +65,8 @@ final class DatasetWalker: @unchecked Sendable {
             finish(children)
         }
         mutex.withLock {
-            merged.files += local.files
+            merged.paths += local.paths
+            merged.stats += local.stats
             merged.symlinks += local.symlinks
             merged.skipped += local.skipped
         }
@@ -179,7 +176,8 @@ final class DatasetWalker: @unchecked Sendable {
                     }
                     switch kind {
                     case Int32(DT_REG):
-                        out.files.append(WalkedFile(path: path, stat: fileStat))
+                        out.paths.append(path)
+                        out.stats.append(fileStat)
                         listedFiles += 1
                     case Int32(DT_DIR):
                         children.append(Job(path: path, ancestors: ancestors))
