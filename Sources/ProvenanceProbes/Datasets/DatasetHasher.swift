@@ -105,7 +105,8 @@ public struct DatasetHasher: Sendable {
         walked.symlinks.sort { DatasetListing.compare($0.path, $1.path) < 0 }
         var skipped = walked.skipped
 
-        var digests = [FileDigest?](repeating: nil, count: paths.count)
+        // Digests from the cache; empty without one (fresh memory costs page faults).
+        var digests = [FileDigest?](repeating: nil, count: table == nil ? 0 : paths.count)
         var todo: [Int] = []
         if let table {
             let matches = DatasetCache.match(paths, in: table)
@@ -187,7 +188,7 @@ public struct DatasetHasher: Sendable {
         for index in paths.indices {
             let path = paths[index]
             var stat = stats[index]
-            var digest = digests[index]
+            var digest = digests.isEmpty ? nil : digests[index]
             switch outcomes[index] {
             case .hashed(let value, let after)?:
                 digest = value
@@ -208,7 +209,7 @@ public struct DatasetHasher: Sendable {
             guard let digest, let stat else { continue }
             hashed.append(DatasetFile(path: path, size: stat.size, digest: digest))
             totalBytes += stat.size
-            if stat.lastChangeNanoseconds < startedNanoseconds - racyNanoseconds {
+            if cacheFile != nil, stat.lastChangeNanoseconds < startedNanoseconds - racyNanoseconds {
                 entries.append(DatasetCache.Entry(path: path, stat: stat, digest: digest))
             }
         }
