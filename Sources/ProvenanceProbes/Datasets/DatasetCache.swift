@@ -119,7 +119,7 @@ public enum DatasetCache {
             appendU64(&out, UInt64(bitPattern: entry.stat.size))
             appendU64(&out, UInt64(bitPattern: entry.stat.mtimeNanoseconds))
             appendU64(&out, UInt64(bitPattern: entry.stat.ctimeNanoseconds))
-            out += entry.digest.bytes
+            entry.digest.appendBytes(to: &out)
             appendU32(&out, UInt32(entry.path.count))
             out += entry.path
         }
@@ -203,11 +203,11 @@ public struct CacheProblem: Error, Sendable, Equatable, CustomStringConvertible 
 }
 
 private func appendU32(_ out: inout [UInt8], _ value: UInt32) {
-    for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
 }
 
 private func appendU64(_ out: inout [UInt8], _ value: UInt64) {
-    for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
 }
 
 private func readU32(_ bytes: [UInt8], _ at: Int) -> UInt32 {

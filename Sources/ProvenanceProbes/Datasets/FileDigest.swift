@@ -43,6 +43,14 @@ public struct FileDigest: Sendable, Hashable {
         return out
     }
 
+    /// Appends the 32 bytes (as `bytes`, without an array in between).
+    public func appendBytes(to out: inout [UInt8]) {
+        withUnsafeBytes(of: words.0.bigEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: words.1.bigEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: words.2.bigEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: words.3.bigEndian) { out.append(contentsOf: $0) }
+    }
+
     /// Appends the 64 lowercase hex digits (written in place: one capacity check, not 64).
     public func appendHex(to out: inout [UInt8]) {
         // Arithmetic, not a table: a global table costs a lazy-initialisation check per call.
