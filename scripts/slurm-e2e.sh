@@ -24,15 +24,7 @@ declare -A image_of=([node1]=debian13 [node2]=debian13 [node3]=rocky9 [node4]=ub
 
 # Podman as INFRA.md says works here: runc, cgroupfs, file events, raised ulimits; the store and
 # libpod's runtime directory in $BASE, passed as flags (nothing shared with other podman users).
-cat > "$BASE/podman/containers.conf" <<'CONF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-export CONTAINERS_CONF=$BASE/podman/containers.conf
+export CONTAINERS_CONF=$repo/scripts/podman-containers.conf
 podman=(podman --root "$BASE/podman/root" --runroot "$BASE/podman/runroot" --tmpdir "$BASE/podman/tmp")
 
 stop() {

@@ -34,17 +34,8 @@ struct ContainerTests {
         init() throws {
             base = "/tmp/provenance-podman-\(getpid())-\(Int.random(in: 0...1_000_000_000))"
             var environment = processEnvironment()
-            environment["CONTAINERS_CONF"] = base + "/containers.conf"
+            environment["CONTAINERS_CONF"] = Project.root + "/scripts/podman-containers.conf"
             self.environment = environment
-            try AtomicFile.write(Array("""
-                [containers]
-                default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-                [engine]
-                runtime = "runc"
-                cgroup_manager = "cgroupfs"
-                events_logger = "file"
-
-                """.utf8), to: base + "/containers.conf")
         }
 
         /// `podman --root … --runroot … ARGS`.
