@@ -47,9 +47,7 @@ public struct Capture: Sendable {
             }
             let seconds = probeTimeouts[descriptor.id] ?? descriptor.timeoutSeconds ?? timeout
             let deadline = started + seconds
-            let context = ProbeContext(
-                fs: machine.fs, commands: machine.commands, clock: machine.clock, environment: machine.environment,
-                process: machine.process, commandTimeout: min(timeout, seconds), deadline: deadline)
+            let context = ProbeContext(machine: machine, commandTimeout: min(timeout, seconds), deadline: deadline)
             pending.append((descriptor.id, descriptor.version, deadline + grace, seconds))
             let id = descriptor.id
             startDetachedThread {

@@ -30,6 +30,13 @@ public struct ProbeContext: Sendable {
         self.deadline = deadline
     }
 
+    /// The context of a probe looking at `machine`: its files, commands, clock, environment and
+    /// process identity.
+    public init(machine: Machine, commandTimeout: Double, deadline: Double) {
+        self.init(fs: machine.fs, commands: machine.commands, clock: machine.clock, environment: machine.environment,
+                  process: machine.process, commandTimeout: commandTimeout, deadline: deadline)
+    }
+
     /// Runs a command of the machine with the command timeout, never past the probe's deadline.
     /// A timeout is reported as the command's nominal timeout, so issue texts stay the same from
     /// one capture to the next.

@@ -118,12 +118,10 @@ struct CUDAParserTests {
 @Suite("CUDA probe on this machine")
 struct LiveCUDAProbeTests {
     func live(environment extra: [String: String] = [:], dropping: [String] = []) -> Section {
-        let machine = Machine.live()
-        var environment = machine.environment
-        for name in dropping { environment[name] = nil }
-        environment.merge(extra) { $1 }
-        let context = ProbeContext(fs: machine.fs, commands: machine.commands, clock: machine.clock,
-                                   environment: environment, commandTimeout: 5, deadline: monotonicSeconds() + 10)
+        var machine = Machine.live()
+        for name in dropping { machine.environment[name] = nil }
+        machine.environment.merge(extra) { $1 }
+        let context = ProbeContext(machine: machine, commandTimeout: 5, deadline: monotonicSeconds() + 10)
         return Capture.collect(CUDAProbe(), context)
     }
 

@@ -53,9 +53,7 @@ final class ScratchMachine {
 
     func collect<P: Probe>(_ probe: P) throws -> Section {
         let machine = try Machine.recorded(root: root, clock: FixedClock(secondsSinceEpoch: 0))
-        let context = ProbeContext(fs: machine.fs, commands: machine.commands, clock: machine.clock,
-                                   environment: machine.environment, commandTimeout: 5,
-                                   deadline: monotonicSeconds() + 5)
+        let context = ProbeContext(machine: machine, commandTimeout: 5, deadline: monotonicSeconds() + 5)
         return Capture.collect(probe, context)
     }
 }
@@ -164,8 +162,7 @@ struct ContainerSignalTests {
     @Test("the live host: absent, and /.dockerenv is named as not enough when it exists")
     func liveHost() throws {
         let machine = Machine.live()
-        let context = ProbeContext(fs: machine.fs, commands: machine.commands, clock: machine.clock,
-                                   environment: machine.environment, commandTimeout: 5, deadline: monotonicSeconds() + 5)
+        let context = ProbeContext(machine: machine, commandTimeout: 5, deadline: monotonicSeconds() + 5)
         let section = Capture.collect(ContainerProbe(), context)
         // This project's machines are VMs, not containers; a run inside a real container is the
         // podman end-to-end test's business.

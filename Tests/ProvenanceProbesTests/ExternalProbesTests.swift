@@ -25,9 +25,7 @@ func loadProbes(_ directory: String) throws -> [any Probe] {
 /// Runs a probe with a deadline on the live machine or a recorded one.
 func run(_ probe: any Probe, root: String? = nil, timeout: Double = 5) throws -> Section {
     let machine = try root.map { try Machine.recorded(root: $0) } ?? Machine.live()
-    let context = ProbeContext(fs: machine.fs, commands: machine.commands, clock: machine.clock,
-                               environment: machine.environment, commandTimeout: timeout,
-                               deadline: monotonicSeconds() + timeout)
+    let context = ProbeContext(machine: machine, commandTimeout: timeout, deadline: monotonicSeconds() + timeout)
     func collect<P: Probe>(_ p: P) -> Section { Capture.collect(p, context) }
     return collect(probe)
 }

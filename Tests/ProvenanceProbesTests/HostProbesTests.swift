@@ -146,9 +146,7 @@ struct HostParserTests {
 struct LiveHostProbesTests {
     func live<P: Probe>(_ probe: P) throws -> JSONValue {
         let machine = Machine.live()
-        let context = ProbeContext(fs: machine.fs, commands: machine.commands, clock: machine.clock,
-                                   environment: machine.environment, commandTimeout: 5,
-                                   deadline: monotonicSeconds() + 5)
+        let context = ProbeContext(machine: machine, commandTimeout: 5, deadline: monotonicSeconds() + 5)
         let section = Capture.collect(probe, context)
         #expect(section.status == .ok, "\(section.issues)")
         return try #require(section.data)

@@ -31,9 +31,7 @@ enum GPUFixtures {
         -> (section: Section, seconds: Double)
     {
         let started = monotonicSeconds()
-        let context = ProbeContext(fs: machine.fs, commands: machine.commands, clock: machine.clock,
-                                   environment: machine.environment, commandTimeout: seconds,
-                                   deadline: started + seconds)
+        let context = ProbeContext(machine: machine, commandTimeout: seconds, deadline: started + seconds)
         let section = Capture.collect(probe, context)
         return (section, monotonicSeconds() - started)
     }

@@ -128,9 +128,7 @@ struct PCIParserTests {
 struct LivePCIProbeTests {
     func live() throws -> Section {
         let machine = Machine.live()
-        let context = ProbeContext(fs: machine.fs, commands: machine.commands, clock: machine.clock,
-                                   environment: machine.environment, commandTimeout: 5,
-                                   deadline: monotonicSeconds() + 10)
+        let context = ProbeContext(machine: machine, commandTimeout: 5, deadline: monotonicSeconds() + 10)
         return Capture.collect(PCIProbe(), context)
     }
 

@@ -6,10 +6,12 @@ import Testing
 
 /// Runs a probe on this machine.
 func liveSection<P: Probe>(_ probe: P, environment: [String: String]? = nil) -> Section {
-    let machine = Machine.live()
-    let context = ProbeContext(fs: machine.fs, commands: LiveCommandRunner(environment: environment ?? machine.environment),
-                               clock: machine.clock, environment: environment ?? machine.environment,
-                               process: machine.process, commandTimeout: 20, deadline: monotonicSeconds() + 60)
+    var machine = Machine.live()
+    if let environment {
+        machine.environment = environment
+        machine.commands = LiveCommandRunner(environment: environment)
+    }
+    let context = ProbeContext(machine: machine, commandTimeout: 20, deadline: monotonicSeconds() + 60)
     return Capture.collect(probe, context)
 }
 

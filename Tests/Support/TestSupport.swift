@@ -60,9 +60,7 @@ public struct ExpectedTable: Sendable {
 /// Runs one probe on a recorded machine of Fixtures/machines, as `capture --root` would.
 public func collect<P: Probe>(_ probe: P, onMachine name: String, timeout: Double = 5) throws -> Section {
     let machine = try Machine.recorded(root: Project.machines + "/" + name, clock: FixedClock(secondsSinceEpoch: 0))
-    let context = ProbeContext(fs: machine.fs, commands: machine.commands, clock: machine.clock,
-                               environment: machine.environment, commandTimeout: timeout,
-                               deadline: monotonicSeconds() + timeout)
+    let context = ProbeContext(machine: machine, commandTimeout: timeout, deadline: monotonicSeconds() + timeout)
     return Capture.collect(probe, context)
 }
 
