@@ -67,10 +67,7 @@ public struct Manifest: Sendable, Equatable {
 
     public static func sha256(_ bytes: [UInt8]) -> String {
         let digest = SHA256.hash(data: bytes)
-        return "sha256:" + digest.map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        return "sha256:" + hexString(digest)
     }
 
     /// The whole manifest as a JSON value, fingerprint included.

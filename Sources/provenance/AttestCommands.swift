@@ -138,7 +138,7 @@ private func digest(_ path: String) throws -> String {
         throw UserError(message: "\(path): no such file", code: Exit.noInput)
     }
     do {
-        return try FileDigest.sha256(path: path)
+        return try FileSHA256.sha256(path: path)
     } catch {
         throw UserError(message: error.description, code: Exit.noInput)
     }

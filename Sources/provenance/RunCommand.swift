@@ -207,26 +207,13 @@ struct RunCommand: ParsableCommand {
 
     /// `{path, sha256, bytes}`, or `{path, missing: true}`, or `{path, error}`.
     static func digestRecord(_ path: String) -> JSONValue {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            return errno == ENOENT ? ["path": .string(path), "missing": true]
-                : ["path": .string(path), "error": .string(String(cString: strerror(errno)))]
+        do {
+            let (digest, bytes) = try FileSHA256.sha256AndSize(path: path)
+            return ["path": .string(path), "sha256": .string("sha256:" + digest), "bytes": .int(bytes)]
+        } catch {
+            return error.missing ? ["path": .string(path), "missing": true]
+                : ["path": .string(path), "error": .string(error.description)]
         }
-        defer { close(fd) }
-        var hasher = StreamingSHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var total: Int64 = 0
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return ["path": .string(path), "error": .string(String(cString: strerror(errno)))]
-            }
-            if count == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-            total += Int64(count)
-        }
-        return ["path": .string(path), "sha256": .string(hasher.finalize()), "bytes": .int(total)]
     }
 
     /// `20261123T171500Z`.

@@ -348,10 +348,6 @@ public func normalizePCIBusID(_ text: String) -> String? {
           let device = UInt8(slot[0], radix: 16), let function = UInt8(slot[1], radix: 16),
           device < 32, function < 8
     else { return nil }
-    func hex(_ value: some BinaryInteger, _ width: Int) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
-    }
     return "\(hex(domain, 4)):\(hex(bus, 2)):\(hex(device, 2)).\(hex(function, 1))"
 }
 

@@ -7,16 +7,27 @@ import Glibc
 import Musl
 #endif
 
-/// Digests of files read in 1 MiB blocks, so a dataset of any size is hashed in constant memory.
-public enum FileDigest {
+/// SHA-256 of one file read in 1 MiB blocks, in constant memory whatever its size: the subjects
+/// of `attest` and the outputs of `run` (datasets have their own parallel hasher, `DatasetHasher`).
+public enum FileSHA256 {
     public struct Error: Swift.Error, CustomStringConvertible, Sendable {
         public let description: String
+        /// The file is not there (`open` said ENOENT).
+        public var missing = false
     }
 
     /// Lower-case hex SHA-256 of the file's bytes. The corresponding C functions are `open` and `read`.
     public static func sha256(path: String) throws(Error) -> String {
+        try sha256AndSize(path: path).digest
+    }
+
+    /// Lower-case hex SHA-256 of the file's bytes and how many bytes were read.
+    public static func sha256AndSize(path: String) throws(Error) -> (digest: String, bytes: Int64) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Error(description: "\(path): \(String(cString: strerror(errno)).lowercased())") }
+        guard fd >= 0 else {
+            let code = errno
+            throw Error(description: "\(path): \(String(cString: strerror(code)).lowercased())", missing: code == ENOENT)
+        }
         defer { close(fd) }
         var info = stat()
         if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
@@ -24,6 +35,7 @@ public enum FileDigest {
         }
         var hasher = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var total: Int64 = 0
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
             if count < 0 {
@@ -32,7 +44,8 @@ public enum FileDigest {
             }
             if count == 0 { break }
             buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            total += Int64(count)
         }
-        return hexString(hasher.finalize())
+        return (hexString(hasher.finalize()), total)
     }
 }
