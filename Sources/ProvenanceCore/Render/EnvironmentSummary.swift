@@ -106,7 +106,7 @@ public struct EnvironmentSummary: Sendable, Equatable {
             var installed: [String: String] = [:]
             for item in (python["distributions"]?.arrayValue ?? []) + (python["condaPackages"]?.arrayValue ?? []) {
                 if let name = item["name"]?.stringValue, let version = item["version"]?.stringValue {
-                    installed[EnvironmentSummary.normalizedDistributionName(name)] = installed[EnvironmentSummary.normalizedDistributionName(name)] ?? version
+                    installed[normalizeDistributionName(name)] = installed[normalizeDistributionName(name)] ?? version
                 }
             }
             for name in EnvironmentSummary.notableDistributions {
@@ -173,21 +173,6 @@ public struct EnvironmentSummary: Sendable, Equatable {
         }
     }
 
-    /// PEP 503 normalisation: lower case, runs of `-`, `_`, `.` as one `-`.
-    static func normalizedDistributionName(_ name: String) -> String {
-        var out = ""
-        var lastWasSeparator = false
-        for c in name.lowercased() {
-            if c == "-" || c == "_" || c == "." {
-                if !lastWasSeparator { out.append("-") }
-                lastWasSeparator = true
-            } else {
-                out.append(c)
-                lastWasSeparator = false
-            }
-        }
-        return out
-    }
 
     /// `128 GiB (137438953472 bytes)`-style text, in integer arithmetic (one decimal).
     public static func formatBytes(_ bytes: Int64) -> String {
@@ -286,4 +271,21 @@ public struct EnvironmentSummary: Sendable, Equatable {
 
 extension String {
     var nonEmpty: String? { isEmpty ? nil : self }
+}
+
+/// PEP 503 normalisation of a Python distribution name: lower case, runs of `-`, `_`, `.` as one
+/// `-` (the python probe's duplicates and the summary's lookups both use it).
+public func normalizeDistributionName(_ name: String) -> String {
+    var result = ""
+    var lastWasSeparator = false
+    for character in name.lowercased() {
+        if character == "-" || character == "_" || character == "." {
+            if !lastWasSeparator { result.append("-") }
+            lastWasSeparator = true
+        } else {
+            result.append(character)
+            lastWasSeparator = false
+        }
+    }
+    return result
 }

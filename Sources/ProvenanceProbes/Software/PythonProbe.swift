@@ -225,18 +225,3 @@ public func parseDistributionMetadata(_ text: String) -> (String, String)? {
     return (name, version)
 }
 
-/// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become `-`.
-public func normalizeDistributionName(_ name: String) -> String {
-    var result = ""
-    var lastWasSeparator = false
-    for character in name.lowercased() {
-        if character == "-" || character == "_" || character == "." {
-            if !lastWasSeparator { result.append("-") }
-            lastWasSeparator = true
-        } else {
-            result.append(character)
-            lastWasSeparator = false
-        }
-    }
-    return result
-}
