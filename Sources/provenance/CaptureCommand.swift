@@ -85,16 +85,7 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Do not print the summary line on standard error.")
     var quiet = false
 
-    @Option(name: .customLong("env"),
-            help: ArgumentHelp("Also record environment variables matching this pattern, e.g. 'MYLAB_*' (repeatable).",
-                               valueName: "PATTERN"))
-    var environmentPatterns: [String] = []
-
-    @Option(name: .customLong("seed"), help: ArgumentHelp("A seed of the run (repeatable).", valueName: "NAME=VALUE"))
-    var seeds: [String] = []
-
-    @Option(name: .customLong("param"), help: ArgumentHelp("A parameter of the run (repeatable).", valueName: "KEY=VALUE"))
-    var parameters: [String] = []
+    @OptionGroup var job: JobOptions
 
     @Flag(name: .customLong("no-cache"),
           help: "Use no cache: read every dataset file again and run every version command again.")
@@ -115,10 +106,7 @@ struct CaptureCommand: ParsableCommand {
         }
         let attachments = AttachmentStore()
         var configuration = ProbeConfiguration()
-        configuration.environmentPatterns = environmentPatterns
-        configuration.commandLine = command
-        configuration.seeds = try keyValues(seeds, option: "--seed")
-        configuration.parameters = try keyValues(parameters, option: "--param")
+        try job.configure(&configuration, command: command)
         configuration.repositories = repositories
         configuration.diffMaxBytes = diffMaxBytes
         configuration.attachments = attachments

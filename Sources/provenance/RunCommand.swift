@@ -58,15 +58,7 @@ struct RunCommand: ParsableCommand {
 
     @Flag(help: "Do not run the command when the capture fails or a probe fails.") var strict = false
 
-    @Option(name: .customLong("env"),
-            help: ArgumentHelp("Also record environment variables matching this pattern (repeatable).", valueName: "PATTERN"))
-    var environmentPatterns: [String] = []
-
-    @Option(name: .customLong("seed"), help: ArgumentHelp("A seed of the run (repeatable).", valueName: "NAME=VALUE"))
-    var seeds: [String] = []
-
-    @Option(name: .customLong("param"), help: ArgumentHelp("A parameter of the run (repeatable).", valueName: "KEY=VALUE"))
-    var parameters: [String] = []
+    @OptionGroup var job: JobOptions
 
     @Option(help: ArgumentHelp("Timeout of each capture command and probe.", valueName: "SECONDS")) var timeout: Double = 5
 
@@ -87,10 +79,7 @@ struct RunCommand: ParsableCommand {
 
         // 1. Capture.
         var configuration = ProbeConfiguration()
-        configuration.environmentPatterns = environmentPatterns
-        configuration.commandLine = command
-        configuration.seeds = try keyValues(seeds, option: "--seed")
-        configuration.parameters = try keyValues(parameters, option: "--param")
+        try job.configure(&configuration, command: command)
         configuration.commandCache = CommandCache(environment: processEnvironment())
         let attachments = AttachmentStore()
         configuration.attachments = attachments
