@@ -29,6 +29,12 @@ public struct Capture: Sendable {
     }
 
     public func run(on machine: Machine) -> Manifest {
+        runCollectingArtifacts(on: machine).manifest
+    }
+
+    /// The manifest and the artifacts its finished probes attached (`ProbeReport.attach`), by
+    /// section id and key. A probe abandoned at its deadline contributes none.
+    public func runCollectingArtifacts(on machine: Machine) -> (manifest: Manifest, artifacts: [String: [String: [UInt8]]]) {
         let startTime = machine.clock.secondsSinceEpoch()
         let started = monotonicSeconds()
         let board = Board()
@@ -51,15 +57,18 @@ public struct Capture: Sendable {
             pending.append((descriptor.id, descriptor.version, deadline + grace, seconds))
             let id = descriptor.id
             startDetachedThread {
-                let section = Capture.collect(probe, context)
-                board.finish(id, section)
+                let report = ProbeReport()
+                let section = Capture.collect(probe, context, report)
+                board.finish(id, section, report.artifacts)
             }
         }
 
         let finished = board.wait(for: pending.map { ($0.id, $0.deadline) })
+        var artifacts: [String: [String: [UInt8]]] = [:]
         for item in pending {
-            if let section = finished[item.id] {
+            if let (section, attached) = finished[item.id] {
                 sections[item.id] = section
+                if !attached.isEmpty { artifacts[item.id] = attached }
             } else {
                 sections[item.id] = Section(
                     status: .failed, probeVersion: item.version,
@@ -69,19 +78,21 @@ public struct Capture: Sendable {
             }
         }
 
-        return Manifest(
+        let manifest = Manifest(
             tool: .init(name: "provenance", version: toolVersion),
             captureTime: Timestamp.rfc3339(secondsSinceEpoch: startTime),
             hostName: machine.hostName(),
             capture: .init(mode: machine.root == nil ? "live" : "recorded", root: machine.root,
                            durationMs: Int64((monotonicSeconds() - started) * 1000)),
             sections: sections)
+        return (manifest, artifacts)
     }
 
     /// Runs one probe and turns its outcome into a section.
-    public static func collect<P: Probe>(_ probe: P, _ context: ProbeContext) -> Section {
+    public static func collect<P: Probe>(_ probe: P, _ context: ProbeContext, _ report: ProbeReport = ProbeReport())
+        -> Section
+    {
         let descriptor = probe.descriptor
-        let report = ProbeReport()
         let started = monotonicSeconds()
         func elapsed() -> Int64 { Int64((monotonicSeconds() - started) * 1000) }
         do {
@@ -105,17 +116,17 @@ public struct Capture: Sendable {
 /// Where probe threads leave their sections; the capture waits on it with deadlines.
 private final class Board: @unchecked Sendable {
     private let mutex = Mutex()
-    private var sections: [String: Section] = [:]
+    private var sections: [String: (Section, [String: [UInt8]])] = [:]
 
-    func finish(_ id: String, _ section: Section) {
+    func finish(_ id: String, _ section: Section, _ artifacts: [String: [UInt8]]) {
         mutex.withLock {
-            sections[id] = section
+            sections[id] = (section, artifacts)
             mutex.broadcast()
         }
     }
 
     /// Waits until every probe finished or passed its deadline; returns the finished ones.
-    func wait(for probes: [(id: String, deadline: Double)]) -> [String: Section] {
+    func wait(for probes: [(id: String, deadline: Double)]) -> [String: (Section, [String: [UInt8]])] {
         mutex.lock()
         defer { mutex.unlock() }
         while true {

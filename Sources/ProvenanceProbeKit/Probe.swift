@@ -63,8 +63,20 @@ public final class ProbeReport: @unchecked Sendable {
     private let lock = Mutex()
     private var _issues: [ProbeIssue] = []
     private var _volatile: JSONValue?
+    private var _artifacts: [String: [UInt8]] = [:]
 
     public init() {}
+
+    /// Hands over bytes that belong with the manifest but not in it (a git patch, a dataset
+    /// listing), under a key the probe's data refers to them by. They are the probe's output as
+    /// much as its data: the capture keeps them only when the probe finished in time, and the
+    /// capture's writer decides where they go.
+    public func attach(_ bytes: [UInt8], as key: String) {
+        lock.withLock { _artifacts[key] = bytes }
+    }
+
+    /// The bytes attached so far, by key.
+    public var artifacts: [String: [UInt8]] { lock.withLock { _artifacts } }
 
     /// Records a fact that could not be read: where, and why.
     public func issue(_ source: String, _ message: String) {

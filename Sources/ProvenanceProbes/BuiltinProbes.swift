@@ -14,8 +14,9 @@ public struct ProbeConfiguration: Sendable {
     public var repositories: [String] = []
     /// `capture --diff-max-bytes`: the largest git patch kept.
     public var diffMaxBytes = GitProbe.defaultDiffMaxBytes
-    /// Where the git probe leaves its patches for the command line to write.
-    public var attachments: AttachmentStore?
+    /// Files the capture itself writes (the manifest, its patches, sidecars, sums, a run
+    /// directory), as absolute paths: never part of the git state it records.
+    public var excludedPaths: [String] = []
 
     public init() {}
 }
@@ -33,8 +34,7 @@ public enum BuiltinProbes {
             EnvironmentProbe(extraPatterns: configuration.environmentPatterns),
             RunProbe(commandLine: configuration.commandLine, seeds: configuration.seeds,
                      parameters: configuration.parameters),
-            GitProbe(repositories: configuration.repositories, diffMaxBytes: configuration.diffMaxBytes,
-                     patches: configuration.attachments),
+            GitProbe(repositories: configuration.repositories, diffMaxBytes: configuration.diffMaxBytes),
             // Configured by `capture --dataset` (the command swaps in a configured one).
             DatasetsProbe(),
         ]

@@ -19,8 +19,16 @@ struct ProbesCommand: ParsableCommand {
 
     func run() throws {
         // The markdown cards document the built-in probes only.
-        let probes = format == .markdown ? BuiltinProbes.all : try allProbes(ProbeConfiguration(),
-                                                                               extraDirectories: probeDirectories)
+        let probes: [any Probe]
+        if format == .markdown {
+            probes = BuiltinProbes.all
+        } else {
+            do {
+                probes = try CapturePlan.availableProbes(probeDirectories: probeDirectories, environment: processEnvironment())
+            } catch {
+                throw UserError(message: error.description, code: Exit.badInput)
+            }
+        }
         let descriptors = probes.map(\.descriptor)
         switch format {
         case .json:

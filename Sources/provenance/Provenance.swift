@@ -99,26 +99,14 @@ private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
 }
 
 /// Writes a command's output to standard output (`-`) or atomically to a file.
-func writeOutput(_ bytes: [UInt8], to output: String, with companions: [(path: String, bytes: [UInt8])] = []) throws {
+func writeOutput(_ bytes: [UInt8], to output: String) throws {
     if output == "-" {
         writeStandardOutput(bytes)
         return
     }
     do {
-        try AtomicFile.write(companions + [(output, bytes)])
+        try AtomicFile.write(bytes, to: output)
     } catch {
         throw UserError(message: error.description, code: Exit.cannotWrite)
     }
-}
-
-/// `KEY=VALUE` options (`--seed`, `--param`) as a dictionary; a malformed one is a usage error.
-func keyValues(_ items: [String], option: String) throws -> [String: String] {
-    var result: [String: String] = [:]
-    for item in items {
-        guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
-            throw UserError(message: "\(option) takes KEY=VALUE, got '\(item)'", code: Exit.usage)
-        }
-        result[String(item[..<equals])] = String(item[item.index(after: equals)...])
-    }
-    return result
 }

@@ -38,36 +38,39 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Capture the environment, then run a job command and record how it ended (the pre-run hook).",
         discussion: """
-            Writes env.json (the manifest, with the command line in its run section) and run.json \
-            (start and end time, exit status, sha256 of each --output file) into the run directory: \
-            --out DIR, or runs/<UTC start time>-<first 12 hex of the fingerprint> \
-            (runs/20261123T171500Z-3f2a9c0b1d7e). The command inherits standard input, output and \
-            error; SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to provenance are \
-            forwarded to it. A capture problem (a failed probe, an unwritable env.json) is reported \
-            on standard error and never stops the job, unless --strict: then the command is not run \
-            and the exit status is 1. Exit status: the command's; 128+N when it was killed by \
-            signal N; 127 when it cannot be started.
+            Writes env.json (the manifest, with the command line in its run section; the same \
+            capture as `provenance capture`, with the same options) and run.json (start and end \
+            time, exit status, sha256 of each --output) into the run directory: --out DIR, or \
+            runs/<UTC start time>-<first 12 hex of the fingerprint> (runs/20261123T171500Z-3f2a9c0b1d7e), \
+            printed on standard error. An existing run directory is never written into: --out onto \
+            one is an error (73) before anything runs. The command gets PROVENANCE_RUN_DIR, \
+            PROVENANCE_MANIFEST and each --seed NAME=VALUE as PROVENANCE_SEED_<NAME> in its \
+            environment, and inherits standard input, output and error; SIGINT, SIGTERM, SIGHUP, \
+            SIGQUIT, SIGUSR1 and SIGUSR2 sent to provenance are forwarded to it. A capture problem \
+            (a failed probe, an unwritable env.json) is reported on standard error and never stops \
+            the job, unless --strict: then the command is not run and the exit status is 1. Exit \
+            status: the command's; 128+N when it was killed by signal N; 127 when it cannot be started.
             """)
 
-    @Option(help: ArgumentHelp("The run directory (default: runs/<UTC time>-<short fingerprint>).", valueName: "DIR"))
+    @Option(help: ArgumentHelp("The run directory (default: runs/<UTC time>-<short fingerprint>); must not exist yet.",
+                               valueName: "DIR"))
     var out: String?
 
     @Option(name: .customLong("output"),
-            help: ArgumentHelp("A result or checkpoint file to digest when the command ends (repeatable).", valueName: "PATH"))
+            help: ArgumentHelp("A result file, directory or glob to digest when the command ends (repeatable).",
+                               valueName: "PATH"))
     var outputs: [String] = []
 
     @Flag(help: "Do not run the command when the capture fails or a probe fails.") var strict = false
 
+    @OptionGroup var options: CaptureOptions
     @OptionGroup var job: JobOptions
-
-    @Option(help: ArgumentHelp("Timeout of each capture command and probe.", valueName: "SECONDS")) var timeout: Double = 5
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after '--'.", valueName: "COMMAND"))
     var command: [String] = []
 
     func validate() throws {
         if command.isEmpty { throw ValidationError("give the command to run after '--'") }
-        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
     func run() throws {
@@ -76,31 +79,29 @@ struct RunCommand: ParsableCommand {
         let start = clock.secondsSinceEpoch()
         let started = monotonicSeconds()
         var problems: [String] = []
+        if let out, RunCommand.exists(out), !RunCommand.isEmptyDirectory(out) {
+            throw UserError(message: "run directory \(out) already exists and is not empty: give another --out (nothing was run)",
+                            code: Exit.cannotWrite)
+        }
 
-        // 1. Capture.
-        var configuration = ProbeConfiguration()
-        try job.configure(&configuration, command: command)
-        configuration.commandCache = CommandCache(environment: processEnvironment())
-        let attachments = AttachmentStore()
-        configuration.attachments = attachments
-        var capture = Capture(probes: BuiltinProbes.all(configuration), enabled: nil, timeout: timeout,
-                              toolVersion: ProvenanceVersion.current)
-        capture.grace = min(0.5, timeout / 2)
-        var manifest = capture.run(on: Machine.live(clock: clock))
-        let fingerprint = manifest.fingerprint
-        for (id, section) in manifest.sections.sorted(by: { $0.key < $1.key }) where section.status == .failed {
+        // 1. Capture, with the run directory (or runs/) kept out of the git state.
+        var request = try options.request(output: "env.json")
+        job.apply(to: &request, command: command)
+        request.alsoWrites = [out ?? "runs"]
+        let capturePlan = try plan(request)
+        var outcome = capture(capturePlan)
+        let fingerprint = outcome.manifest.fingerprint
+        for (id, section) in outcome.manifest.sections.sorted(by: { $0.key < $1.key }) where section.status == .failed {
             problems.append("probe \(id) failed: \(section.issues.first?.message ?? "no reason given")")
         }
 
-        // 2. The run directory and env.json.
-        let directory = out ?? "runs/\(RunCommand.compactTime(start))-\(fingerprint.dropFirst(7).prefix(12))"
+        // 2. The run directory and env.json (with its patches).
+        let directory = out ?? RunCommand.newDirectory("runs/\(RunCommand.compactTime(start))-\(fingerprint.dropFirst(7).prefix(12))")
         var manifestWritten = false
         if makeDirectories(directory) {
+            outcome.move(toDirectory: directory)
             do {
-                // The git patch goes beside env.json (env.diff.patch), written with it.
-                let output = directory + "/env.json"
-                let patchFiles = attachPatches(to: &manifest, from: attachments, output: output, inline: false)
-                try AtomicFile.write(patchFiles + [(output, CanonicalJSON.pretty(manifest.json))])
+                try outcome.write()
                 manifestWritten = true
             } catch {
                 problems.append("cannot write \(directory)/env.json: \(error)")
@@ -112,24 +113,35 @@ struct RunCommand: ParsableCommand {
         if strict && !problems.isEmpty {
             throw UserError(message: "run: not starting the command (--strict and the capture had problems)", code: Exit.failure)
         }
+        if !options.quiet { printError("provenance run: \(directory) (\(outcome.statusSummary); \(fingerprint))") }
 
-        // 3. The command.
-        let status = spawnAndWait(command)
+        // 3. The command, told where its run directory is and what its seeds are.
+        var environment = processEnvironment()
+        let absoluteDirectory = DatasetSpec.absolutePath(directory, workingDirectory: currentDirectory())
+        environment["PROVENANCE_RUN_DIR"] = absoluteDirectory
+        if manifestWritten { environment["PROVENANCE_MANIFEST"] = absoluteDirectory + "/env.json" }
+        for (name, value) in capturePlan.seeds {
+            environment["PROVENANCE_SEED_" + RunCommand.environmentName(name)] = value
+        }
+        let status = spawnAndWait(command, environment: environment)
         let end = clock.secondsSinceEpoch()
 
         // 4. run.json.
+        let outputCache = options.noCache ? nil : DatasetCache.defaultDirectory(environment: processEnvironment())
         var record: [String: JSONValue] = [
-            "runRecordVersion": "1.0.0",
+            "runRecordVersion": "1.1.0",
             "command": .array(Secrets.maskCommandLine(command).map { .string($0) }),
             "startTime": .string(Timestamp.rfc3339(secondsSinceEpoch: start)),
             "endTime": .string(Timestamp.rfc3339(secondsSinceEpoch: end)),
             "durationMs": .int(Int64((monotonicSeconds() - started) * 1000)),
             "fingerprint": .string(fingerprint),
-            "outputs": .array(outputs.map(RunCommand.digestRecord)),
+            "outputs": .array(outputs.flatMap {
+                RunOutputs.records(for: $0, workingDirectory: currentDirectory(), cacheDirectory: outputCache)
+            }),
         ]
         if manifestWritten { record["manifest"] = "env.json" }
         if !problems.isEmpty { record["captureProblems"] = .array(problems.map { .string($0) }) }
-        if let hostName = manifest.hostName { record["hostName"] = .string(hostName) }
+        if let hostName = outcome.manifest.hostName { record["hostName"] = .string(hostName) }
         switch status {
         case .exited(let code): record["exit"] = ["code": .int(Int64(code))]
         case .signaled(let signal): record["exit"] = ["signal": .int(Int64(signal))]
@@ -149,11 +161,43 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    /// `NAME` as an environment variable name: upper case, anything but letters and digits `_`.
+    static func environmentName(_ name: String) -> String {
+        String(name.uppercased().unicodeScalars.map { scalar -> Character in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)) ? Character(scalar) : "_"
+        })
+    }
+
+    /// `path`, or `path-2`, `path-3`, … : the first that does not exist yet.
+    static func newDirectory(_ path: String) -> String {
+        guard exists(path) else { return path }
+        var number = 2
+        while exists("\(path)-\(number)") { number += 1 }
+        return "\(path)-\(number)"
+    }
+
+    /// Whether anything (a symbolic link too) is at `path`.
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    /// Whether `path` is a directory with nothing in it.
+    static func isEmptyDirectory(_ path: String) -> Bool {
+        guard let directory = opendir(path) else { return false }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { return false }
+        }
+        return true
+    }
+
     enum Status { case exited(Int32), signaled(Int32), notStarted(String) }
 
     /// Starts the command with the inherited standard streams, default signal handling and an
     /// empty signal mask, forwards signals to it and waits.
-    private func spawnAndWait(_ arguments: [String]) -> Status {
+    private func spawnAndWait(_ arguments: [String], environment: [String: String]) -> Status {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -174,9 +218,11 @@ struct RunCommand: ParsableCommand {
         for signal in forwarded { sigaddset(&block, signal) }
         pthread_sigmask(SIG_BLOCK, &block, &previous)
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
         var pid: pid_t = 0
-        let code = posix_spawnp(&pid, arguments[0], nil, &attributes, argv, environ)
+        // posix_spawnp searches the PATH of provenance's environment, as a shell would have.
+        let code = posix_spawnp(&pid, arguments[0], nil, &attributes, argv, envp)
         if code != 0 {
             pthread_sigmask(SIG_SETMASK, &previous, nil)
             return .notStarted(String(cString: strerror(code)))
@@ -192,17 +238,6 @@ struct RunCommand: ParsableCommand {
         }
         if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
         return .signaled(status & 0x7f)
-    }
-
-    /// `{path, sha256, bytes}`, or `{path, missing: true}`, or `{path, error}`.
-    static func digestRecord(_ path: String) -> JSONValue {
-        do {
-            let (digest, bytes) = try FileSHA256.sha256AndSize(path: path)
-            return ["path": .string(path), "sha256": .string("sha256:" + digest), "bytes": .int(bytes)]
-        } catch {
-            return error.missing ? ["path": .string(path), "missing": true]
-                : ["path": .string(path), "error": .string(error.description)]
-        }
     }
 
     /// `20261123T171500Z`.

@@ -8,25 +8,22 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Check this machine (or another manifest) against a recorded manifest under a policy.",
         discussion: """
-            Captures this machine now with the probes the recorded manifest used (or reads \
-            --against) and reports each violation with the recorded value, the current value and \
+            Captures this machine now, through the same pipeline as `capture`, with the probes \
+            that produced the recorded sections (built-in and site probes), the recorded git \
+            repositories (or --repo) and datasets (re-hashed at their recorded paths), or reads \
+            --against, and reports each violation with the recorded value, the current value and \
             the rule that failed. Policies: strict, default, lenient, or a JSON/YAML policy file \
             (see `provenance policies default`). Exit status: 0 the environment holds (warnings \
-            allowed), 2 violations, 65 an input is not a readable manifest or policy, 66 an input \
-            does not exist.
+            allowed), 2 violations, 64 usage, 65 an input is not a readable manifest or policy, \
+            66 an input does not exist.
             """)
 
     @Argument(help: "The recorded manifest.") var manifest: String
     @Option(help: "strict, default, lenient, or a policy file.") var policy = "default"
     @Option(help: ArgumentHelp("Compare with this manifest instead of capturing now.", valueName: "FILE"))
     var against: String?
-    @Option(help: ArgumentHelp("Capture a recorded machine instead of this one.", valueName: "DIR"))
-    var root: String?
-    @Option(help: "Timeout of each command and default deadline of each probe, in seconds.") var timeout: Double = 5
     @Option(help: "text, json or markdown.") var format: ReportFormat = .text
-    @Flag(name: .customLong("no-cache"),
-          help: "Use no cache: read every dataset file again, run every version command, load pci.ids.")
-    var noCache = false
+    @OptionGroup var options: CaptureOptions
 
     func run() throws {
         let chosenPolicy = try loadPolicy(policy)
@@ -52,65 +49,37 @@ struct VerifyCommand: ParsableCommand {
         if violations.contains(where: { $0.severity == .error }) { throw ExitCode(Exit.differences) }
     }
 
-    /// Captures with the probes that produced the recorded sections (not skipped there).
+    /// Captures with the probes that produced the recorded sections (not skipped there); sections
+    /// this machine has no probe for stay as recorded, so they are not compared.
     private func captureNow(like recorded: JSONValue) throws -> JSONValue {
-        guard timeout > 0, timeout.isFinite else {
-            throw UserError(message: "--timeout must be a positive number of seconds", code: Exit.usage)
-        }
         let sections = recorded["sections"]?.objectValue ?? [:]
         // The run section describes the recorded job, not the machine: it stays as recorded.
-        let wanted = Set(sections.filter { $0.value["status"] != "skipped" }.keys).subtracting(["run"])
-        var configuration = ProbeConfiguration()
-        // The repositories the manifest recorded, wherever verify runs from.
-        configuration.repositories = GitProbe.repositoryPaths(in: sections["git"])
-        // The same environment allow-list as the recorded capture.
-        configuration.environmentPatterns = sections["environment"]?["data"]?["extraPatterns"]?.arrayValue?
-            .compactMap(\.stringValue) ?? []
-        // The caches capture uses (tool versions, PCI names), keyed by the files' identities.
-        if root == nil && !noCache { configuration.commandCache = CommandCache(environment: processEnvironment()) }
-        let probes = BuiltinProbes.all(configuration).compactMap { probe -> (any Probe)? in
-            guard probe.descriptor.id == "datasets" else { return probe }
-            // Datasets are hashed again at their recorded paths (live only: under --root the
-            // recorded section is kept as it is, so it is not compared).
-            return root == nil ? datasetsProbe(like: sections["datasets"]) : nil
+        var wanted = Set(sections.filter { $0.value["status"] != "skipped" }.keys).subtracting(["run"])
+        if !options.probes.isEmpty {
+            throw UserError(message: "verify captures the sections the manifest recorded; --probe adds none", code: Exit.usage)
         }
-        let machine: Machine
-        if let root {
-            guard RootedFileSystem(root: root).isDirectory("/") else {
-                throw UserError(message: "--root \(root): no such directory", code: Exit.noInput)
-            }
-            do {
-                machine = try Machine.recorded(root: root)
-            } catch {
-                throw UserError(message: error.description, code: Exit.badInput)
-            }
-        } else {
-            machine = Machine.live()
+        if !options.onlyProbes.isEmpty { wanted.formIntersection(options.onlyProbes) }
+        wanted.subtract(options.disabledProbes)
+
+        // The manifest's own file and companions are not part of the git state, as at capture.
+        var request = try options.request(output: manifest)
+        request.selection = .sections(wanted)
+        request.alsoWrites = ["runs"]
+        if options.repositories.isEmpty { request.repositories = GitProbe.repositoryPaths(in: sections["git"]) }
+        // Datasets are hashed again at their recorded paths, listing files where the recorded
+        // manifest did (live only: under --root the recorded section is kept, not compared).
+        if options.datasets.isEmpty, options.root == nil, let datasets = sections["datasets"],
+           datasets["status"] != "skipped", let records = datasets["data"]?.objectValue
+        {
+            request.datasets = records.keys.sorted().compactMap { name in records[name]?["path"]?.stringValue.map { "\(name)=\($0)" } }
+            request.datasetListFiles = records.mapValues { $0["files"] != nil }
         }
-        let enabled = Set(probes.map(\.descriptor.id)).intersection(wanted)
-        let manifest = Capture(probes: probes, enabled: enabled, timeout: timeout, toolVersion: ProvenanceVersion.current)
-            .run(on: machine)
-        var json = manifest.json
-        // Sections this build cannot capture stay as recorded: they are not compared.
+        var json = capture(try plan(request)).manifest.json
         if case .object(var object) = json, case .object(var captured)? = object["sections"] {
             for (id, section) in sections where captured[id] == nil { captured[id] = section }
             object["sections"] = .object(captured)
             json = .object(object)
         }
         return json
-    }
-
-    /// The datasets probe set up to hash the recorded datasets again, listing files where the
-    /// recorded manifest did; nil when the recorded manifest has no datasets.
-    private func datasetsProbe(like section: JSONValue?) -> DatasetsProbe? {
-        guard let section, section["status"] != "skipped", let records = section["data"]?.objectValue, !records.isEmpty
-        else { return nil }
-        var configuration = DatasetsProbe.Configuration()
-        configuration.datasets = records.keys.sorted().compactMap { name in
-            records[name]?["path"]?.stringValue.map { DatasetSpec(name: name, path: $0) }
-        }
-        configuration.listFiles = records.mapValues { $0["files"] != nil }
-        configuration.cacheDirectory = noCache ? nil : DatasetCache.defaultDirectory(environment: processEnvironment())
-        return DatasetsProbe(configuration)
     }
 }

@@ -10,13 +10,13 @@ import Glibc
 
 /// Runs the git probe in this process on the live machine, as `capture` would.
 func collectGit(_ repositories: [String] = [], workingDirectory: String? = nil, diffMaxBytes: Int = GitProbe.defaultDiffMaxBytes,
-                store: AttachmentStore? = nil) -> Section
+                report: ProbeReport = ProbeReport()) -> Section
 {
     let environment = processEnvironment()
     let context = ProbeContext(fs: RootedFileSystem(), commands: LiveCommandRunner(environment: environment),
                                clock: SystemClock(), environment: environment, process: ProcessIdentity(workingDirectory: workingDirectory),
                                commandTimeout: 5, deadline: monotonicSeconds() + 60)
-    return Capture.collect(GitProbe(repositories: repositories, diffMaxBytes: diffMaxBytes, patches: store), context)
+    return Capture.collect(GitProbe(repositories: repositories, diffMaxBytes: diffMaxBytes, ), context, report)
 }
 
 /// The section's only repository.
@@ -36,8 +36,8 @@ struct GitProbeTests {
         let directory = GitFixture.directory()
         let setup = GitFixture.dirtyRepository(at: directory)
         try #require(setup.status == 0, "\(setup.output)")
-        let store = AttachmentStore()
-        let section = collectGit([directory], store: store)
+        let report = ProbeReport()
+        let section = collectGit([directory], report: report)
         #expect(section.status == .ok, "\(section.issues)")
         let repository = try #require(onlyRepository(section))
 
@@ -67,9 +67,9 @@ struct GitProbeTests {
         #expect(repository["status"]?["staged"]?["paths"] == ["added.txt", "src/main.c", "staged-deleted.txt", "staged.txt"])
         #expect(repository["status"]?["unstaged"]?["truncated"] == .bool(false))
 
-        // The patch is out of band: its digest and size in the output, its bytes in the store.
+        // The patch is out of band: its digest and size in the output, its bytes attached to the report.
         let digest = try #require(repository["diff"]?["sha256"]?.stringValue)
-        let patch = try #require(store.bytes(for: digest))
+        let patch = try #require(report.artifacts[digest])
         #expect(Manifest.sha256(patch) == digest)
         #expect(repository["diff"]?["sizeBytes"]?.intValue == Int64(patch.count))
         let text = String(decoding: patch, as: UTF8.self)
@@ -228,8 +228,9 @@ struct GitProbeTests {
     func patchTooLarge() throws {
         let directory = GitFixture.directory()
         try #require(GitFixture.dirtyRepository(at: directory).status == 0)
-        let store = AttachmentStore()
-        let section = collectGit([directory], diffMaxBytes: 100, store: store)
+        let report = ProbeReport()
+        let section = collectGit([directory], diffMaxBytes: 100, report: report)
+        #expect(report.artifacts.isEmpty)
         #expect(section.status == .ok)
         let diff = try #require(onlyRepository(section)?["diff"])
         #expect(diff["sha256"] == nil)

@@ -219,7 +219,10 @@ struct LivePCIProbeTests {
         let directory = "/tmp/provenance-pci-cache-\(Int.random(in: 0...1_000_000_000))"
         let environment = processEnvironment().merging(["XDG_CACHE_HOME": directory + "/cache", "HOME": directory]) { $1 }
         _ = shell("mkdir -p '\(directory)'")
-        let first = liveSection(PCIProbe(cache: CommandCache(environment: environment)), environment: environment)
+        // The capture, not the probe, saves the cache once the probes are done.
+        let cache = CommandCache(environment: environment)
+        let first = liveSection(PCIProbe(cache: cache), environment: environment)
+        cache.save()
         guard first.status != .absent else { return }
         let uncached = try live()
         #expect(first.data == uncached.data)

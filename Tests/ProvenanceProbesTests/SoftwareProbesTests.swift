@@ -65,7 +65,10 @@ struct LiveSoftwareProbesTests {
     func cache() throws {
         let directory = "/tmp/provenance-cache-\(Int.random(in: 0...1_000_000))"
         let environment = processEnvironment().merging(["XDG_CACHE_HOME": directory]) { $1 }
-        let first = liveSection(ToolchainsProbe(cache: CommandCache(environment: environment)))
+        // The capture, not the probe, saves the cache once the probes are done.
+        let cache = CommandCache(environment: environment)
+        let first = liveSection(ToolchainsProbe(cache: cache))
+        cache.save()
         let second = liveSection(ToolchainsProbe(cache: CommandCache(environment: environment)))
         #expect(first.data == second.data)
         let stored = try #require(try RootedFileSystem().read(directory + "/provenance/commands-v1.json"))

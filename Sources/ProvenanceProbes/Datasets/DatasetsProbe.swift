@@ -27,8 +27,8 @@ public struct DatasetsProbe: Probe {
         /// `env` for `env.json`: sidecars are `env.datasets.NAME.sha256`; nil: none are named.
         public var sidecarStem: String?
         public var progress: DatasetProgress?
-        /// Where the full results go for the command line (sidecars, `--sums`).
-        public var results: DatasetResults?
+        /// Whether to attach each dataset's `sha256sum -c` listing with absolute paths (`--sums`).
+        public var sums = false
 
         public init() {}
     }
@@ -73,8 +73,15 @@ public struct DatasetsProbe: Probe {
                 report.issue(spec.path, "dataset \(spec.name): \(error.description)")
                 continue
             }
-            configuration.results?.store(name: spec.name, result)
             let listFiles = configuration.listFiles[spec.name] ?? (result.files.count <= configuration.listLimit)
+            // The listings are the probe's output as much as its data: attached for the writer.
+            if !listFiles, configuration.sidecarStem != nil {
+                report.attach(result.listing, as: Self.sidecarArtifact(spec.name))
+            }
+            if configuration.sums {
+                report.attach(DatasetListing.listing(result.files, prefix: Array(Self.sumsPrefix(of: result).utf8)),
+                              as: Self.sumsArtifact(spec.name))
+            }
             data[spec.name] = Self.json(result, listFiles: listFiles)
 
             var facts: [String: JSONValue] = [
@@ -98,6 +105,12 @@ public struct DatasetsProbe: Probe {
         report.volatile = .object(volatile)
         return .object(data)
     }
+
+    /// The artifact key of a dataset's sidecar listing (relative paths, `sha256sum` format).
+    public static func sidecarArtifact(_ dataset: String) -> String { "sidecar:" + dataset }
+
+    /// The artifact key of a dataset's `--sums` listing (absolute paths).
+    public static func sumsArtifact(_ dataset: String) -> String { "sums:" + dataset }
 
     /// The sidecar file of a dataset, beside the manifest: `env` → `env.datasets.NAME.sha256`.
     public static func sidecarName(stem: String, dataset: String) -> String {

@@ -23,7 +23,8 @@ import Musl
 ///
 /// The patch (HEAD → working tree: staged, unstaged and untracked files, binary changes in git's
 /// binary form, full ids, no renames) is not in the output: the output has its digest and size,
-/// and its bytes go to `patches`, from where the command line writes them beside the manifest.
+/// and its bytes are attached to the report under that digest (`ProbeReport.attach`), from where
+/// the capture's writer puts them beside the manifest.
 /// A patch larger than `diffMaxBytes` is not kept: the output lists the changed files with the
 /// blob ids of their working-tree content instead, and says why.
 public struct GitProbe: Probe {
@@ -36,15 +37,9 @@ public struct GitProbe: Probe {
     public var repositories: [String]
     /// The largest patch kept, in bytes.
     public var diffMaxBytes: Int
-    /// Where patch bytes go (nil: only their digests are computed).
-    public var patches: AttachmentStore?
-
-    public init(repositories: [String] = [], diffMaxBytes: Int = GitProbe.defaultDiffMaxBytes,
-                patches: AttachmentStore? = nil)
-    {
+    public init(repositories: [String] = [], diffMaxBytes: Int = GitProbe.defaultDiffMaxBytes) {
         self.repositories = repositories
         self.diffMaxBytes = diffMaxBytes
-        self.patches = patches
     }
 
     public var descriptor: ProbeDescriptor {
@@ -281,7 +276,7 @@ public struct GitProbe: Probe {
                                          dirtySubmodules: result.submodules.filter(\.dirty).map(\.path))
             result.status = status
             try staged.merge(unstaged)
-            result.diff = try diff(staged, of: repository)
+            result.diff = try diff(staged, of: repository, report: report)
             let dirty = status.staged.count + status.unstaged.count + status.conflicted.count > 0
             if result.commit != nil {
                 do {
@@ -346,12 +341,12 @@ public struct GitProbe: Probe {
                       conflicted: PathList(Array(conflicted)))
     }
 
-    /// The patch of HEAD → working tree, kept in `patches` when it fits in `diffMaxBytes`; else
-    /// the changed files.
-    func diff(_ diff: GitDiff, of repository: GitRepository) throws(GitError) -> Diff {
+    /// The patch of HEAD → working tree, attached to the report under its digest when it fits in
+    /// `diffMaxBytes`; else the changed files.
+    func diff(_ diff: GitDiff, of repository: GitRepository, report: ProbeReport) throws(GitError) -> Diff {
         if let patch = try diff.patch(limit: diffMaxBytes) {
             let digest = Manifest.sha256(patch)
-            if !patch.isEmpty { patches?.put(patch) }
+            if !patch.isEmpty { report.attach(patch, as: digest) }
             return Diff(sha256: digest, sizeBytes: patch.count)
         }
         var files: [ChangedFile] = []
@@ -414,7 +409,7 @@ public struct GitProbe: Probe {
     }
 
     /// The digests of the patches a finished git section refers to, in repository order: what
-    /// the command line takes from `patches` to write beside the manifest.
+    /// the capture's writer takes from the probe's artifacts to write beside the manifest.
     public static func patchDigests(in section: Section?) -> [String] {
         guard let section, section.status == .ok || section.status == .partial,
               let repositories = section.data?["repositories"]?.arrayValue
@@ -462,7 +457,7 @@ private func parentDirectory(_ path: String) -> String {
 }
 
 /// An absolute path without `.`, `..` and repeated slashes (`..` never climbs above `/`).
-private func normalizedPath(_ path: String) -> String {
+func normalizedPath(_ path: String) -> String {
     var parts: [Substring] = []
     for part in path.split(separator: "/") where part != "." {
         if part == ".." {

@@ -249,7 +249,6 @@ public struct PCIProbe: Probe {
         }
         if let cache, let identity, let names {
             cache.remember(Self.cachedNames(devices, names), for: cacheKey, identity: identity)
-            cache.save()
         }
         return Output(devices: devices, names: names)
     }

@@ -48,7 +48,7 @@ public struct ToolchainsProbe: Probe {
         let answers = concurrentMap(Self.tools.map { ToolQuery(name: $0.name, arguments: $0.arguments) }) { query in
             (query.name, self.query(query.name, query.arguments, context, report))
         }
-        cache?.save()
+
         var found: [String: Tool] = [:]
         for (name, tool) in answers { found[name] = tool }
         if found.isEmpty { throw ProbeAbsent(source: "PATH", reason: "none of the known toolchains is installed") }

@@ -1,0 +1,89 @@
+import ProvenanceCore
+import ProvenanceProbeKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A finished capture: the manifest, the files that go beside it, and the `--sums` listing.
+/// `write(canonical:)` is the one writer of all of them.
+public struct CaptureOutcome: Sendable {
+    public var manifest: Manifest
+    /// Where the manifest goes (`-`: standard output).
+    public var output: String
+    /// Patches and dataset sidecars that the manifest refers to.
+    public var companions: [Companion]
+    /// The `--sums` listing and where it goes (`-`: standard output).
+    public var sums: [UInt8]?
+    public var sumsPath: String?
+
+    /// Writes the sums file and dataset sidecars, then the patches and the manifest together
+    /// (all temporaries first, then renamed, the manifest last): a manifest never refers to a
+    /// patch that is not there, and a failed write leaves the previous files as they were.
+    /// Returns the manifest's JSON (the fingerprint is computed once, here).
+    @discardableResult
+    public func write(canonical: Bool = false) throws(AtomicFile.WriteError) -> JSONValue {
+        if let sums, let sumsPath {
+            if sumsPath == "-" { writeAll(1, sums) } else { try AtomicFile.write(sums, to: sumsPath) }
+        }
+        var together: [(path: String, bytes: [UInt8])] = []
+        for companion in companions {
+            if companion.kind == .datasetListing {
+                // An unchanged dataset's sidecar is already there: reading it costs less than an fsync.
+                var existing = RootedFileSystem()
+                existing.maxFileBytes = companion.bytes.count
+                if (try? existing.readBytes(companion.path)) == companion.bytes { continue }
+                try AtomicFile.write(companion.bytes, to: companion.path)
+            } else {
+                together.append((companion.path, companion.bytes))
+            }
+        }
+        let json = manifest.json
+        let bytes = canonical ? CanonicalJSON.serialize(json) + [0x0A] : CanonicalJSON.pretty(json)
+        if output == "-" {
+            writeAll(1, bytes)
+        } else {
+            try AtomicFile.write(together + [(output, bytes)])
+        }
+        return json
+    }
+
+    /// The same files in another directory (a run directory named after the fingerprint): the
+    /// manifest as `DIR/<its file name>`, each companion under its own file name.
+    public mutating func move(toDirectory directory: String) {
+        func name(_ path: String) -> String { path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path }
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        output = prefix + name(output)
+        for index in companions.indices { companions[index].path = prefix + name(companions[index].path) }
+    }
+
+    /// `3 ok, 2 absent`: how many sections ended how.
+    public var statusSummary: String {
+        var counts: [SectionStatus: Int] = [:]
+        for section in manifest.sections.values { counts[section.status, default: 0] += 1 }
+        return SectionStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
+            .joined(separator: ", ")
+    }
+}
+
+/// A file written beside the manifest.
+public struct Companion: Sendable {
+    public enum Kind: Sendable { case patch, datasetListing }
+    public var path: String
+    public var bytes: [UInt8]
+    public var kind: Kind
+}
+
+/// Writes all of `bytes` to a file descriptor (retrying short writes and interruptions).
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let count = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if count <= 0 { if errno == EINTR { continue }; return }
+            offset += count
+        }
+    }
+}
