@@ -56,12 +56,11 @@ private func pdflatex(_ path: String) -> (ok: Bool, log: String) {
 
 @Suite("provenance render, end to end", .serialized)
 struct RenderCommandTests {
-    @Test("every golden manifest renders in every format, with its fingerprint")
-    func goldens() throws {
-        let goldens = try #require(try RootedFileSystem().list(Project.fixtures + "/goldens")).filter { $0.hasSuffix(".json") }
-        #expect(goldens.count > 50)
-        for name in goldens {
-            let path = Project.fixtures + "/goldens/" + name
+    @Test("every recorded machine's manifest renders in every format, with its fingerprint")
+    func recordedMachines() throws {
+        #expect(Project.machineNames.count > 50)
+        for name in Project.machineNames {
+            let path = try #require(RecordedCaptures.shared.manifest(name), "capture of \(name) failed")
             let fingerprint = try readJSON(path)["fingerprint"]?.stringValue ?? "?"
             for format in ["markdown", "latex", "html"] {
                 for full in [false, true] {
@@ -100,7 +99,7 @@ struct RenderCommandTests {
         #expect(full.contains("#### gpu.amd (absent)\n\nNo data."))
     }
 
-    @Test("LaTeX escapes special characters and compiles with pdflatex: rich, golden and live manifests")
+    @Test("LaTeX escapes special characters and compiles with pdflatex: rich, recorded and live manifests")
     func latex() throws {
         #expect(shell("command -v pdflatex").status == 0,
                 "pdflatex is not installed: run scripts/install-deps.sh --test (texlive-latex-base)")
@@ -108,8 +107,8 @@ struct RenderCommandTests {
         try write(richManifest, directory + "/rich.json")
         #expect(provenance(["capture", "-q", "-o", directory + "/live.json"]).outcome == .exited(0))
         let inputs = [directory + "/rich.json", directory + "/live.json",
-                      Project.fixtures + "/goldens/host-hwloc-nvidia-dgx-gb10.json",
-                      Project.fixtures + "/goldens/os-distro-debian13.json"]
+                      try #require(RecordedCaptures.shared.manifest("host-hwloc-nvidia-dgx-gb10")),
+                      try #require(RecordedCaptures.shared.manifest("os-distro-debian13"))]
         for (index, input) in inputs.enumerated() {
             for full in [false, true] {
                 let output = "\(directory)/appendix\(index)\(full ? "-full" : "").tex"
