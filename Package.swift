@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "ProvenanceProbeKitTests", dependencies: ["ProvenanceProbeKit", "ProvenanceTestSupport"]),
         .testTarget(name: "ProvenanceProbesTests",
                     dependencies: ["ProvenanceProbes", "ProvenanceProbeKit", "ProvenanceTestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ProvenanceCore", "ProvenanceTestSupport", "provenance"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ProvenanceCore", "ProvenanceProbes", "ProvenanceTestSupport", "provenance"]),
     ]
 )

@@ -8,6 +8,8 @@ public struct ProbeConfiguration: Sendable {
     public var commandLine: [String] = []
     public var seeds: [String: String] = [:]
     public var parameters: [String: String] = [:]
+    /// The Python interpreter the job's command line starts (`JobInterpreter.python`), if any.
+    public var pythonInterpreter: String?
     /// Remembers version outputs between captures (live machines only).
     public var commandCache: CommandCache?
     /// `capture --repo`: the repositories of the git probe (empty: the working directory's).
@@ -29,7 +31,7 @@ public enum BuiltinProbes {
         [
             OSProbe(), CPUProbe(), MemoryProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(), PCIProbe(cache: configuration.commandCache),
             ContainerProbe(), SchedulerProbe(),
-            LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(),
+            LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(interpreter: configuration.pythonInterpreter),
             ToolchainsProbe(cache: configuration.commandCache),
             EnvironmentProbe(extraPatterns: configuration.environmentPatterns),
             RunProbe(commandLine: configuration.commandLine, seeds: configuration.seeds,

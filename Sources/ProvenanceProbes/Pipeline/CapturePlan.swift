@@ -56,6 +56,11 @@ public struct CapturePlan: Sendable {
         seeds = try Self.keyValues(request.seeds, option: "--seed")
         configuration.seeds = seeds
         configuration.parameters = try Self.keyValues(request.parameters, option: "--param")
+        if request.root == nil {
+            configuration.pythonInterpreter = JobInterpreter.python(
+                commandLine: request.commandLine, environment: request.environment,
+                workingDirectory: request.workingDirectory, fs: machine.fs, resolve: machine.commands.resolve)
+        }
         configuration.repositories = request.repositories
         configuration.diffMaxBytes = request.diffMaxBytes
         commandCache = request.root == nil && request.useCache ? CommandCache(environment: request.environment) : nil

@@ -4,13 +4,20 @@ import ProvenanceProbeKit
 /// The Python a job would use and every distribution installed for it, without starting Python
 /// or pip (an interpreter start with site-packages costs 40–400 ms here; pip list, seconds).
 ///
-/// The interpreter: `$VIRTUAL_ENV/bin/python3`, else `$CONDA_PREFIX/bin/python3`, else `python3`
+/// The interpreter: the one the job's command line starts (`run -- /venv/bin/python train.py`),
+/// else `$VIRTUAL_ENV/bin/python3`, else `$CONDA_PREFIX/bin/python3`, else `python3`
 /// on PATH (pyenv shims resolved). Reads `pyvenv.cfg`, `include/pythonX.Y/patchlevel.h` (exact
 /// version), the site directories (`lib/pythonX.Y/site-packages`, Debian's `dist-packages`, the
 /// user site, `PYTHONPATH`), each `*.dist-info/METADATA` (or `*.egg-info/PKG-INFO`) and
 /// `direct_url.json` (VCS and editable installs), and `conda-meta/*.json` for conda packages.
 public struct PythonProbe: Probe {
-    public init() {}
+    /// The interpreter the job starts (`JobInterpreter`), when its command line names one: it
+    /// is described instead of the environment's `python3`.
+    public var interpreter: String?
+
+    public init(interpreter: String? = nil) {
+        self.interpreter = interpreter
+    }
 
     public var descriptor: ProbeDescriptor {
         ProbeDescriptor(
@@ -59,7 +66,9 @@ public struct PythonProbe: Probe {
         let env = context.environment
         var kind = "system"
         var executable: String?
-        if let venv = env["VIRTUAL_ENV"], fs.exists(venv + "/bin/python3") {
+        if let interpreter, fs.exists(interpreter) {
+            executable = interpreter
+        } else if let venv = env["VIRTUAL_ENV"], fs.exists(venv + "/bin/python3") {
             executable = venv + "/bin/python3"
             kind = "venv"
         } else if let conda = env["CONDA_PREFIX"], fs.exists(conda + "/bin/python3") {
