@@ -49,14 +49,7 @@ func loadPolicy(_ nameOrPath: String) throws -> Policy {
     let bytes = try readInputFile(nameOrPath, what: "policy")
     let document: JSONValue
     if nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") {
-        do {
-            let text = String(decoding: bytes, as: UTF8.self)
-            document = try jsonValue(fromYAML: Yams.load(yaml: text))
-        } catch let error as ProbeDefinitionError {
-            throw UserError(message: "\(nameOrPath): \(error.description)", code: Exit.badInput)
-        } catch {
-            throw UserError(message: "\(nameOrPath): invalid YAML: \("\(error)".lines.first ?? "")", code: Exit.badInput)
-        }
+        document = try parseYAML(bytes, path: nameOrPath)
     } else {
         do {
             document = try JSONParser.parse(bytes)
@@ -74,4 +67,35 @@ func loadPolicy(_ nameOrPath: String) throws -> Policy {
 /// Whether colours go to standard output: a terminal, and `NO_COLOR` unset.
 func useColor() -> Bool {
     isatty(1) == 1 && (processEnvironment()["NO_COLOR"] ?? "").isEmpty
+}
+
+/// A YAML document as a JSON value; invalid YAML is one line and exit 65.
+func parseYAML(_ bytes: [UInt8], path: String) throws -> JSONValue {
+    do {
+        return try jsonValue(fromYAML: Yams.load(yaml: String(decoding: bytes, as: UTF8.self)))
+    } catch let error as ProbeDefinitionError {
+        throw UserError(message: "\(path): \(error.description)", code: Exit.badInput)
+    } catch {
+        throw UserError(message: "\(path): invalid YAML: \("\(error)".lines.first ?? "")", code: Exit.badInput)
+    }
+}
+
+/// A `run --config` file: YAML (`.yaml`, `.yml`), TOML (`.toml`) or JSON (anything else), with
+/// the format's name.
+func readConfigFile(_ path: String) throws -> (format: String, document: JSONValue) {
+    let bytes = try readInputFile(path, what: "config file")
+    let lower = path.lowercased()
+    if lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") { return ("yaml", try parseYAML(bytes, path: path)) }
+    if lower.hasSuffix(".toml") {
+        do {
+            return ("toml", try TOMLParser.parse(String(decoding: bytes, as: UTF8.self)))
+        } catch {
+            throw UserError(message: "\(path): invalid TOML: \(error.description)", code: Exit.badInput)
+        }
+    }
+    do {
+        return ("json", try JSONParser.parse(bytes))
+    } catch {
+        throw UserError(message: "\(path): invalid JSON: \(error)", code: Exit.badInput)
+    }
 }

@@ -61,6 +61,11 @@ struct RunCommand: ParsableCommand {
                                valueName: "PATH"))
     var outputs: [String] = []
 
+    @Option(name: .customLong("config"),
+            help: ArgumentHelp("A config file of the job (YAML, JSON or TOML; repeatable, later files override earlier ones): its values go into run.json tagged by file.",
+                               valueName: "FILE"))
+    var configs: [String] = []
+
     @Flag(help: "Do not run the command when the capture fails or a probe fails.") var strict = false
 
     @OptionGroup var options: CaptureOptions
@@ -84,12 +89,20 @@ struct RunCommand: ParsableCommand {
                             code: Exit.cannotWrite)
         }
 
+        // Parameters: config files (read before anything runs: a bad one stops here), then --param.
+        var parameters = RunParameters()
+        for path in configs {
+            let (format, document) = try readConfigFile(path)
+            parameters.addConfig(path: path, format: format, document: document)
+        }
+
         // 1. Capture, with the run directory (or runs/) kept out of the git state.
         var request = try options.request(output: "env.json")
         job.apply(to: &request, command: command)
         request.alsoWrites = [out ?? "runs"]
         let capturePlan = try plan(request)
         var outcome = capture(capturePlan)
+        parameters.addUser(capturePlan.parameters)
         let fingerprint = outcome.manifest.fingerprint
         for (id, section) in outcome.manifest.sections.sorted(by: { $0.key < $1.key }) where section.status == .failed {
             problems.append("probe \(id) failed: \(section.issues.first?.message ?? "no reason given")")
@@ -126,7 +139,15 @@ struct RunCommand: ParsableCommand {
         let status = spawnAndWait(command, environment: environment)
         let end = clock.secondsSinceEpoch()
 
-        // 4. run.json.
+        // 4. run.json, with the values the job derived (params.json in its run directory).
+        if let bytes = try? RootedFileSystem().readBytes(absoluteDirectory + "/params.json") {
+            do {
+                parameters.addDerived(try JSONParser.parse(bytes))
+            } catch {
+                problems.append("\(directory)/params.json is not JSON: \(error)")
+                printError("provenance run: \(problems.last!)")
+            }
+        }
         let outputCache = options.noCache ? nil : DatasetCache.defaultDirectory(environment: processEnvironment())
         var record: [String: JSONValue] = [
             "runRecordVersion": "1.1.0",
@@ -140,6 +161,7 @@ struct RunCommand: ParsableCommand {
             }),
         ]
         if manifestWritten { record["manifest"] = "env.json" }
+        if !parameters.entries.isEmpty || !parameters.configs.isEmpty { record["parameters"] = parameters.json }
         if !problems.isEmpty { record["captureProblems"] = .array(problems.map { .string($0) }) }
         if let hostName = outcome.manifest.hostName { record["hostName"] = .string(hostName) }
         switch status {

@@ -20,8 +20,9 @@ public struct CapturePlan: Sendable {
     public let probes: [any Probe]
     /// The ids of the probes that run.
     public let enabled: Set<String>
-    /// `--seed NAME=VALUE`, validated.
+    /// `--seed NAME=VALUE` and `--param KEY=VALUE`, validated.
     public let seeds: [String: String]
+    public let parameters: [String: String]
     let perProbeTimeouts: [String: Double]
     let commandCache: CommandCache?
     let datasets: DatasetsProbe.Configuration?
@@ -55,7 +56,8 @@ public struct CapturePlan: Sendable {
         configuration.commandLine = request.commandLine
         seeds = try Self.keyValues(request.seeds, option: "--seed")
         configuration.seeds = seeds
-        configuration.parameters = try Self.keyValues(request.parameters, option: "--param")
+        parameters = try Self.keyValues(request.parameters, option: "--param")
+        configuration.parameters = parameters
         if request.root == nil {
             configuration.pythonInterpreter = JobInterpreter.python(
                 commandLine: request.commandLine, environment: request.environment,
