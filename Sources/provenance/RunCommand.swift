@@ -133,6 +133,17 @@ struct RunCommand: ParsableCommand {
         let absoluteDirectory = DatasetSpec.absolutePath(directory, workingDirectory: currentDirectory())
         environment["PROVENANCE_RUN_DIR"] = absoluteDirectory
         if manifestWritten { environment["PROVENANCE_MANIFEST"] = absoluteDirectory + "/env.json" }
+        // Experiment trackers: MLflow tags every run the job starts with MLFLOW_RUN_CONTEXT; W&B
+        // reads WANDB_CONFIG_PATHS into each run's config and WANDB_DOCKER as its image.
+        let summary = TrackerSummary(manifest: outcome.manifest.json, runDirectory: absoluteDirectory)
+        environment["MLFLOW_RUN_CONTEXT"] = RunCommand.merged(summary.mlflowRunContext, into: environment["MLFLOW_RUN_CONTEXT"])
+        if (try? AtomicFile.write(Array(summary.wandbConfigYAML.utf8), to: absoluteDirectory + "/wandb-config.yaml")) != nil {
+            environment["WANDB_CONFIG_PATHS"] = [environment["WANDB_CONFIG_PATHS"], absoluteDirectory + "/wandb-config.yaml"]
+                .compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ",")
+        }
+        if environment["WANDB_DOCKER"] == nil, let digest = summary.values["provenance.image.digest"] {
+            environment["WANDB_DOCKER"] = digest
+        }
         for (name, value) in capturePlan.seeds {
             environment["PROVENANCE_SEED_" + RunCommand.environmentName(name)] = value
         }
@@ -188,6 +199,15 @@ struct RunCommand: ParsableCommand {
         String(name.uppercased().unicodeScalars.map { scalar -> Character in
             scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)) ? Character(scalar) : "_"
         })
+    }
+
+    /// Our MLflow tags added to a run context the user already set (theirs win on equal keys).
+    static func merged(_ ours: String, into theirs: String?) -> String {
+        guard let theirs, case .object(let existing)? = try? JSONParser.parse(Array(theirs.utf8)),
+              case .object(var tags)? = try? JSONParser.parse(Array(ours.utf8))
+        else { return ours }
+        tags.merge(existing) { _, user in user }
+        return String(decoding: CanonicalJSON.serialize(.object(tags)), as: UTF8.self)
     }
 
     /// `path`, or `path-2`, `path-3`, … : the first that does not exist yet.
