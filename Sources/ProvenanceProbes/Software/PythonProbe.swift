@@ -16,8 +16,10 @@ public struct PythonProbe: Probe {
         ProbeDescriptor(
             id: "python", version: "1.0.0",
             summary: "The python3 a job would use (venv, conda, PATH): version, prefix, installed distributions, conda packages",
-            reads: ["$VIRTUAL_ENV/pyvenv.cfg", "PREFIX/include/pythonX.Y/patchlevel.h", "SITE/*.dist-info/METADATA",
-                    "SITE/*.dist-info/direct_url.json", "SITE/*.egg-info/PKG-INFO", "$CONDA_PREFIX/conda-meta/*.json"])
+            reads: ["$VIRTUAL_ENV/pyvenv.cfg", "PREFIX/include/python*/patchlevel.h", "SITE/*.dist-info/METADATA",
+                    "SITE/*.dist-info/direct_url.json", "SITE/*.egg-info/PKG-INFO", "$CONDA_PREFIX/conda-meta/*.json",
+                    "$PYENV_ROOT/version, $PWD/.python-version (and each parent's: a pyenv shim's version)",
+                    "environment: VIRTUAL_ENV, CONDA_PREFIX, PYTHONPATH, PYTHONNOUSERSITE, HOME, PATH, PYENV_ROOT, PYENV_VERSION"])
     }
 
     public struct Distribution: Encodable, Equatable, Sendable {
