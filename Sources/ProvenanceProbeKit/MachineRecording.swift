@@ -126,7 +126,7 @@ public struct MachineRecording: Sendable {
         var writer = Writer(root: staging, options: options)
         do {
             try writer.write(plan)
-            try writer.writeCommands(log.commands)
+            try writer.writeCommands(log.commands, resolved: log.resolved)
             if let environment = options.environment { try writer.writeEnvironment(environment) }
             try writer.writeReadme()
         } catch {
@@ -337,14 +337,20 @@ private struct Writer {
         }
     }
 
-    mutating func writeCommands(_ commands: [MachineAccessLog.Command]) throws(RecordingError) {
+    /// `resolved`: where the probes' PATH lookups led (`CommandRunner.resolve`), by name.
+    mutating func writeCommands(_ commands: [MachineAccessLog.Command], resolved: [String: String]) throws(RecordingError) {
         var seen: Set<[String]> = []
         var entries: [JSONValue] = []
         makeParents(root + "/commands/commands.json")
         mkdir(root + "/commands", 0o755)
         for command in commands where !command.argv.isEmpty && seen.insert(command.argv).inserted {
             var argv = command.argv
-            if !argv[0].hasPrefix("/"), let executable = command.result.executable, executable.hasPrefix("/") {
+            let name = String(argv[0].split(separator: "/").last ?? "")
+            if let hit = resolved[name] {
+                // Where PATH led (a pyenv shim, a rustup proxy) even when the probe then ran what
+                // it stands for: replay's `resolve` answers with the recorded argv[0].
+                argv[0] = hit
+            } else if !argv[0].hasPrefix("/"), let executable = command.result.executable, executable.hasPrefix("/") {
                 // The path it ran from, so that replay resolves the command where it was.
                 argv[0] = executable
             }
