@@ -47,6 +47,7 @@ public final class MachineAccessLog: @unchecked Sendable {
     private var _partial: Set<String> = []
     private var _commands: [Command] = []
     private var _resolved: [String: String] = [:]
+    private var _secrets: Set<String> = []
 
     public init() {}
 
@@ -73,6 +74,13 @@ public final class MachineAccessLog: @unchecked Sendable {
     func noteCommand(_ argv: [String], _ result: CommandResult, probe: String?) {
         mutex.withLock { _commands.append(Command(argv: argv, result: result, probe: probe)) }
     }
+
+    func noteSecret(_ value: String) {
+        mutex.withLock { _ = _secrets.insert(value) }
+    }
+
+    /// Raw values probes masked in what they read (`RootedFileSystem.noteMasked`).
+    public var secrets: Set<String> { mutex.withLock { _secrets } }
 
     func noteResolved(_ name: String, _ path: String) {
         mutex.withLock { if _resolved[name] == nil { _resolved[name] = path } }

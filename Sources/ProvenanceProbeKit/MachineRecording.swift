@@ -123,6 +123,8 @@ public struct MachineRecording: Sendable {
         guard mkdir(staging, 0o755) == 0 else {
             throw RecordingError("\(directory): cannot create: \(String(cString: strerror(errno)).lowercased())")
         }
+        var options = options
+        options.secrets += log.secrets
         var writer = Writer(root: staging, options: options)
         do {
             try writer.write(plan)

@@ -33,6 +33,14 @@ public struct RootedFileSystem: Sendable {
         return copy
     }
 
+    /// Tells the log the raw values the probe masked in what it read (a URL's password, a
+    /// secret-named label): a recording of the machine replaces them by `[masked]` wherever they
+    /// occur, so it never holds what the manifest masks.
+    public func noteMasked(raw: String, masked: String) {
+        guard let log else { return }
+        for part in Secrets.maskedParts(raw: raw, masked: masked) { log.log.noteSecret(part) }
+    }
+
     /// Tells the log that a library the probe calls reads `path` itself (libpci reads sysfs and
     /// pci.ids without this file system): the recording then holds the file too.
     public func noteExternalRead(_ path: String) {

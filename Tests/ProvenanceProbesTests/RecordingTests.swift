@@ -18,8 +18,10 @@ struct RecordingTests {
     }
 
     static func capture() -> Capture {
-        var capture = Capture(probes: machineProbes(), timeout: 1, toolVersion: "test")
-        capture.grace = 0.2
+        // 5 s: the replay of a hanging nvidia-smi waits that long, and a loaded test machine
+        // needs that much for the others (1 s made probes time out under parallel tests).
+        var capture = Capture(probes: machineProbes(), timeout: 5, toolVersion: "test")
+        capture.grace = 0.5
         return capture
     }
 
@@ -137,6 +139,41 @@ struct RecordingTests {
         #expect(original == .string("BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro password=[masked] quiet"))
         #expect(replayed.sections["os"]?.data?["kernel"]?["commandLine"] == original)
         _ = shell("rm -rf '\(machine)' '\(machine)-recording'")
+    }
+
+    @Test("a secret-named pod label masked in the scheduler section is masked in the recording too")
+    func podLabelSecretMasked() throws {
+        let machine = Self.scratch("podinfo")
+        let fixture = Project.machines + "/sched-k8s-downward-api-docs"
+        _ = shell("cp -a '\(fixture)/.' '\(machine)/'")
+        let secret = "PlantedLabelSecret123"
+        let labels = try #require(try RootedFileSystem(root: fixture).read("/etc/podinfo/labels"))
+        try AtomicFile.write(Array((labels + "\napi-token=\"\(secret)\"\n").utf8), to: machine + "/etc/podinfo/labels")
+        let source = try Machine.recorded(root: machine, clock: FixedClock(secondsSinceEpoch: 0))
+        let result = try MachineRecorder(capture: Self.capture()).record(source, to: machine + "-recording")
+        #expect(result.manifest.sections["scheduler"]?.data?["kubernetes"]?["labels"]?["api-token"] == .string(Secrets.mask))
+        let everything = shell("cat -v $(find '\(machine)-recording' -type f)").output
+        #expect(everything.contains("rack-22"))
+        #expect(!everything.contains(secret))
+        let replayed = Self.capture().run(on: try Machine.recorded(root: machine + "-recording"))
+        let differences = Self.sectionDifferences(result.manifest, replayed)
+        #expect(differences.isEmpty, "\(differences)")
+        _ = shell("rm -rf '\(machine)' '\(machine)-recording'")
+    }
+
+    @Test("files over the size limit are left out, said in the README")
+    func sizeLimit() throws {
+        let source = try Machine.recorded(root: Project.machines + "/host-procfs", clock: FixedClock(secondsSinceEpoch: 0))
+        let directory = Self.scratch("limit") + "/recording"
+        var options = MachineRecording.Options()
+        options.maxFileBytes = 1000
+        let result = try MachineRecorder(capture: Self.capture(), options: options).record(source, to: directory)
+        #expect(result.summary.leftOut.contains { $0.hasPrefix("/proc/cpuinfo: ") && $0.contains("1000-byte limit per file") },
+                "\(result.summary.leftOut)")
+        #expect(!RootedFileSystem(root: directory).exists("/proc/cpuinfo"))
+        let readme = try #require(try RootedFileSystem(root: directory).read("/README.md"))
+        #expect(readme.contains("## Left out") && readme.contains("/proc/cpuinfo"))
+        _ = shell("rm -rf '\(directory)/..'")
     }
 
     @Test("an anonymized recording of the A100 replays the GPU section with placeholders, consistently")

@@ -92,11 +92,7 @@ public struct EnvironmentProbe: Probe {
     public static func maskedValues(_ environment: [String: String]) -> [String] {
         var secrets: [String] = []
         for (name, value) in environment {
-            let masked = Secrets.maskValue(value, name: name)
-            guard masked != value else { continue }
-            if masked == Secrets.mask { secrets.append(value) }
-            let words = value.split(whereSeparator: { " /:@?&=#,;\"'".contains($0) }).map(String.init)
-            secrets += words.filter { $0.count >= 8 && !masked.contains($0) }
+            secrets += Secrets.maskedParts(raw: value, masked: Secrets.maskValue(value, name: name))
         }
         return secrets
     }

@@ -150,7 +150,10 @@ public struct PythonProbe: Probe {
                 var distribution = Distribution(name: name, version: distVersion, location: site)
                 if entry.hasSuffix(".dist-info"), let direct = try? fs.read("\(site)/\(entry)/direct_url.json"),
                    let json = try? JSONParser.parse(direct) {
-                    distribution.directURL = json["url"]?.stringValue.map(Secrets.maskURL)
+                    if let url = json["url"]?.stringValue {
+                        distribution.directURL = Secrets.maskURL(url)
+                        fs.noteMasked(raw: url, masked: Secrets.maskURL(url))
+                    }
                     distribution.vcsCommit = json["vcs_info"]?["commit_id"]?.stringValue
                     if case .bool(let editable)? = json["dir_info"]?["editable"] { distribution.editable = editable }
                 }
@@ -165,8 +168,10 @@ public struct PythonProbe: Probe {
             conda = files.filter { $0.hasSuffix(".json") }.compactMap { file in
                 guard let bytes = try? fs.readBytes("\(condaMeta)/\(file)"), let json = try? JSONParser.parse(bytes),
                       let name = json["name"]?.stringValue, let version = json["version"]?.stringValue else { return nil }
+                let channel = json["channel"]?.stringValue
+                if let channel { fs.noteMasked(raw: channel, masked: Secrets.maskURL(channel)) }
                 return CondaPackage(name: name, version: version, build: json["build"]?.stringValue,
-                                    channel: json["channel"]?.stringValue.map(Secrets.maskURL))
+                                    channel: channel.map(Secrets.maskURL))
             }.sorted { $0.name < $1.name }
         }
         return Output(executable: executable, resolvedExecutable: resolved, version: version, prefix: prefix,
