@@ -8,6 +8,8 @@ import Glibc
 #endif
 
 /// `provenance record DIR && provenance capture --root DIR` against a live capture of this machine.
+/// Commands get 30 s (not 5): a version command slowed past its timeout in one capture but not
+/// the other, on a loaded test machine, would be a difference that says nothing about recording.
 @Suite("provenance record", .serialized)
 struct RecordCommandTests {
     /// Secrets planted in the environment of both the recording and the live capture: the
@@ -73,10 +75,10 @@ struct RecordCommandTests {
     func recordReplaysLiveCapture() throws {
         let directory = temporaryDirectory()
         defer { _ = shell("rm -rf '\(directory)'") }
-        let record = provenance(["record", directory + "/recording", "--env", "MYLAB_*"], environment: Self.environment)
+        let record = provenance(["record", "--timeout", "30", directory + "/recording", "--env", "MYLAB_*"], environment: Self.environment)
         #expect(record.succeeded, "\(record.stderrText)")
         #expect(record.stderrText.contains("provenance: recorded"), "\(record.stderrText)")
-        let live = provenance(["capture", "--no-cache", "-q", "--env", "MYLAB_*", "-o", directory + "/live.json"],
+        let live = provenance(["capture", "--timeout", "30", "--no-cache", "-q", "--env", "MYLAB_*", "-o", directory + "/live.json"],
                               environment: Self.environment)
         #expect(live.succeeded, "\(live.stderrText)")
         let replay = provenance(["capture", "-q", "--root", directory + "/recording", "-o", directory + "/replay.json"])
@@ -114,13 +116,13 @@ struct RecordCommandTests {
     func archiveReplays() throws {
         let directory = temporaryDirectory()
         defer { _ = shell("rm -rf '\(directory)'") }
-        let record = provenance(["record", "--archive", directory + "/this-machine.tar.gz"], environment: Self.environment)
+        let record = provenance(["record", "--timeout", "30", "--archive", directory + "/this-machine.tar.gz"], environment: Self.environment)
         #expect(record.succeeded, "\(record.stderrText)")
         mkdir(directory + "/unpacked", 0o755)
         let unpack = shell("tar -xzf '\(directory)/this-machine.tar.gz' -C '\(directory)/unpacked' && ls '\(directory)/unpacked'")
         #expect(unpack.status == 0)
         #expect(unpack.output == "this-machine\n")
-        let live = provenance(["capture", "--no-cache", "-q", "-o", directory + "/live.json"], environment: Self.environment)
+        let live = provenance(["capture", "--timeout", "30", "--no-cache", "-q", "-o", directory + "/live.json"], environment: Self.environment)
         #expect(live.succeeded)
         let replay = provenance(["capture", "-q", "--root", directory + "/unpacked/this-machine", "-o", directory + "/replay.json"])
         #expect(replay.succeeded, "\(replay.stderrText)")
