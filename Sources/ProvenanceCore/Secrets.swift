@@ -182,6 +182,30 @@ public enum Secrets {
         return looksLikeToken(user) ? mask : String(user)
     }
 
+    /// The parts of `raw` that masking replaced to give `masked` (`https://user:pw@host` and
+    /// `https://[masked]@host` give `user:pw`): what must never be written anywhere else either.
+    /// Empty when `masked` is not a masking of `raw`.
+    public static func maskedParts(raw: String, masked: String) -> [String] {
+        guard raw != masked else { return [] }
+        let kept = masked.split(separator: mask, omittingEmptySubsequences: false).map(String.init)
+        guard kept.count > 1 else { return [raw] }
+        var parts: [String] = []
+        guard raw.hasPrefix(kept[0]) else { return [raw] }
+        var rest = raw.dropFirst(kept[0].count)
+        for (index, piece) in kept.enumerated().dropFirst() {
+            let isLast = index == kept.count - 1
+            if isLast {
+                guard rest.hasSuffix(piece) else { return [raw] }
+                parts.append(String(rest.dropLast(piece.count)))
+            } else {
+                guard !piece.isEmpty, let range = rest.firstRange(of: piece) else { return [raw] }
+                parts.append(String(rest[..<range.lowerBound]))
+                rest = rest[range.upperBound...]
+            }
+        }
+        return parts.filter { !$0.isEmpty && $0 != mask }
+    }
+
     /// A `KEY=VALUE` word with the value masked when the key looks secret, and URLs inside masked.
     public static func maskAssignment(_ word: String) -> String {
         if let equals = word.firstIndex(of: "="), !word[..<equals].contains("/") {

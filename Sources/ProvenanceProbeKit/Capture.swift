@@ -53,7 +53,8 @@ public struct Capture: Sendable {
             }
             let seconds = probeTimeouts[descriptor.id] ?? descriptor.timeoutSeconds ?? timeout
             let deadline = started + seconds
-            let context = ProbeContext(machine: machine, commandTimeout: min(timeout, seconds), deadline: deadline)
+            let context = ProbeContext(machine: machine.attributed(to: descriptor.id),
+                                       commandTimeout: min(timeout, seconds), deadline: deadline)
             pending.append((descriptor.id, descriptor.version, deadline + grace, seconds))
             let id = descriptor.id
             startDetachedThread {

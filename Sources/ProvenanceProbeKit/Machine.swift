@@ -49,6 +49,25 @@ public struct Machine: Sendable {
         return Machine(fs: fs, commands: commands, environment: environment, clock: clock, root: root)
     }
 
+    /// The same machine with every file read, listing, lookup and command reported to `log`
+    /// (`provenance record`; the check of declared reads).
+    public func recordingAccesses(to log: MachineAccessLog) -> Machine {
+        var copy = self
+        copy.fs.log = log.scoped(to: nil)
+        copy.commands = RecordingCommandRunner(commands, log: log)
+        return copy
+    }
+
+    /// The machine as one probe sees it: what it reads and runs is attributed to `probe` when the
+    /// machine is being recorded; unchanged otherwise.
+    public func attributed(to probe: String) -> Machine {
+        guard fs.log != nil || commands is RecordingCommandRunner else { return self }
+        var copy = self
+        copy.fs = fs.attributed(to: probe)
+        if let recording = commands as? RecordingCommandRunner { copy.commands = recording.attributed(to: probe) }
+        return copy
+    }
+
     /// The host name: `/proc/sys/kernel/hostname`, else `/etc/hostname`.
     public func hostName() -> String? {
         fs.attribute("/proc/sys/kernel/hostname") ?? fs.attribute("/etc/hostname")

@@ -21,6 +21,32 @@ public struct RootedFileSystem: Sendable {
     /// Files larger than this are refused rather than loaded (a probe reads small text files).
     public var maxFileBytes = 64 << 20
 
+    /// Where reads, listings and lookups are reported while a machine is being recorded
+    /// (`provenance record`, the declared-reads check); nil otherwise, at the cost of a nil check.
+    public var log: AccessLogScope?
+
+    /// The same view with its reports attributed to `probe` (unchanged when nothing is logged).
+    public func attributed(to probe: String?) -> RootedFileSystem {
+        guard let log else { return self }
+        var copy = self
+        copy.log = log.log.scoped(to: probe)
+        return copy
+    }
+
+    /// Tells the log the raw values the probe masked in what it read (a URL's password, a
+    /// secret-named label): a recording of the machine replaces them by `[masked]` wherever they
+    /// occur, so it never holds what the manifest masks.
+    public func noteMasked(raw: String, masked: String) {
+        guard let log else { return }
+        for part in Secrets.maskedParts(raw: raw, masked: masked) { log.log.noteSecret(part) }
+    }
+
+    /// Tells the log that a library the probe calls reads `path` itself (libpci reads sysfs and
+    /// pci.ids without this file system): the recording then holds the file too.
+    public func noteExternalRead(_ path: String) {
+        log?.note(.externalRead, path)
+    }
+
     public init(root: String = "/") {
         var trimmed = root
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
@@ -59,6 +85,14 @@ public struct RootedFileSystem: Sendable {
 
     /// The bytes of a regular file, or nil when it does not exist on the machine.
     public func readBytes(_ path: String) throws(FileSystemError) -> [UInt8]? {
+        guard let log else { return try readWholeFile(path) }
+        log.note(.read, path)
+        let bytes = try readWholeFile(path)
+        if let bytes { log.read(path, bytes, partial: false) }
+        return bytes
+    }
+
+    private func readWholeFile(_ path: String) throws(FileSystemError) -> [UInt8]? {
         guard let (fd, size) = try openRegularFile(path) else { return nil }
         defer { close(fd) }
         var result: [UInt8] = []
@@ -82,6 +116,14 @@ public struct RootedFileSystem: Sendable {
 
     /// At most the first `maxBytes` bytes of a regular file, or nil when it does not exist.
     public func readPrefix(_ path: String, maxBytes: Int) throws(FileSystemError) -> [UInt8]? {
+        guard let log else { return try readFilePrefix(path, maxBytes: maxBytes) }
+        log.note(.read, path)
+        let bytes = try readFilePrefix(path, maxBytes: maxBytes)
+        if let bytes { log.read(path, bytes, partial: bytes.count == maxBytes) }
+        return bytes
+    }
+
+    private func readFilePrefix(_ path: String, maxBytes: Int) throws(FileSystemError) -> [UInt8]? {
         guard let (fd, _) = try openRegularFile(path) else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: maxBytes)
@@ -104,6 +146,18 @@ public struct RootedFileSystem: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The text of a file whose secrets the probe masks before they reach the manifest
+    /// (`/proc/cmdline`): a recording of the machine holds `mask(text)` instead of the text, so it
+    /// never carries what the manifest masks. `mask` must give the same result on its own output.
+    public func read(_ path: String, recordingMasked mask: (String) -> String) throws(FileSystemError) -> String? {
+        guard let log else { return try read(path) }
+        log.note(.read, path)
+        guard let bytes = try readWholeFile(path) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        log.read(path, Array(mask(text).utf8), partial: false)
+        return text
+    }
+
     /// The first line of a small sysfs/procfs attribute, trimmed; nil when absent or unreadable.
     public func attribute(_ path: String) -> String? {
         guard let text = try? read(path) else { return nil }
@@ -114,6 +168,7 @@ public struct RootedFileSystem: Sendable {
 
     /// Entry names of a directory (without `.` and `..`), sorted; nil when it does not exist.
     public func list(_ path: String) throws(FileSystemError) -> [String]? {
+        log?.note(.list, path)
         guard let dir = opendir(hostPath(path)) else {
             let code = errno
             if code == ENOENT || code == ENOTDIR { return nil }
@@ -132,17 +187,20 @@ public struct RootedFileSystem: Sendable {
 
     /// Whether anything (file, directory, link) exists at the path.
     public func exists(_ path: String) -> Bool {
+        log?.note(.exists, path)
         var info = stat()
         return lstat(hostPath(path), &info) == 0
     }
 
     public func isDirectory(_ path: String) -> Bool {
+        log?.note(.isDirectory, path)
         var info = stat()
         return stat(hostPath(path), &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// The target of a symbolic link, or nil when the path is not a link.
     public func readLink(_ path: String) -> String? {
+        log?.note(.readLink, path)
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink(hostPath(path), &buffer, buffer.count - 1)
         guard count >= 0 else { return nil }

@@ -206,7 +206,10 @@ public struct ContainerProbe: Probe {
                 if let object = value.objectValue {
                     var strings: [String: String] = [:]
                     for (key, member) in object {
-                        if case .string(let text) = member { strings[key] = Secrets.isSecretName(key) ? Secrets.mask : text }
+                        if case .string(let text) = member {
+                            strings[key] = Secrets.isSecretName(key) ? Secrets.mask : text
+                            context.fs.noteMasked(raw: text, masked: strings[key]!)
+                        }
                     }
                     labels = strings
                 } else {

@@ -26,7 +26,7 @@ public struct AMDProbe: Probe {
         ProbeDescriptor(
             id: "gpu.amd", version: "1.0.0",
             summary: "AMD GPUs: amdgpu driver version; per card series/model/SKU, unique id, VBIOS, PCI address, VRAM",
-            reads: ["/sys/module/amdgpu (live: rocm-smi is skipped without it)", "/sys/class/drm/card*/device/{vendor,device,subsystem_vendor,subsystem_device,vbios_version,"
+            reads: ["/sys/module/amdgpu, /sys/class/kfd (live: rocm-smi is skipped without either)", "/sys/class/drm/card*/device/{vendor,device,subsystem_vendor,subsystem_device,vbios_version,"
                     + "mem_info_vram_total,unique_id,uevent,driver}", "/sys/module/amdgpu/version"],
             runs: ["rocm-smi --showallinfo --json"])
     }

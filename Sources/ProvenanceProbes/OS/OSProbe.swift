@@ -68,7 +68,7 @@ public struct OSProbe: Probe {
         if output.kernel.release == nil {
             report.issue("/proc/sys/kernel/osrelease", "kernel release not found (nor in /proc/version)")
         }
-        if let cmdline = try? fs.read("/proc/cmdline") {
+        if let cmdline = try? fs.read("/proc/cmdline", recordingMasked: maskKernelCommandLine) {
             output.kernel.commandLine = maskKernelCommandLine(cmdline.trimmed)
         }
 

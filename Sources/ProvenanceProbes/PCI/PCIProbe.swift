@@ -42,6 +42,12 @@ public struct PCIProbe: Probe {
         self.cache = cache
     }
 
+    /// The attributes of each device libpci reads itself (not through the probe's file system)
+    /// with the fill flags the probe asks for: the scan reads `resource`, `irq`, `vendor`,
+    /// `device` and `class`; filling reads `revision`, `subsystem_*` and `numa_node`.
+    public static let libpciAttributes = ["vendor", "device", "class", "irq", "resource", "revision",
+                                          "subsystem_vendor", "subsystem_device", "numa_node"]
+
     /// Where pci.ids is looked for on a recorded machine (then on the host): Debian's path first,
     /// then hwdata's (Fedora, RHEL, Arch).
     public static let idFilePaths = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"]
@@ -51,8 +57,8 @@ public struct PCIProbe: Probe {
             id: "pci", version: "1.0.0",
             summary: "PCI devices (libpci): slot, class, vendor/device/subsystem ids and names, revision, "
                 + "driver, NUMA node, PCIe link",
-            reads: ["/sys/bus/pci/devices/*/{vendor,device,class,revision,subsystem_vendor,subsystem_device,numa_node}",
-                    "/sys/bus/pci/devices/*/config (only without revision or subsystem_vendor)",
+            reads: ["/sys/bus/pci/devices/*/{" + Self.libpciAttributes.joined(separator: ",") + "} (libpci)",
+                    "/sys/bus/pci/devices/*/config (libpci, only without revision or subsystem_vendor)",
                     "/sys/bus/pci/devices/*/driver (link)",
                     "/sys/bus/pci/devices/*/{max,current}_link_{speed,width}",
                     "/sys/bus/pci/devices/*/uevent (devices libpci cannot read)",
@@ -159,6 +165,16 @@ public struct PCIProbe: Probe {
         }
         reportWarnings()
 
+        // What libpci reads itself, for a recording of the machine (`provenance record`).
+        if fs.log != nil {
+            for slot in (try? fs.list("\(base)/devices")) ?? nil ?? [] {
+                for name in Self.libpciAttributes { fs.noteExternalRead("\(base)/devices/\(slot)/\(name)") }
+                if !fs.exists("\(base)/devices/\(slot)/revision") || !fs.exists("\(base)/devices/\(slot)/subsystem_vendor") {
+                    fs.noteExternalRead("\(base)/devices/\(slot)/config")
+                }
+            }
+        }
+
         let fill = PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS | PCI_FILL_NUMA_NODE
         var devices: [Device] = []
         var currentLinks: [String: JSONValue] = [:]
@@ -233,6 +249,7 @@ public struct PCIProbe: Probe {
         do {
             if try access.loadNameList() {
                 if fs.isLive, let path = access.nameListPath { names = NamesDatabase(file: path, version: pciIDsVersion(fs, path)) }
+                if let path = names?.file, names?.fromHost != true { fs.noteExternalRead(path) }
             } else {
                 report.issue(names?.file ?? access.nameListPath ?? "pci.ids", "PCI ID database not readable: \(hwdbOnly)")
                 names = nil

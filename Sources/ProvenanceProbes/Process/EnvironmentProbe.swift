@@ -45,20 +45,56 @@ public struct EnvironmentProbe: Probe {
     }
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
-        var patterns = Self.defaultAllowList + extraPatterns
-        if let extra = context.environment["PROVENANCE_ENV_ALLOW"] {
-            patterns += extra.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
-        }
+        let patterns = allowList(context.environment)
         let userPatterns = patterns.dropFirst(Self.defaultAllowList.count)
-        var variables: [String: String] = [:]
-        var masked: [String] = []
-        for (name, value) in context.environment where patterns.contains(where: { matchesNamePattern($0, name) }) {
-            let recorded = Secrets.maskValue(value, name: name)
-            if recorded == Secrets.mask { masked.append(name) }
-            variables[name] = recorded
-        }
+        let variables = Self.recordable(context.environment, patterns: patterns)
+        let masked = variables.filter { $0.value == Secrets.mask }.map(\.key)
         return Output(variables: variables, masked: masked.sorted(),
                       extraPatterns: userPatterns.isEmpty ? nil : Array(userPatterns))
+    }
+
+    /// The patterns in force for `environment`: the defaults, `extraPatterns` (`--env`), then
+    /// those of `PROVENANCE_ENV_ALLOW`.
+    public func allowList(_ environment: [String: String]) -> [String] {
+        var patterns = Self.defaultAllowList + extraPatterns
+        if let extra = environment["PROVENANCE_ENV_ALLOW"] {
+            patterns += extra.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
+        }
+        return patterns
+    }
+
+    /// The variables of `environment` matching `patterns`, as they may be recorded (secrets
+    /// masked): what the section holds, and all a recording of the machine keeps of its
+    /// environment (`provenance record`).
+    public static func recordable(_ environment: [String: String], patterns: [String]) -> [String: String] {
+        var variables: [String: String] = [:]
+        for (name, value) in environment where patterns.contains(where: { matchesNamePattern($0, name) }) {
+            variables[name] = Secrets.maskValue(value, name: name)
+        }
+        return variables
+    }
+
+    /// The environment a recording of the machine holds (`proc/self/environ`), such that the
+    /// probe there records what it records here: the recordable variables, plus
+    /// `PROVENANCE_ENV_ALLOW` carrying the patterns beyond the defaults.
+    public func recordedEnvironment(_ environment: [String: String]) -> [String: String] {
+        let patterns = allowList(environment)
+        var recorded = Self.recordable(environment, patterns: patterns)
+        let userPatterns = patterns.dropFirst(Self.defaultAllowList.count)
+        if !userPatterns.isEmpty {
+            recorded["PROVENANCE_ENV_ALLOW"] = Secrets.maskValue(userPatterns.joined(separator: ","), name: "PROVENANCE_ENV_ALLOW")
+        }
+        return recorded
+    }
+
+    /// The raw values of `environment` that masking hides, whole and the parts of them it
+    /// removes (the password of a URL): a recording must never hold them anywhere.
+    public static func maskedValues(_ environment: [String: String]) -> [String] {
+        var secrets: [String] = []
+        for (name, value) in environment {
+            secrets += Secrets.maskedParts(raw: value, masked: Secrets.maskValue(value, name: name))
+        }
+        return secrets
     }
 }
 

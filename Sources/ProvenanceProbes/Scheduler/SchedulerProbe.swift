@@ -242,6 +242,7 @@ public struct SchedulerProbe: Probe {
                     var identity: [String: JSONValue] = [:]
                     for (key, label) in parsed.fields {
                         let masked = Secrets.isSecretName(key) ? Secrets.mask : label
+                        context.fs.noteMasked(raw: label, masked: masked)
                         if Self.identityLabels.contains(key) { identity[key] = .string(masked) } else { stable[key] = masked }
                     }
                     kubernetes.labels = stable.isEmpty ? nil : stable
@@ -250,7 +251,9 @@ public struct SchedulerProbe: Probe {
                     var annotations: [String: JSONValue] = [:]
                     for (key, annotation) in parsed.fields
                     where key != "kubectl.kubernetes.io/last-applied-configuration" {
-                        annotations[key] = .string(Secrets.isSecretName(key) ? Secrets.mask : Secrets.maskURL(annotation))
+                        let masked = Secrets.isSecretName(key) ? Secrets.mask : Secrets.maskURL(annotation)
+                        context.fs.noteMasked(raw: annotation, masked: masked)
+                        annotations[key] = .string(masked)
                     }
                     if !annotations.isEmpty { podVolatile["annotations"] = .object(annotations) }
                 }

@@ -24,7 +24,7 @@ public struct LibcProbe: Probe {
     public var descriptor: ProbeDescriptor {
         ProbeDescriptor(
             id: "libc", version: "1.0.0", summary: "glibc version and distributor build, or musl and its version",
-            reads: ["/lib/*-linux-gnu/libc.so.6", "/lib64/libc.so.6", "/lib/ld-musl-*.so.1", "/lib/apk/db/installed"],
+            reads: Self.glibcPaths + ["/lib/ld-musl-*.so.1", "/usr/lib/ld-musl-*.so.1", "/lib/apk/db/installed"],
             runs: ["ld-musl-ARCH.so.1 (musl only, prints its version)"])
     }
 

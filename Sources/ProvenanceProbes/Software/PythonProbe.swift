@@ -23,8 +23,10 @@ public struct PythonProbe: Probe {
         ProbeDescriptor(
             id: "python", version: "1.0.0",
             summary: "The python3 a job would use (venv, conda, PATH): version, prefix, installed distributions, conda packages",
-            reads: ["$VIRTUAL_ENV/pyvenv.cfg", "PREFIX/include/pythonX.Y/patchlevel.h", "SITE/*.dist-info/METADATA",
-                    "SITE/*.dist-info/direct_url.json", "SITE/*.egg-info/PKG-INFO", "$CONDA_PREFIX/conda-meta/*.json"])
+            reads: ["$VIRTUAL_ENV/pyvenv.cfg", "PREFIX/include/python*/patchlevel.h", "SITE/*.dist-info/METADATA",
+                    "SITE/*.dist-info/direct_url.json", "SITE/*.egg-info/PKG-INFO", "$CONDA_PREFIX/conda-meta/*.json",
+                    "$PYENV_ROOT/version, $PWD/.python-version (and each parent's: a pyenv shim's version)",
+                    "environment: VIRTUAL_ENV, CONDA_PREFIX, PYTHONPATH, PYTHONNOUSERSITE, HOME, PATH, PYENV_ROOT, PYENV_VERSION"])
     }
 
     public struct Distribution: Encodable, Equatable, Sendable {
@@ -157,7 +159,10 @@ public struct PythonProbe: Probe {
                 var distribution = Distribution(name: name, version: distVersion, location: site)
                 if entry.hasSuffix(".dist-info"), let direct = try? fs.read("\(site)/\(entry)/direct_url.json"),
                    let json = try? JSONParser.parse(direct) {
-                    distribution.directURL = json["url"]?.stringValue.map(Secrets.maskURL)
+                    if let url = json["url"]?.stringValue {
+                        distribution.directURL = Secrets.maskURL(url)
+                        fs.noteMasked(raw: url, masked: Secrets.maskURL(url))
+                    }
                     distribution.vcsCommit = json["vcs_info"]?["commit_id"]?.stringValue
                     if case .bool(let editable)? = json["dir_info"]?["editable"] { distribution.editable = editable }
                 }
@@ -172,8 +177,10 @@ public struct PythonProbe: Probe {
             conda = files.filter { $0.hasSuffix(".json") }.compactMap { file in
                 guard let bytes = try? fs.readBytes("\(condaMeta)/\(file)"), let json = try? JSONParser.parse(bytes),
                       let name = json["name"]?.stringValue, let version = json["version"]?.stringValue else { return nil }
+                let channel = json["channel"]?.stringValue
+                if let channel { fs.noteMasked(raw: channel, masked: Secrets.maskURL(channel)) }
                 return CondaPackage(name: name, version: version, build: json["build"]?.stringValue,
-                                    channel: json["channel"]?.stringValue.map(Secrets.maskURL))
+                                    channel: channel.map(Secrets.maskURL))
             }.sorted { $0.name < $1.name }
         }
         return Output(executable: executable, resolvedExecutable: resolved, version: version, prefix: prefix,

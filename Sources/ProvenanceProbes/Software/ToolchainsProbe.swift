@@ -27,6 +27,11 @@ public struct ToolchainsProbe: Probe {
         ProbeDescriptor(
             id: "toolchains", version: "1.0.0",
             summary: "Versions and resolved paths of gcc, g++, clang, nvcc, python3, swift, rustc, go, java, cmake, make, ld",
+            reads: ["links: /** (each tool's PATH hit and every symbolic link it resolves through, wherever they lead)",
+                    "$PYENV_ROOT/version, $PYENV_ROOT/versions/*/bin/*, $PWD/.python-version (and each parent's: pyenv shims)",
+                    "$RUSTUP_HOME/settings.toml, $RUSTUP_HOME/toolchains/*/bin/*, "
+                        + "$PWD/rust-toolchain{,.toml} (and each parent's: rustup proxies)",
+                    "environment: PATH, PYENV_ROOT, PYENV_VERSION, RUSTUP_HOME, RUSTUP_TOOLCHAIN, HOME"],
             runs: Self.tools.map { ([$0.name] + $0.arguments).joined(separator: " ") })
     }
 
