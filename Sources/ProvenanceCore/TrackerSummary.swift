@@ -49,7 +49,7 @@ public struct TrackerSummary: Sendable, Equatable {
         String(decoding: CanonicalJSON.serialize(.object(values.mapValues { .string($0) })), as: UTF8.self)
     }
 
-    /// A YAML file for `WANDB_CONFIG_PATHS`: the same summary as W&B config values
+    /// A YAML file for `wandb.init(config=PATH)`: the same summary as W&B config values
     /// (`key: {value: …}`, the form W&B's config files take), every value a quoted string.
     public var wandbConfigYAML: String {
         values.keys.sorted().map { key in

@@ -51,9 +51,6 @@ struct RecordCommand: ParsableCommand {
         guard directory != nil || archive != nil else {
             throw UserError(message: "record needs a DIR, --archive FILE.tar.gz, or both", code: Exit.usage)
         }
-        guard timeout > 0, timeout.isFinite else {
-            throw UserError(message: "--timeout must be a positive number of seconds", code: Exit.usage)
-        }
         guard maxFileBytes > 0, maxTotalBytes > 0 else {
             throw UserError(message: "--max-file-bytes and --max-total-bytes must be positive", code: Exit.usage)
         }
@@ -64,11 +61,12 @@ struct RecordCommand: ParsableCommand {
             throw UserError(message: "\(path) already exists: record never overwrites", code: Exit.cannotWrite)
         }
 
-        var configuration = ProbeConfiguration()
-        configuration.environmentPatterns = environmentPatterns
-        let probes = try allProbes(configuration, extraDirectories: [])
-        var capture = Capture(probes: probes, timeout: timeout, toolVersion: ProvenanceVersion.current)
-        capture.grace = min(0.5, timeout / 2)
+        // The capture pipeline's probes (site probes included) and deadlines, as `capture` runs them.
+        var request = CaptureRequest(environment: processEnvironment(), workingDirectory: currentDirectory())
+        request.environmentPatterns = environmentPatterns
+        request.timeout = timeout
+        request.output = "-"
+        let capture = try plan(request).capture
         var options = MachineRecording.Options()
         options.maxFileBytes = maxFileBytes
         options.maxTotalBytes = maxTotalBytes

@@ -133,13 +133,14 @@ struct RunCommand: ParsableCommand {
         let absoluteDirectory = DatasetSpec.absolutePath(directory, workingDirectory: currentDirectory())
         environment["PROVENANCE_RUN_DIR"] = absoluteDirectory
         if manifestWritten { environment["PROVENANCE_MANIFEST"] = absoluteDirectory + "/env.json" }
-        // Experiment trackers: MLflow tags every run the job starts with MLFLOW_RUN_CONTEXT; W&B
-        // reads WANDB_CONFIG_PATHS into each run's config and WANDB_DOCKER as its image.
+        // Experiment trackers: MLflow tags every run the job starts with MLFLOW_RUN_CONTEXT; for
+        // W&B, PROVENANCE_WANDB_CONFIG names a config file for `wandb.init(config=…)` (wandb 0.31
+        // rejects WANDB_CONFIG_PATHS from the environment with a validation error, so it is not set)
+        // and WANDB_DOCKER records the image.
         let summary = TrackerSummary(manifest: outcome.manifest.json, runDirectory: absoluteDirectory)
         environment["MLFLOW_RUN_CONTEXT"] = RunCommand.merged(summary.mlflowRunContext, into: environment["MLFLOW_RUN_CONTEXT"])
         if (try? AtomicFile.write(Array(summary.wandbConfigYAML.utf8), to: absoluteDirectory + "/wandb-config.yaml")) != nil {
-            environment["WANDB_CONFIG_PATHS"] = [environment["WANDB_CONFIG_PATHS"], absoluteDirectory + "/wandb-config.yaml"]
-                .compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ",")
+            environment["PROVENANCE_WANDB_CONFIG"] = absoluteDirectory + "/wandb-config.yaml"
         }
         if environment["WANDB_DOCKER"] == nil, let digest = summary.values["provenance.image.digest"] {
             environment["WANDB_DOCKER"] = digest

@@ -138,12 +138,18 @@ public struct CapturePlan: Sendable {
         }
     }
 
-    /// Captures: runs the probes, saves the caches once, and gathers the companion files the
-    /// manifest refers to (patches, dataset sidecars) and the `--sums` listing.
-    public func run() -> CaptureOutcome {
+    /// The capture of the chosen probes with their deadlines (what `run()` runs; `record` runs it
+    /// on a recording machine).
+    public var capture: Capture {
         var capture = Capture(probes: probes, enabled: enabled, timeout: request.timeout,
                               probeTimeouts: perProbeTimeouts, toolVersion: ProvenanceVersion.current)
         capture.grace = min(0.5, request.timeout / 2)
+        return capture
+    }
+
+    /// Captures: runs the probes, saves the caches once, and gathers the companion files the
+    /// manifest refers to (patches, dataset sidecars) and the `--sums` listing.
+    public func run() -> CaptureOutcome {
         var (manifest, artifacts) = capture.runCollectingArtifacts(on: machine)
         commandCache?.save()
 
