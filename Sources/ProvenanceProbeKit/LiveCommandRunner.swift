@@ -41,7 +41,7 @@ public struct LiveCommandRunner: CommandRunner {
         precondition(!argv.isEmpty, "argv is empty")
         guard let executable = resolve(argv[0]) else { return CommandResult(outcome: .notFound) }
         let start = monotonicSeconds()
-        let deadline = start + max(0, timeout)
+        let deadline = start + (timeout.isNaN ? 0 : min(max(0, timeout), Capture.maxTimeoutSeconds))
 
         // Pipes are created and the child spawned under one lock, so a pipe end never leaks
         // into a child spawned concurrently before FD_CLOEXEC is set (pipe2 is not exported).

@@ -121,13 +121,13 @@ struct CaptureCommand: ParsableCommand {
         try check(probes)
         try check(onlyProbes)
         try check(disabledProbes)
-        guard timeout > 0, timeout.isFinite else {
-            throw UserError(message: "--timeout must be a positive number of seconds", code: Exit.usage)
+        guard Capture.acceptsTimeout(timeout) else {
+            throw UserError(message: Capture.timeoutProblem("--timeout"), code: Exit.usage)
         }
         var perProbe: [String: Double] = [:]
         for item in probeTimeouts {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let seconds = Double(parts[1]), seconds > 0, seconds.isFinite else {
+            guard parts.count == 2, let seconds = Double(parts[1]), Capture.acceptsTimeout(seconds) else {
                 throw UserError(message: "--probe-timeout takes ID=SECONDS, got '\(item)'", code: Exit.usage)
             }
             try check([parts[0]])

@@ -67,7 +67,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if command.isEmpty { throw ValidationError("give the command to run after '--'") }
-        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
+        guard Capture.acceptsTimeout(timeout) else { throw ValidationError(Capture.timeoutProblem("--timeout")) }
     }
 
     func run() throws {

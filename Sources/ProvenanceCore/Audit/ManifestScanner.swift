@@ -267,9 +267,9 @@ struct ManifestScanner {
                         case "data":
                             scanner.skipSpace()
                             guard scanner.index < scanner.bytes.count else { throw Failure(message: "unexpected end") }
-                            if scanner.bytes[scanner.index] == 0x6E {
-                                section.data = try scanner.value()  // null
-                            } else if scanner.bytes[scanner.index] != 0x7B {
+                            // The same rule as ManifestReader.check (diff, verify, render): data
+                            // is an object when present (`"data": null` is refused there too).
+                            if scanner.bytes[scanner.index] != 0x7B {
                                 throw Failure(message: "section \"\(id.prefix(60))\" has data that is not an object")
                             } else if let template = scanner.templates[id], case let start = scanner.index,
                                       let cuts = scanner.match(template) {
