@@ -24,13 +24,21 @@ struct VerifyCommand: ParsableCommand {
     var root: String?
     @Option(help: "Timeout of each command and default deadline of each probe, in seconds.") var timeout: Double = 5
     @Option(help: "text, json or markdown.") var format: ReportFormat = .text
+    @Option(name: .customLong("env"), help: ArgumentHelp(
+        "Also compare environment variables matching PATTERN (the verifier's allow-list; never the manifest's).",
+        valueName: "PATTERN"))
+    var environmentPatterns: [String] = []
     @Flag(name: .customLong("no-cache"),
           help: "Use no cache: read every dataset file again, run every version command, load pci.ids.")
     var noCache = false
 
     func run() throws {
         let chosenPolicy = try loadPolicy(policy)
-        let recorded = try readManifest(manifest)
+        var recorded = try readManifest(manifest)
+        if against == nil {
+            recorded = EnvironmentProbe.restrictingRecorded(recorded, to: EnvironmentProbe.allowList(
+                extraPatterns: environmentPatterns, environment: processEnvironment()))
+        }
         let current: JSONValue
         if let against {
             current = try readManifest(against)
@@ -54,8 +62,8 @@ struct VerifyCommand: ParsableCommand {
 
     /// Captures with the probes that produced the recorded sections (not skipped there).
     private func captureNow(like recorded: JSONValue) throws -> JSONValue {
-        guard timeout > 0, timeout.isFinite else {
-            throw UserError(message: "--timeout must be a positive number of seconds", code: Exit.usage)
+        guard Capture.acceptsTimeout(timeout) else {
+            throw UserError(message: Capture.timeoutProblem("--timeout"), code: Exit.usage)
         }
         let sections = recorded["sections"]?.objectValue ?? [:]
         // The run section describes the recorded job, not the machine: it stays as recorded.
@@ -63,9 +71,8 @@ struct VerifyCommand: ParsableCommand {
         var configuration = ProbeConfiguration()
         // The repositories the manifest recorded, wherever verify runs from.
         configuration.repositories = GitProbe.repositoryPaths(in: sections["git"])
-        // The same environment allow-list as the recorded capture.
-        configuration.environmentPatterns = sections["environment"]?["data"]?["extraPatterns"]?.arrayValue?
-            .compactMap(\.stringValue) ?? []
+        // The verifier's own allow-list, never the manifest's (see EnvironmentProbe.restrictingRecorded).
+        configuration.environmentPatterns = environmentPatterns
         // The caches capture uses (tool versions, PCI names), keyed by the files' identities.
         if root == nil && !noCache { configuration.commandCache = CommandCache(environment: processEnvironment()) }
         let probes = BuiltinProbes.all(configuration).compactMap { probe -> (any Probe)? in

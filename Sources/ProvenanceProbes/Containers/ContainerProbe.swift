@@ -206,7 +206,7 @@ public struct ContainerProbe: Probe {
                 if let object = value.objectValue {
                     var strings: [String: String] = [:]
                     for (key, member) in object {
-                        if case .string(let text) = member { strings[key] = Secrets.isSecretName(key) ? Secrets.mask : text }
+                        if case .string(let text) = member { strings[key] = Secrets.maskValue(text, name: key) }
                     }
                     labels = strings
                 } else {
