@@ -26,4 +26,21 @@ public final class AttachmentStore: @unchecked Sendable {
     public func bytes(for digest: String) -> [UInt8]? {
         lock.withLock { items[digest] }
     }
+
+    /// The file name of a patch beside manifest `STEM.json`: `STEM.diff.HEX12.patch`, the first 12
+    /// hex digits of its digest. A name that carries the digest is never rewritten with other
+    /// bytes, so a manifest always refers to the patch it was captured with, whatever moment a
+    /// writer is killed at or however many captures write to one place.
+    public static func patchFileName(stem: String, digest: String) -> String {
+        let hex = digest.hasPrefix("sha256:") ? digest.dropFirst(7) : Substring(digest)
+        return "\(stem).diff.\(hex.prefix(12)).patch"
+    }
+
+    /// Whether `name` is a patch written beside manifest `STEM.json` (by this version,
+    /// `STEM.diff.HEX12.patch`, or earlier ones, `STEM.diff.patch` and `STEM.diff.N.patch`).
+    public static func isPatchFileName(_ name: String, stem: String) -> Bool {
+        guard name.hasPrefix(stem + ".diff."), name.hasSuffix(".patch") else { return false }
+        let middle = name.dropFirst(stem.count + 6).dropLast(6)
+        return middle.isEmpty || middle.allSatisfy { $0.isHexDigit }
+    }
 }

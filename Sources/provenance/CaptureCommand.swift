@@ -20,10 +20,10 @@ struct CaptureCommand: ParsableCommand {
 
             Git: the repository of the working directory is recorded (none under --root unless \
             --repo names one, as a path of the recorded machine). The patch of uncommitted \
-            changes is written beside the manifest (env.json: env.diff.patch; several \
-            repositories: env.diff.1.patch, env.diff.2.patch, ... in path order), or inline with \
-            --inline-diff or -o -. Re-apply it on a clean checkout of the recorded commit with \
-            `git apply --binary env.diff.patch`.
+            changes is written beside the manifest, named by its digest (env.json: \
+            env.diff.HEX12.patch, one per repository), or inline with --inline-diff or -o -. \
+            Re-apply it on a clean checkout of the recorded commit with \
+            `git apply --binary env.diff.HEX12.patch`.
             """)
 
     @Option(name: [.short, .customLong("output")], help: "Where to write the manifest ('-' for standard output).")

@@ -31,8 +31,7 @@ func isStreamOutput(_ output: String) -> Bool {
 
 /// Adds the git patches the manifest refers to as attachments: inline (`inline`, or the manifest
 /// going to a stream), else as files beside the manifest, returned for writing together with it.
-/// `DIR/NAME.json` gets `DIR/NAME.diff.patch`, or `NAME.diff.1.patch`, `NAME.diff.2.patch`, ...
-/// when several repositories have one (numbered in the order of the repositories, by path).
+/// `DIR/NAME.json` gets `DIR/NAME.diff.HEX12.patch` per patch (`AttachmentStore.patchFileName`).
 func attachPatches(to manifest: inout Manifest, from store: AttachmentStore, output: String, inline: Bool)
     -> [(path: String, bytes: [UInt8])]
 {
@@ -40,17 +39,25 @@ func attachPatches(to manifest: inout Manifest, from store: AttachmentStore, out
     var files: [(path: String, bytes: [UInt8])] = []
     let (directory, stem) = companionLocation(of: output)
     let inline = inline || isStreamOutput(output)
-    for (index, digest) in digests.enumerated() {
+    for digest in digests {
         guard let bytes = store.bytes(for: digest) else { continue }
         if inline {
             manifest.attachments[digest] = Attachment(mediaType: "text/x-diff", sizeBytes: Int64(bytes.count),
                                                       location: .inline(bytes))
         } else {
-            let name = digests.count == 1 ? "\(stem).diff.patch" : "\(stem).diff.\(index + 1).patch"
+            let name = AttachmentStore.patchFileName(stem: stem, digest: digest)
             manifest.attachments[digest] = Attachment(mediaType: "text/x-diff", sizeBytes: Int64(bytes.count),
                                                       location: .file(name))
             files.append(((directory == "/" ? "" : directory) + "/" + name, bytes))
         }
     }
     return files
+}
+
+/// Whether a file beside `output` is a patch an earlier capture to `output` wrote (removed once
+/// the new manifest is in place, unless the new one refers to it).
+func isObsoleteCompanion(of output: String) -> ((String) -> Bool)? {
+    if isStreamOutput(output) { return nil }
+    let stem = companionLocation(of: output).stem
+    return { AttachmentStore.isPatchFileName($0, stem: stem) }
 }

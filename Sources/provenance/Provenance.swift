@@ -79,7 +79,7 @@ extension Provenance {
 
 /// Writes a line to standard error.
 func printError(_ line: String) {
-    writeAll(2, Array((line + "\n").utf8))
+    writeAll(2, Array((line.terminalSafe + "\n").utf8))
 }
 
 /// Writes bytes to standard output.
@@ -105,7 +105,7 @@ func writeOutput(_ bytes: [UInt8], to output: String, with companions: [(path: S
         return
     }
     do {
-        try AtomicFile.write(companions + [(output, bytes)])
+        try AtomicFile.write(companions + [(output, bytes)], obsolete: isObsoleteCompanion(of: output))
     } catch {
         throw UserError(message: error.description, code: Exit.cannotWrite)
     }

@@ -97,10 +97,11 @@ struct RunCommand: ParsableCommand {
         var manifestWritten = false
         if makeDirectories(directory) {
             do {
-                // The git patch goes beside env.json (env.diff.patch), written with it.
+                // The git patch goes beside env.json (env.diff.HEX12.patch), written with it.
                 let output = directory + "/env.json"
                 let patchFiles = attachPatches(to: &manifest, from: attachments, output: output, inline: false)
-                try AtomicFile.write(patchFiles + [(output, CanonicalJSON.pretty(manifest.json))])
+                try AtomicFile.write(patchFiles + [(output, CanonicalJSON.pretty(manifest.json))],
+                                     obsolete: isObsoleteCompanion(of: output))
                 manifestWritten = true
             } catch {
                 problems.append("cannot write \(directory)/env.json: \(error)")
