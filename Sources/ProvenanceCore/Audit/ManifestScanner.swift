@@ -26,6 +26,8 @@ struct ManifestScanner {
         var cuts: [Range<Int>] = []
         /// Whether `data` matched the section's template (so its content is already known).
         var matchedTemplate = false
+        /// The scheduler section's `volatile` part (it names the node: Slurm's node name).
+        var volatile: Range<Int>?
     }
 
     struct Scanned {
@@ -279,6 +281,7 @@ struct ManifestScanner {
                             } else {
                                 (section.data, section.cuts) = try scanner.data()
                             }
+                        case "volatile" where id == "scheduler": section.volatile = try scanner.value()
                         default: _ = try scanner.value()
                         }
                     }
