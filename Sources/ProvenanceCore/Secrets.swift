@@ -107,8 +107,17 @@ public enum Secrets {
             defer { previous = word }
             let lowered = previous.lowercased()
             if ["bearer", "basic", "token", "authorization:", "digest", "apikey"].contains(lowered) { return true }
-            if previous.hasSuffix(":"), previous.dropLast().allSatisfy({ $0.isLetter || $0 == "-" || $0 == "_" }),
-               isSecretName(String(previous.dropLast()))
+            // `Name: value` (a header, possibly after `--header=`) and `--secret-option value`.
+            if previous.hasSuffix(":") {
+                let name = previous.dropLast().split(separator: "=").last ?? ""
+                if !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }),
+                   isSecretName(String(name))
+                {
+                    return true
+                }
+            }
+            if previous.hasPrefix("-"), !previous.contains("="), previous.count > 1,
+               isSecretName(String(previous.drop(while: { $0 == "-" })))
             {
                 return true
             }
@@ -117,7 +126,10 @@ public enum Secrets {
                 let key = word[..<separator]
                 let value = word[word.index(after: separator)...]
                 let nameLike = key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) }
-                if nameLike, !key.isEmpty, !value.isEmpty, isSecretName(String(key.drop(while: { $0 == "-" }))) {
+                // `PWD=` inside a connection string is ODBC's password, not a directory.
+                if nameLike, !key.isEmpty, !value.isEmpty,
+                   isSecretName(String(key.drop(while: { $0 == "-" }))) || key.lowercased() == "pwd"
+                {
                     return true
                 }
             }

@@ -65,7 +65,7 @@ public enum AtomicFile {
     public static func removeStaleTemporaries(in directory: String, now: Int = Int(time(nil))) {
         guard let names = try? listDirectory(directory) else { return }
         for name in names where name.hasPrefix(".") {
-            guard let marker = name.range(of: ".tmp-") else { continue }
+            guard let marker = name.firstRange(of: ".tmp-") else { continue }
             let rest = name[marker.upperBound...].split(separator: "-")
             guard rest.count == 2, let pid = Int32(rest[0]), UInt32(rest[1]) != nil else { continue }
             if pid == getpid() { continue }
@@ -136,7 +136,15 @@ public enum AtomicFile {
 
     /// How long a FIFO output may go without a reader, or without taking more bytes, before the
     /// write gives up (a capture with `-o fifo` and nobody reading must not hang forever).
-    public nonisolated(unsafe) static var streamTimeoutSeconds: Int32 = 30
+    /// `PROVENANCE_STREAM_TIMEOUT_SECONDS` (1 to 3600) sets it for a run (the tests use 2).
+    public nonisolated(unsafe) static var streamTimeoutSeconds: Int32 = {
+        if let text = getenv("PROVENANCE_STREAM_TIMEOUT_SECONDS").map({ String(cString: $0) }),
+           let seconds = Int32(text), (1...3600).contains(seconds)
+        {
+            return seconds
+        }
+        return 30
+    }()
 
     /// Writes into an existing special file (the corresponding C functions are `open`, `poll`
     /// and `write`). Opened non-blocking, so a FIFO without a reader and a reader that stops

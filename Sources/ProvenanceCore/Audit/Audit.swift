@@ -221,6 +221,17 @@ public struct AuditBuilder: Sendable {
         for table in tables.sorted(by: { (DiffReport.rank($0.id), $0.id) < (DiffReport.rank($1.id), $1.id) }) {
             differences += table.differences(names: names, sides: sides, total: total, compare: compare)
         }
+        // Reports print these values, which come from manifests of elsewhere: secret-looking
+        // ones are masked as a diff masks them.
+        for index in differences.indices {
+            let difference = differences[index]
+            for share in difference.shares.indices {
+                let change = ManifestDiff.masked(ManifestDiff.Change(
+                    section: difference.section, path: difference.path, kind: .changed,
+                    old: difference.shares[share].value, new: nil))
+                differences[index].shares[share].value = change.old
+            }
+        }
         let sideCounts = compare ? [sides.filter { $0 == 0 }.count, sides.filter { $0 == 1 }.count] : nil
         let groupList = groups.map { group in
             AuditReport.Group(fingerprint: fingerprint(group.key), nodes: group.nodes.map { names[Int($0)] })
