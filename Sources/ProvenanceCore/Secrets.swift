@@ -27,7 +27,8 @@ public enum Secrets {
         // `PWD` alone is the working directory; `MYSQL_PWD`, `db_pwd`, `DBPWD` are passwords.
         if words.count > 1, words.contains(where: { $0.hasSuffix("pwd") && $0 != "oldpwd" }) { return true }
         if words.count == 1, lowered.hasSuffix("pwd"), lowered != "pwd", lowered != "oldpwd" { return true }
-        let squashed = words.joined()
+        // `TOKENIZERS_PARALLELISM` (a default of the allow-list) names no token.
+        let squashed = words.joined().replacing("tokenizer", with: "")
         return secretFragments.contains { squashed.contains($0) }
     }
 
