@@ -8,7 +8,14 @@ public enum Secrets {
     static let secretWords: Set<String> = [
         "password", "passwd", "pass", "secret", "token", "apikey", "credential", "credentials",
         "auth", "authorization", "cookie", "session", "private", "privatekey", "key", "sig", "signature",
-        "dsn", "bearer",
+        "dsn", "bearer", "passphrase", "sshpass", "jwt", "webhook", "pat", "accountkey", "sas", "otp", "pin",
+    ]
+
+    /// Squashed name fragments that mark a name as secret wherever they occur
+    /// (`MYSQL_PWD` is caught by `pwd` below, `GPG_PASSPHRASE`, `SSHPASS`, `dbpassword`).
+    static let secretFragments = [
+        "password", "passwd", "passphrase", "sshpass", "secret", "token", "apikey", "privatekey", "credential",
+        "accountkey", "webhook",
     ]
 
     /// Whether a variable, option or parameter name looks like it holds a secret
@@ -17,10 +24,12 @@ public enum Secrets {
         let lowered = name.lowercased()
         let words = lowered.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
         if words.contains(where: secretWords.contains) { return true }
-        let squashed = words.joined()
-        return ["password", "passwd", "secret", "token", "apikey", "privatekey", "credential"].contains {
-            squashed.contains($0)
-        }
+        // `PWD` alone is the working directory; `MYSQL_PWD`, `db_pwd`, `DBPWD` are passwords.
+        if words.count > 1, words.contains(where: { $0.hasSuffix("pwd") && $0 != "oldpwd" }) { return true }
+        if words.count == 1, lowered.hasSuffix("pwd"), lowered != "pwd", lowered != "oldpwd" { return true }
+        // `TOKENIZERS_PARALLELISM` (a default of the allow-list) names no token.
+        let squashed = words.joined().replacing("tokenizer", with: "")
+        return secretFragments.contains { squashed.contains($0) }
     }
 
     /// Prefixes of well-known credential formats: GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`,
@@ -58,13 +67,80 @@ public enum Secrets {
             && word.contains(where: \.isNumber)
     }
 
+    /// A well-known token format with a shorter tail than `looksLikeToken` asks for: a prefix
+    /// then 12 or more token characters mixing letters with digits or both cases (`hf_…` tokens
+    /// may have no digit); AWS key ids exactly as issued (20 upper-case letters and digits).
+    static func hasTokenForm(_ word: String) -> Bool {
+        guard word.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else { return false }
+        if word.hasPrefix("AKIA") || word.hasPrefix("ASIA") {
+            return word.count == 20 && word.allSatisfy { $0.isUppercase || $0.isNumber } && word.contains(where: \.isNumber)
+        }
+        guard let prefix = tokenPrefixes.first(where: { word.hasPrefix($0) }), word.count >= prefix.count + 12 else {
+            return false
+        }
+        let tail = word.dropFirst(prefix.count)
+        return tail.contains(where: \.isNumber) || (tail.contains(where: \.isUppercase) && tail.contains(where: \.isLowercase))
+    }
+
     /// Whether a value looks like a credential by its form alone (`ghp_...`, `AKIA...`, `hf_...`).
     public static func looksLikeSecretValue(_ value: String) -> Bool {
         let trimmed = value.trimmingCharacters(in: " \t\"'")
         return tokenPrefixes.contains { prefix in
             trimmed.hasPrefix(prefix) && trimmed.count >= prefix.count + 12
                 && !trimmed.contains(" ") && !trimmed.contains("/")
-        } || trimmed.hasPrefix("-----BEGIN")
+        } || trimmed.hasPrefix("-----BEGIN") || containsSecret(value)
+    }
+
+    /// Whether a longer text carries a credential somewhere inside: a `NAME=value` or
+    /// `NAME: value` pair with a secret-looking name (`password=…` in a DSN, `AccountKey=…` in an
+    /// Azure connection string, `Authorization: …` in a header), an `Authorization` scheme word
+    /// (`Bearer …`, `Basic …`, `Token …`), a private key block, or a word that looks like a
+    /// credential by its form (`looksLikeToken`: JWTs, `hf_…`, `ghp_…` inside other text).
+    /// URLs are not judged here (their user info is masked by `maskURL`, keeping their shape).
+    public static func containsSecret(_ text: String) -> Bool {
+        if text.contains("-----BEGIN") { return true }
+        // Words between separators that never occur in a token.
+        let separators: Set<Character> = [" ", "\t", "\n", "\r", ";", ",", "&", "\"", "'", "(", ")", "<", ">", "{", "}",
+                                          "[", "]", "|", "`", "\\", "!"]
+        let words = text.split(whereSeparator: { separators.contains($0) })
+        var previous: Substring = ""
+        for word in words {
+            defer { previous = word }
+            let lowered = previous.lowercased()
+            if ["bearer", "basic", "token", "authorization:", "digest", "apikey"].contains(lowered) { return true }
+            // `Name: value` (a header, possibly after `--header=`) and `--secret-option value`.
+            if previous.hasSuffix(":") {
+                let name = previous.dropLast().split(separator: "=").last ?? ""
+                if !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }),
+                   isSecretName(String(name))
+                {
+                    return true
+                }
+            }
+            if previous.hasPrefix("-"), !previous.contains("="), previous.count > 1,
+               isSecretName(String(previous.drop(while: { $0 == "-" })))
+            {
+                return true
+            }
+            if word.contains("://") { continue }
+            if let separator = word.firstIndex(where: { $0 == "=" || $0 == ":" }) {
+                let key = word[..<separator]
+                let value = word[word.index(after: separator)...]
+                let nameLike = key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) }
+                // `PWD=` inside a connection string is ODBC's password, not a directory.
+                if nameLike, !key.isEmpty, !value.isEmpty,
+                   isSecretName(String(key.drop(while: { $0 == "-" }))) || key.lowercased() == "pwd"
+                {
+                    return true
+                }
+            }
+            // Pieces of the word between the characters a token never holds (`x=hf_…`, `a/ghp_…`).
+            let pieces = word.split(whereSeparator: { !($0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0))) })
+            for piece in pieces {
+                if looksLikeToken(piece) || hasTokenForm(piece.trimmingCharacters(in: ".")) { return true }
+            }
+        }
+        return false
     }
 
     /// A value as it may be recorded under a name: masked when the name or the value looks
@@ -76,16 +152,54 @@ public enum Secrets {
             .joined(separator: " ")
     }
 
+    /// Tools whose password follows `-p` attached (`mysql -phunter2`); `sshpass -p X` and
+    /// `redis-cli -a X` take it as the next word, `curl -u user:pass` too.
+    static let attachedPasswordTools: Set<String> = [
+        "mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlshow", "mysqlcheck", "mariadb", "mariadb-dump",
+        "mariadb-admin", "sshpass",
+    ]
+    static let passwordOptionsByTool: [String: Set<String>] = [
+        "sshpass": ["-p"], "redis-cli": ["-a"], "curl": ["-u", "--user", "--oauth2-bearer"],
+        "smbclient": ["-U"],
+    ]
+
     /// A command line with secrets masked: values of secret-looking options (`--password=x`,
-    /// `--token x`, `-p x` is kept), `KEY=VALUE` words with secret keys, credentials in URLs, and
-    /// words that look like credentials by their form.
+    /// `--token x`, `-p x` is kept), passwords of known tools (`mysql -phunter2`, `sshpass -p x`,
+    /// `curl -u user:pass`, `-H 'Authorization: Bearer …'`), `KEY=VALUE` words with secret keys,
+    /// credentials in URLs (webhooks included), words that look like credentials by their form
+    /// (JWTs, `hf_…`), and the same inside words that hold a shell command (`bash -c '… --token x'`).
     public static func maskCommandLine(_ arguments: [String]) -> [String] {
         var result: [String] = []
         var maskNext = false
+        var tool = ""
         for argument in arguments {
             if maskNext {
                 result.append(mask)
                 maskNext = false
+                continue
+            }
+            // A word that starts a command (the first, or one after `env`, `sudo`, `bash -c`).
+            let base = argument.split(separator: "/").last.map(String.init) ?? argument
+            if result.isEmpty || attachedPasswordTools.contains(base) || passwordOptionsByTool[base] != nil {
+                if !argument.hasPrefix("-") { tool = base }
+            }
+            if argument.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) {
+                // A shell command in one word: mask its words the same way.
+                let words = argument.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+                var masked = maskCommandLine(words).joined(separator: " ")
+                if masked == words.joined(separator: " ") && containsSecret(argument) { masked = mask }
+                result.append(masked)
+                continue
+            }
+            if argument.hasPrefix("-"), !argument.hasPrefix("--"), argument.count > 2, argument.dropFirst(2).first != "=",
+               attachedPasswordTools.contains(tool), argument.hasPrefix("-p")
+            {
+                result.append("-p" + mask)
+                continue
+            }
+            if let options = passwordOptionsByTool[tool], options.contains(argument) {
+                maskNext = true
+                result.append(argument)
                 continue
             }
             if argument.hasPrefix("-"), !argument.contains("=") {
@@ -94,7 +208,15 @@ public enum Secrets {
                 result.append(argument)
                 continue
             }
-            if looksLikeSecretValue(argument) {
+            if argument.contains("://") {
+                if let equals = argument.firstIndex(of: "="), argument.hasPrefix("-") || !argument[..<equals].contains("/") {
+                    let name = String(argument[..<equals].drop { $0 == "-" })
+                    result.append(String(argument[...equals])
+                        + (isSecretName(name) ? mask : maskURL(String(argument[argument.index(after: equals)...]))))
+                } else {
+                    result.append(maskURL(argument))
+                }
+            } else if looksLikeSecretValue(argument) && !argument.contains("=") {
                 result.append(mask)
             } else if argument.hasPrefix("-"), let equals = argument.firstIndex(of: "=") {
                 let name = String(argument[..<equals].drop { $0 == "-" })
@@ -116,7 +238,18 @@ public enum Secrets {
         guard let schemeEnd = text.firstRange(of: "://") else { return maskSCPAddress(text) }
         let afterScheme = text[schemeEnd.upperBound...]
         let isAuthorityEnd: (Character) -> Bool = { $0 == "/" || $0 == "?" || $0 == "#" }
-        let authorityEnd = afterScheme.firstIndex(where: isAuthorityEnd) ?? afterScheme.endIndex
+        var authorityEnd = afterScheme.firstIndex(where: isAuthorityEnd) ?? afterScheme.endIndex
+        // A password with an unencoded `/`, `?` or `#` (`https://u:pa/ss@host/`): a `:` that
+        // does not start a port, then an `@` later on: the user info runs to the last `@`.
+        if !afterScheme[..<authorityEnd].contains("@"), let colon = afterScheme[..<authorityEnd].firstIndex(of: ":"),
+           let lastAt = afterScheme.lastIndex(of: "@"), lastAt > authorityEnd
+        {
+            let port = afterScheme[afterScheme.index(after: colon)..<authorityEnd]
+            if port.isEmpty || !port.allSatisfy(\.isNumber) {
+                let afterAt = afterScheme[afterScheme.index(after: lastAt)...]
+                authorityEnd = afterAt.firstIndex(where: isAuthorityEnd) ?? afterScheme.endIndex
+            }
+        }
         let authority = afterScheme[..<authorityEnd]
         var result = String(text[..<schemeEnd.upperBound])
         if let at = authority.lastIndex(of: "@") {
@@ -133,6 +266,13 @@ public enum Secrets {
         let rest = afterScheme[authorityEnd...]
         let fragmentStart = rest.firstIndex(of: "#") ?? rest.endIndex
         let queryStart = rest[..<fragmentStart].firstIndex(of: "?") ?? fragmentStart
+        let host = (authority.lastIndex(of: "@").map { authority[authority.index(after: $0)...] } ?? authority).lowercased()
+        if webhookHosts.contains(where: { host == $0 || host.hasSuffix("." + $0) }),
+           rest.hasPrefix("/services/") || rest.hasPrefix("/api/webhooks/") || rest.hasPrefix("/workflows/")
+        {
+            // The path of a webhook URL is its credential (Slack, Discord, Office 365).
+            return result + "/" + mask
+        }
         result += maskPath(rest[..<queryStart])
         if queryStart < fragmentStart {
             let query = rest[rest.index(after: queryStart)..<fragmentStart]
@@ -152,11 +292,18 @@ public enum Secrets {
     }
 
     /// `/`-separated segments with token-looking ones masked.
+    /// Segments after `t` are anaconda.org / conda channel tokens (`/t/<token>/channel`).
     private static func maskPath(_ path: Substring) -> String {
-        path.split(separator: "/", omittingEmptySubsequences: false)
-            .map { looksLikeToken($0) ? mask : String($0) }
-            .joined(separator: "/")
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return segments.indices.map { index in
+            let segment = segments[index]
+            if index > 0, segments[index - 1] == "t", !segment.isEmpty { return mask }
+            return looksLikeToken(segment) || hasTokenForm(String(segment)) ? mask : String(segment)
+        }.joined(separator: "/")
     }
+
+    /// Hosts whose webhook URLs carry their credential in the path.
+    static let webhookHosts = ["hooks.slack.com", "discord.com", "discordapp.com", "webhook.office.com", "hooks.zapier.com"]
 
     /// git's scp-like address, `[user@]host:path` (no `/` before the `:`), masked as `maskURL`
     /// describes; anything else unchanged.
@@ -215,5 +362,23 @@ public enum Secrets {
             return key + "=" + maskURL(value)
         }
         return looksLikeSecretValue(word) ? mask : maskURL(word)
+    }
+
+    /// A JSON value with every string masked as `maskValue(_:name:)` says, object members under
+    /// their own names (pass `""` as `name` to judge values by their form only).
+    public static func maskJSON(_ value: JSONValue, name: String) -> JSONValue {
+        switch value {
+        case .string(let text):
+            let masked = maskValue(text, name: name)
+            return masked == text ? value : .string(masked)
+        case .array(let items):
+            return .array(items.map { maskJSON($0, name: name) })
+        case .object(let members):
+            var result: [String: JSONValue] = [:]
+            for (key, member) in members { result[key] = maskJSON(member, name: name.isEmpty ? "" : key) }
+            return .object(result)
+        default:
+            return value
+        }
     }
 }

@@ -43,3 +43,31 @@ extension StringProtocol {
         return result
     }
 }
+
+extension StringProtocol {
+    /// The text with every byte that could command a terminal written out visibly: C0 controls
+    /// (ESC, BEL, CR, newline, tab, ...), DEL and the C1 controls as `\x1b`-style escapes, and the
+    /// bidirectional overrides (U+202A-U+202E, U+2066-U+2069) as `\u{202e}`. For data printed
+    /// to a terminal (diff, verify, audit, errors): keys, host names, values, section ids.
+    public var terminalSafe: String {
+        guard unicodeScalars.contains(where: { isTerminalUnsafe($0) }) else { return String(self) }
+        var out = ""
+        for scalar in unicodeScalars {
+            if scalar.value < 0x100 && isTerminalUnsafe(scalar) {
+                let hex = String(scalar.value, radix: 16)
+                out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+            } else if isTerminalUnsafe(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
+
+private func isTerminalUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+    let value = scalar.value
+    return value < 0x20 || (0x7F...0x9F).contains(value) || (0x202A...0x202E).contains(value)
+        || (0x2066...0x2069).contains(value)
+}

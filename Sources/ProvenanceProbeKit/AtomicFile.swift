@@ -14,8 +14,14 @@ public enum AtomicFile {
     }
 
     /// Writes `bytes` to `path`, creating missing parent directories (mode 0755). A target that
-    /// is a device, FIFO or socket (`-o /dev/null`, `-o /dev/stdout`) is written into, never
-    /// replaced: renaming over it would turn `/dev/null` into a regular file.
+    /// is a character device, FIFO or socket (`-o /dev/null`, `-o /dev/stdout`) is written into,
+    /// never replaced: renaming over it would turn `/dev/null` into a regular file. A block
+    /// device is refused (a capture run as root must never write onto a disk). A FIFO is given
+    /// `streamTimeoutSeconds` to get a reader and to take each part of the bytes.
+    ///
+    /// A symbolic link at `path` is resolved only to find a stream (`/dev/stdout` is a link);
+    /// otherwise the link itself is replaced by the new file and whatever it pointed at is left
+    /// alone, so a link planted in a shared directory cannot redirect a root capture's output.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(WriteError) {
         try write([(path, bytes)], mode: mode)
     }
@@ -25,7 +31,71 @@ public enum AtomicFile {
     /// to be replaceable, then each temporary is renamed over its target in order (a special
     /// target is written into instead, as `write(_:to:mode:)` says). Put the file that refers to
     /// the others (the manifest) last.
-    public static func write(_ files: [(path: String, bytes: [UInt8])], mode: mode_t = 0o644) throws(WriteError) {
+    ///
+    /// The files are written under an exclusive lock of their directory (`flock`), so two
+    /// captures writing to one place one after the other never mix their files; then, still
+    /// under the lock, the directory's entries for which `obsolete` says true (and which were
+    /// not just written) are removed: the companions an earlier write left, no longer referred
+    /// to. Temporary files of killed writers (`.NAME.tmp-PID-*` whose process is gone, older than
+    /// a minute) are removed too.
+    public static func write(_ files: [(path: String, bytes: [UInt8])], mode: mode_t = 0o644,
+                             obsolete: ((String) -> Bool)? = nil) throws(WriteError) {
+        guard let last = files.last else { return }
+        let directory = parentDirectory(of: last.path)
+        try makeDirectories(directory)
+        let lock = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if lock >= 0 {
+            // Best effort: a filesystem without flock (some NFS setups) is written unlocked.
+            while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
+        }
+        defer { if lock >= 0 { close(lock) } }
+        try writeLocked(files, mode: mode)
+        removeStaleTemporaries(in: directory)
+        if let obsolete, let names = try? listDirectory(directory) {
+            let written = Set(files.map { $0.path.split(separator: "/").last.map(String.init) ?? $0.path })
+            for name in names where !written.contains(name) && obsolete(name) {
+                unlink((directory == "/" ? "" : directory) + "/" + name)
+            }
+        }
+    }
+
+    /// Removes `.NAME.tmp-PID-RANDOM` files of `directory` whose process no longer exists and
+    /// that were last changed over a minute ago (a writer killed between its temporary and its
+    /// rename).
+    public static func removeStaleTemporaries(in directory: String, now: Int = Int(time(nil))) {
+        guard let names = try? listDirectory(directory) else { return }
+        for name in names where name.hasPrefix(".") {
+            guard let marker = name.firstRange(of: ".tmp-") else { continue }
+            let rest = name[marker.upperBound...].split(separator: "-")
+            guard rest.count == 2, let pid = Int32(rest[0]), UInt32(rest[1]) != nil else { continue }
+            if pid == getpid() { continue }
+            if kill(pid, 0) == 0 || errno != ESRCH { continue }
+            let path = (directory == "/" ? "" : directory) + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, now - Int(info.st_mtim.tv_sec) > 60 else {
+                continue
+            }
+            unlink(path)
+        }
+    }
+
+    /// The names in a directory, without `.` and `..` (the corresponding C functions are
+    /// `opendir` and `readdir`).
+    static func listDirectory(_ directory: String) throws(WriteError) -> [String] {
+        guard let handle = opendir(directory) else { throw WriteError(description: "cannot list \(directory): \(errorText())") }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// What `write(_:mode:obsolete:)` does once its directory is locked.
+    private static func writeLocked(_ files: [(path: String, bytes: [UInt8])], mode: mode_t) throws(WriteError) {
         var temporaries: [String?] = []
         func discard() { for case let temporary? in temporaries { unlink(temporary) } }
         do throws(WriteError) {
@@ -34,6 +104,7 @@ public enum AtomicFile {
                 if stat(file.path, &info) == 0 {
                     let type = info.st_mode & S_IFMT
                     if type == S_IFDIR { throw WriteError(description: "cannot write \(file.path): is a directory") }
+                    if type == S_IFBLK { throw WriteError(description: "cannot write \(file.path): is a block device") }
                     if type != S_IFREG {
                         temporaries.append(nil)
                         continue
@@ -63,16 +134,54 @@ public enum AtomicFile {
         }
     }
 
-    /// Writes into an existing special file (the corresponding C functions are `open` and `write`).
+    /// How long a FIFO output may go without a reader, or without taking more bytes, before the
+    /// write gives up (a capture with `-o fifo` and nobody reading must not hang forever).
+    /// `PROVENANCE_STREAM_TIMEOUT_SECONDS` (1 to 3600) sets it for a run (the tests use 2).
+    public nonisolated(unsafe) static var streamTimeoutSeconds: Int32 = {
+        if let text = getenv("PROVENANCE_STREAM_TIMEOUT_SECONDS").map({ String(cString: $0) }),
+           let seconds = Int32(text), (1...3600).contains(seconds)
+        {
+            return seconds
+        }
+        return 30
+    }()
+
+    /// Writes into an existing special file (the corresponding C functions are `open`, `poll`
+    /// and `write`). Opened non-blocking, so a FIFO without a reader and a reader that stops
+    /// reading are waited for `streamTimeoutSeconds` at most; a block device is refused again
+    /// on the opened file (it may have been swapped in since the check).
     private static func writeInPlace(_ bytes: [UInt8], to path: String) throws(WriteError) {
-        let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)
-        guard fd >= 0 else { throw WriteError(description: "cannot write \(path): \(errorText())") }
+        var waited: Int32 = 0
+        var fd: Int32 = -1
+        while true {
+            fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+            if fd >= 0 { break }
+            // ENXIO: a FIFO with no reader yet.
+            guard errno == ENXIO, waited < streamTimeoutSeconds * 10 else {
+                let reason = errno == ENXIO ? "no reader within \(streamTimeoutSeconds) s" : errorText()
+                throw WriteError(description: "cannot write \(path): \(reason)")
+            }
+            usleep(100_000)
+            waited += 1
+        }
         defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFBLK {
+            throw WriteError(description: "cannot write \(path): is a block device")
+        }
         var written = 0
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
             if count < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN {
+                    var request = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                    let ready = poll(&request, 1, streamTimeoutSeconds * 1000)
+                    if ready == 0 {
+                        throw WriteError(description: "cannot write \(path): the reader took nothing for \(streamTimeoutSeconds) s")
+                    }
+                    continue
+                }
                 throw WriteError(description: "cannot write \(path): \(errorText())")
             }
             written += count

@@ -18,13 +18,28 @@ public struct Capture: Sendable {
     /// Extra time after a probe's deadline for it to report what its fallbacks found.
     public var grace: Double = 0.5
 
+    /// The longest timeout a capture takes, in seconds (one week): longer ones are cut to it, so
+    /// deadlines and durations in milliseconds stay far inside `Int64` (`--timeout 1e19` crashed).
+    public static let maxTimeoutSeconds: Double = 604_800
+
+    /// Whether `seconds` is a usable timeout: positive, finite, at most `maxTimeoutSeconds`.
+    public static func acceptsTimeout(_ seconds: Double) -> Bool {
+        seconds > 0 && seconds.isFinite && seconds <= maxTimeoutSeconds
+    }
+
+    /// The message for a timeout option that `acceptsTimeout` refuses.
+    public static func timeoutProblem(_ option: String) -> String {
+        "\(option) must be a positive number of seconds, at most \(Int(maxTimeoutSeconds)) (one week)"
+    }
+
     public init(probes: [any Probe], enabled: Set<String>? = nil, timeout: Double = 5,
                 probeTimeouts: [String: Double] = [:], toolVersion: String)
     {
+        func bounded(_ seconds: Double) -> Double { seconds.isNaN ? 5 : min(max(seconds, 0), Self.maxTimeoutSeconds) }
         self.probes = probes
         self.enabled = enabled
-        self.timeout = timeout
-        self.probeTimeouts = probeTimeouts
+        self.timeout = bounded(timeout)
+        self.probeTimeouts = probeTimeouts.mapValues(bounded)
         self.toolVersion = toolVersion
     }
 

@@ -13,6 +13,12 @@ import Musl
 /// a mask that blocks SIGTERM), each child leads its own process group, and at the deadline the
 /// whole group is sent SIGTERM then SIGKILL, so `sh -c 'sleep 100'` and grandchildren holding
 /// the pipes die too. stdin is `/dev/null`; `LC_ALL=C` keeps version texts untranslated.
+///
+/// Descendants that leave the group (`setsid`, `setpgid`, daemons) are tracked by a token in
+/// their environment (`PROVENANCE_COMMAND_TOKEN`, inherited by everything the command starts):
+/// when the command ends or is timed out, every process still carrying its token is killed, so
+/// nothing a command started outlives it (a process that clears its whole environment escapes;
+/// a cgroup per capture would catch that too, at the price of needing a delegated cgroup).
 public struct LiveCommandRunner: CommandRunner {
     /// The environment children get (PATH is also where commands are looked up).
     public let environment: [String: String]
@@ -41,7 +47,7 @@ public struct LiveCommandRunner: CommandRunner {
         precondition(!argv.isEmpty, "argv is empty")
         guard let executable = resolve(argv[0]) else { return CommandResult(outcome: .notFound) }
         let start = monotonicSeconds()
-        let deadline = start + max(0, timeout)
+        let deadline = start + (timeout.isNaN ? 0 : min(max(0, timeout), Capture.maxTimeoutSeconds))
 
         // Pipes are created and the child spawned under one lock, so a pipe end never leaks
         // into a child spawned concurrently before FD_CLOEXEC is set (pipe2 is not exported).
@@ -79,6 +85,8 @@ public struct LiveCommandRunner: CommandRunner {
             &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
 
         var childEnvironment = environment
+        let token = "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        childEnvironment[commandTokenVariable] = token
         childEnvironment["LC_ALL"] = "C"
         childEnvironment["LANG"] = "C"
         let envStrings = childEnvironment.map { "\($0.key)=\($0.value)" }
@@ -111,12 +119,15 @@ public struct LiveCommandRunner: CommandRunner {
         output.closeAll()
         guard leaderExited else {
             terminateGroup(pid, status: &status)
+            killTagged(token)
             return CommandResult(
                 outcome: .timedOut(seconds: timeout), stdout: output.buffers[0], stderr: output.buffers[1],
                 executable: executable, truncated: output.truncated)
         }
-        // The leader is gone; anything it left in its group (background grandchildren) goes too.
+        // The leader is gone; anything it left in its group (background grandchildren) goes too,
+        // and whatever left the group with its token.
         kill(-pid, SIGKILL)
+        killTagged(token)
         let outcome: CommandResult.Outcome =
             (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
         return CommandResult(
@@ -153,6 +164,60 @@ public struct LiveCommandRunner: CommandRunner {
 }
 
 private let spawnLock = Mutex()
+
+/// The environment variable that marks every process a command started.
+public let commandTokenVariable = "PROVENANCE_COMMAND_TOKEN"
+
+/// Kills (SIGKILL) every process whose environment carries `PROVENANCE_COMMAND_TOKEN=token`,
+/// again until none is left (one may fork while the scan runs), at most 50 rounds.
+func killTagged(_ token: String) {
+    let needle = Array("\(commandTokenVariable)=\(token)".utf8) + [0]
+    for _ in 0..<50 {
+        let found = processesCarrying(needle)
+        if found.isEmpty { return }
+        for pid in found { kill(pid, SIGKILL) }
+        usleep(2_000)
+    }
+}
+
+/// The processes (other than this one) whose `/proc/PID/environ` holds `needle` (a
+/// `NAME=VALUE\0` entry) at the start or after a NUL.
+func processesCarrying(_ needle: [UInt8]) -> [pid_t] {
+    guard let proc = opendir("/proc") else { return [] }
+    defer { closedir(proc) }
+    var result: [pid_t] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    let me = getpid()
+    while let entry = readdir(proc) {
+        let name = withUnsafePointer(to: entry.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        guard let pid = pid_t(name), pid != me else { continue }
+        let fd = open("/proc/\(name)/environ", O_RDONLY | O_CLOEXEC)
+        if fd < 0 { continue }
+        var environ: [UInt8] = []
+        while environ.count < 1 << 20 {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            environ.append(contentsOf: buffer[0..<count])
+        }
+        close(fd)
+        if contains(environ, needle) { result.append(pid) }
+    }
+    return result
+}
+
+private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard needle.count <= haystack.count else { return false }
+    var start = 0
+    while start + needle.count <= haystack.count {
+        if haystack[start] == needle[0] && Array(haystack[start..<start + needle.count]) == needle { return true }
+        // Entries are NUL-separated: go to the next one.
+        guard let next = haystack[start...].firstIndex(of: 0) else { return false }
+        start = next + 1
+    }
+    return false
+}
 
 private func makeCloseOnExecPipe(_ fds: inout [Int32]) -> Bool {
     guard pipe(&fds) == 0 else { return false }

@@ -41,6 +41,7 @@ public final class Mutex: @unchecked Sendable {
     /// Waits (lock held) until woken or the monotonic time `deadline` (seconds) passes.
     public func wait(until deadline: Double) {
         var time = timespec()
+        let deadline = deadline.isFinite ? min(max(deadline, 0), 1e12) : 1e12  // Int(1e19) traps
         time.tv_sec = Int(deadline)
         time.tv_nsec = Int((deadline - Double(Int(deadline))) * 1e9)
         pthread_cond_timedwait(&condition, &mutex, &time)

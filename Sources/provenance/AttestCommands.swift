@@ -128,7 +128,9 @@ struct VerifyAttestationCommand: ParsableCommand {
         }
         let fingerprint = statement.predicate["fingerprint"]?.stringValue.map { "; manifest \($0)" } ?? ""
         let subjects = subject.isEmpty ? "\(statement.subjects.count) subjects" : "\(subject.count) subjects match"
-        writeStandardOutput(Array("verified: signed by key \(publicKey); \(statement.predicateType); \(subjects)\(fingerprint)\n".utf8))
+        // The predicate type and fingerprint come from the envelope: printed terminal-safe.
+        let line = "verified: signed by key \(publicKey); \(statement.predicateType); \(subjects)\(fingerprint)"
+        writeStandardOutput(Array((line.terminalSafe + "\n").utf8))
     }
 }
 

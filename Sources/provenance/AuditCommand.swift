@@ -47,10 +47,15 @@ struct AuditCommand: ParsableCommand {
         for (index, input) in inputs.enumerated() {
             let files = try manifestFiles(input)
             for file in files {
-                let base = String(file.split(separator: "/").last ?? Substring(file))
-                let name = base.hasSuffix(".json") ? String(base.dropLast(5)) : base
+                let parts = file.split(separator: "/")
+                let base = String(parts.last ?? Substring(file))
+                var name = base.hasSuffix(".json") ? String(base.dropLast(5)) : base
+                // A run directory's env.json is named after the run directory.
+                if base == "env.json", parts.count > 1, isRunDirectory(parts.dropLast().joined(separator: "/")) {
+                    name = String(parts[parts.count - 2])
+                }
                 let problem = try reader.withBytes(of: file) { bytes in
-                    add(bytes, to: &builder, name: name, side: compare ? UInt8(index) : 0)
+                    add(bytes, to: &builder, name: name, side: compare ? UInt8(index) : 0, path: file)
                 }
                 if let problem { throw UserError(message: "\(file): \(problem)", code: Exit.badInput) }
             }
@@ -66,16 +71,25 @@ struct AuditCommand: ParsableCommand {
     }
 
     /// Adds one manifest; returns why it cannot be read, if it cannot.
-    private func add(_ bytes: UnsafeBufferPointer<UInt8>, to builder: inout AuditBuilder, name: String, side: UInt8) -> String? {
+    private func add(_ bytes: UnsafeBufferPointer<UInt8>, to builder: inout AuditBuilder, name: String, side: UInt8,
+                     path: String) -> String? {
         do {
-            try builder.add(bytes: bytes, fallbackName: name, ignoreHostName: nameBy == .file, side: side)
+            try builder.add(bytes: bytes, fallbackName: name, ignoreHostName: nameBy == .file, side: side, path: path)
             return nil
         } catch {
             return error.description
         }
     }
 
-    /// A file, or a directory's `*.json` files in name order.
+    /// Whether a directory is a `provenance run` directory (env.json beside run.json).
+    private func isRunDirectory(_ directory: String) -> Bool {
+        let fs = RootedFileSystem()
+        let absolute = directory.hasPrefix("/") ? directory : currentDirectory() + "/" + directory
+        return fs.exists(absolute + "/env.json") && fs.exists(absolute + "/run.json")
+    }
+
+    /// A file, a run directory's env.json, or a directory's `*.json` files in name order and
+    /// the env.json of each run directory in it (`runs/*/env.json`).
     private func manifestFiles(_ input: String) throws -> [String] {
         let absolute = input.hasPrefix("/") ? input : currentDirectory() + "/" + input
         let fs = RootedFileSystem()
@@ -86,8 +100,13 @@ struct AuditCommand: ParsableCommand {
             } catch {
                 throw UserError(message: "\(input): \(error.message)", code: Exit.noInput)
             }
-            let files = names.filter { $0.hasSuffix(".json") }
-                .map { (input.hasSuffix("/") ? input : input + "/") + $0 }
+            let prefix = input.hasSuffix("/") ? input : input + "/"
+            if isRunDirectory(input) { return [prefix + "env.json"] }
+            let files = names.sorted().flatMap { name -> [String] in
+                if name.hasSuffix(".json") { return [prefix + name] }
+                if fs.isDirectory(absolute + "/" + name), isRunDirectory(prefix + name) { return [prefix + name + "/env.json"] }
+                return []
+            }
             if files.isEmpty { throw UserError(message: "\(input): no *.json manifests in this directory", code: Exit.noInput) }
             return files
         }

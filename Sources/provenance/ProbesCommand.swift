@@ -51,7 +51,8 @@ struct ProbesCommand: ParsableCommand {
                 if !d.reads.isEmpty { lines.append("    reads: \(d.reads.joined(separator: ", "))") }
                 if !d.runs.isEmpty { lines.append("    runs:  \(d.runs.joined(separator: "; "))") }
             }
-            writeStandardOutput(Array((lines.joined(separator: "\n") + "\n").utf8))
+            // Site probes' ids, summaries and paths are data: printed terminal-safe.
+            writeStandardOutput(Array((lines.map(\.terminalSafe).joined(separator: "\n") + "\n").utf8))
         }
     }
 }

@@ -79,7 +79,7 @@ extension Provenance {
 
 /// Writes a line to standard error.
 func printError(_ line: String) {
-    writeAll(2, Array((line + "\n").utf8))
+    writeAll(2, Array((line.terminalSafe + "\n").utf8))
 }
 
 /// Writes bytes to standard output.

@@ -27,11 +27,15 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let chosenPolicy = try loadPolicy(policy)
-        let recorded = try readManifest(manifest)
+        var recorded = try readManifest(manifest)
         let current: JSONValue
         if let against {
             current = try readManifest(against)
         } else {
+            // The environment is compared on the verifier's allow-list (its --env), never the
+            // manifest's: a hostile manifest must not make verify record and print our secrets.
+            recorded = EnvironmentProbe.restrictingRecorded(recorded, to: EnvironmentProbe.allowList(
+                extraPatterns: options.environmentPatterns, environment: processEnvironment()))
             current = try captureNow(like: recorded)
         }
         let diff = ManifestDiff(old: recorded, new: current)

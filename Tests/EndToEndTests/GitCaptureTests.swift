@@ -1,5 +1,6 @@
 import ProvenanceCore
 import ProvenanceProbeKit
+import ProvenanceProbes
 import ProvenanceTestSupport
 import Testing
 
@@ -28,9 +29,11 @@ struct GitCaptureTests {
         // The manifest names the patch by digest; the attachment says where it is.
         let digest = try #require(repository["diff"]?["sha256"]?.stringValue)
         let attachment = manifest["attachments"]?[digest]
-        #expect(attachment?["file"] == "env.diff.patch")
+        let patchName = CapturePlan.patchFileName(stem: "env", digest: digest)
+        #expect(patchName == "env.diff.\(digest.dropFirst(7).prefix(12)).patch")
+        #expect(attachment?["file"] == .string(patchName))
         #expect(attachment?["mediaType"] == "text/x-diff")
-        let patch = try #require(try RootedFileSystem().readBytes(output + "/env.diff.patch"))
+        let patch = try #require(try RootedFileSystem().readBytes(output + "/" + patchName))
         #expect(Manifest.sha256(patch) == digest)
         #expect(repository["diff"]?["sizeBytes"]?.intValue == Int64(patch.count))
         #expect(attachment?["sizeBytes"]?.intValue == Int64(patch.count))
@@ -38,7 +41,7 @@ struct GitCaptureTests {
         // Apply it to a fresh clone of HEAD: the trees are identical (ignored files excepted).
         let clone = directory + "-clone"
         let applied = GitFixture.run("""
-            git clone -q '\(directory)' '\(clone)' && cd '\(clone)' && git apply --binary '\(output)/env.diff.patch'
+            git clone -q '\(directory)' '\(clone)' && cd '\(clone)' && git apply --binary '\(output)/\(patchName)'
             """, in: output)
         #expect(applied.status == 0, "\(applied.output)")
         let compared = GitFixture.run("""
@@ -73,9 +76,9 @@ struct GitCaptureTests {
         let inline = try readJSON(output + "/inline.json")
         #expect(try JSONParser.parse(stdout.stdout)["attachments"] == inline["attachments"])
         #expect(file["fingerprint"] == inline["fingerprint"])
-        #expect(try RootedFileSystem().list(output) == ["env.diff.patch", "env.json", "inline.json"])
-
         let digest = try #require(inline["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first?["diff"]?["sha256"]?.stringValue)
+        #expect(try RootedFileSystem().list(output)
+            == [CapturePlan.patchFileName(stem: "env", digest: digest), "env.json", "inline.json"])
         let attachment = try #require(inline["attachments"]?[digest])
         // latin1.txt makes the patch invalid UTF-8: it is kept byte for byte, in base64.
         #expect(attachment["encoding"] == "base64")
@@ -126,10 +129,11 @@ struct GitCaptureTests {
         let manifest = try readJSON(output + "/run.json")
         let repositories = manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue ?? []
         #expect(repositories.compactMap { $0["path"]?.stringValue } == [first, second].sorted())
-        for (index, repository) in repositories.enumerated() {
+        for repository in repositories {
             let digest = repository["diff"]?["sha256"]?.stringValue ?? ""
-            #expect(manifest["attachments"]?[digest]?["file"]?.stringValue == "run.diff.\(index + 1).patch")
-            let bytes = try RootedFileSystem().readBytes(output + "/run.diff.\(index + 1).patch")
+            let name = CapturePlan.patchFileName(stem: "run", digest: digest)
+            #expect(manifest["attachments"]?[digest]?["file"]?.stringValue == name)
+            let bytes = try RootedFileSystem().readBytes(output + "/" + name)
             #expect(bytes.map(Manifest.sha256) == digest)
         }
     }
@@ -141,15 +145,17 @@ struct GitCaptureTests {
         let output = GitFixture.directory("out")
         #expect(provenance(["capture", "-q", "--only", "git", "--repo", directory, "-o", output + "/env.json"]).outcome
             == .exited(0))
-        let previous = try RootedFileSystem().readBytes(output + "/env.diff.patch")
+        let names = try #require(try RootedFileSystem().list(output))
+        let patchName = try #require(names.first { $0.hasSuffix(".patch") })
+        let previous = try RootedFileSystem().readBytes(output + "/" + patchName)
         #expect(previous != nil)
         GitFixture.run("echo second > x", in: directory)
         _ = shell("rm '\(output)/env.json' && mkdir '\(output)/env.json'")
         let result = provenance(["capture", "-q", "--only", "git", "--repo", directory, "-o", output + "/env.json"])
         #expect(result.outcome == .exited(73))
         #expect(result.stderrText.contains("is a directory"), "\(result.stderrText)")
-        #expect(try RootedFileSystem().readBytes(output + "/env.diff.patch") == previous)
-        #expect(try RootedFileSystem().list(output) == ["env.diff.patch", "env.json"])
+        #expect(try RootedFileSystem().readBytes(output + "/" + patchName) == previous)
+        #expect(try RootedFileSystem().list(output) == [patchName, "env.json"])
     }
 
     @Test("--diff-max-bytes: no patch file, the changed files in the manifest")
@@ -232,7 +238,8 @@ struct GitCaptureTests {
         let repository = manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first
         #expect(repository?["path"] == "/src/project")
         #expect(repository?["status"]?["untracked"]?["paths"] == ["y"])
-        #expect(try RootedFileSystem().list(output)?.contains("b.diff.patch") == true)
+        let digest = try #require(repository?["diff"]?["sha256"]?.stringValue)
+        #expect(try RootedFileSystem().list(output)?.contains(CapturePlan.patchFileName(stem: "b", digest: digest)) == true)
     }
 
     /// A reviewer verifies a recorded manifest: the recorded repository is read again wherever
@@ -257,7 +264,7 @@ struct GitCaptureTests {
     }
 
     /// The pre-run hook records the job's repository (its working directory) with its patch.
-    @Test("provenance run, started in a dirty repository, writes env.diff.patch beside env.json")
+    @Test("provenance run, started in a dirty repository, writes env.diff.HEX.patch beside env.json")
     func runWritesPatch() throws {
         let directory = GitFixture.directory()
         try #require(GitFixture.dirtyRepository(at: directory).status == 0)
@@ -268,9 +275,10 @@ struct GitCaptureTests {
         let repository = manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first
         #expect(repository?["path"]?.stringValue == directory)
         let digest = try #require(repository?["diff"]?["sha256"]?.stringValue)
-        #expect(manifest["attachments"]?[digest]?["file"] == "env.diff.patch")
-        let patch = try #require(try RootedFileSystem().readBytes(out + "/env.diff.patch"))
+        let patchName = CapturePlan.patchFileName(stem: "env", digest: digest)
+        #expect(manifest["attachments"]?[digest]?["file"] == .string(patchName))
+        let patch = try #require(try RootedFileSystem().readBytes(out + "/" + patchName))
         #expect(Manifest.sha256(patch) == digest)
-        #expect(try RootedFileSystem().list(out) == ["env.diff.patch", "env.json", "run.json"])
+        #expect(try RootedFileSystem().list(out) == [patchName, "env.json", "run.json"])
     }
 }

@@ -41,7 +41,8 @@ struct TrackerHandoffTests {
         #expect(tag("provenance.run_dir") == directory + "/r")
         let artifact = try #require(try RootedFileSystem().readBytes("\(runDirectory)/artifacts/provenance/env.json"))
         #expect(artifact == (try RootedFileSystem().readBytes(directory + "/r/env.json")))
-        #expect(RootedFileSystem().exists("\(runDirectory)/artifacts/provenance/env.diff.patch"))
+        let patch = try #require(manifest["attachments"]?.objectValue?.values.first?["file"]?.stringValue)
+        #expect(RootedFileSystem().exists("\(runDirectory)/artifacts/provenance/\(patch)"))
     }
 
     @Test("a W&B run in offline mode started with config=$PROVENANCE_WANDB_CONFIG has the provenance summary in its config")

@@ -8,7 +8,7 @@ struct RenderTests {
         #expect(EnvironmentRenderer.escapeLaTeX("a&b%c$d#e_f{g}h~i^j\\k") ==
             "a\\&b\\%c\\$d\\#e\\_\\allowbreak{}f\\{g\\}h\\textasciitilde{}i\\textasciicircum{}j\\textbackslash{}k")
         #expect(EnvironmentRenderer.escapeLaTeX("<|>") == "\\textless{}\\textbar{}\\textgreater{}")
-        #expect(EnvironmentRenderer.escapeLaTeX("日") == "[U+65E5]")
+        #expect(EnvironmentRenderer.escapeLaTeX("日") == "{[}U+65E5{]}")
         #expect(EnvironmentRenderer.escapeLaTeX("a\u{07}b\nc") == "ab c")
     }
 

@@ -17,9 +17,9 @@ func probeDirectory(_ files: [String: String]) throws -> String {
     return directory
 }
 
-func loadProbes(_ directory: String) throws -> [any Probe] {
+func loadProbes(_ directory: String, strict: Bool = true) throws -> [any Probe] {
     try ExternalProbeLoader.load(directories: [directory], reservedIDs: Set(BuiltinProbes.all.map(\.descriptor.id)),
-                                 environment: processEnvironment())
+                                 environment: processEnvironment(), strict: strict)
 }
 
 /// Runs a probe with a deadline on the live machine or a recorded one.
@@ -110,6 +110,30 @@ struct ExternalProbesTests {
     func invalid(files: [String: String]) throws {
         let directory = try probeDirectory(files)
         #expect(throws: ProbeDefinitionError.self) { try loadProbes(directory) }
+        // Outside strict checking, the bad file is one failed section that says why.
+        let probes = try loadProbes(directory, strict: false)
+        let unusable = probes.compactMap { $0 as? UnusableProbe }
+        #expect(unusable.count == 1, "\(probes.map(\.descriptor.id))")
+        if let probe = unusable.first {
+            let section = try run(probe)
+            #expect(section.status == .failed)
+            #expect(section.issues.first?.message.contains(probe.path.split(separator: "/").last.map(String.init) ?? "?") == true,
+                    "\(section.issues)")
+        }
+    }
+
+    @Test("hyphens in probe ids are fine; a bad file fails alone")
+    func hyphensAndBadFiles() throws {
+        let directory = try probeDirectory([
+            "site-info.sh": "#!/bin/sh\necho '{\"ok\": 1}'\n",
+            "Bad Name.sh": "#!/bin/sh\necho '{}'\n",
+            "broken.yaml": "id: x\nfields: [\n",
+        ])
+        let probes = try loadProbes(directory, strict: false)
+        let ids = Set(probes.map(\.descriptor.id))
+        #expect(ids == ["site-info", "bad-name", "broken"], "\(ids)")
+        #expect(try run(probes.first { $0.descriptor.id == "site-info" }!).data == ["ok": 1])
+        #expect(try run(probes.first { $0.descriptor.id == "broken" }!).status == .failed)
     }
 
     @Test("the shipped examples load, validate and work on recorded machines")

@@ -92,6 +92,13 @@ struct SoftwareParserTests {
         #expect(parseToolVersion(output) == version)
     }
 
+    @Test("garbage bytes are no version", arguments: [
+        "gcc 1.2\u{1B}[31m", "tool 9.9.\u{FFFD}\u{FFFD}", "\u{01}\u{02} 3.4\u{07}", "x 1.2" + String(repeating: "a", count: 80),
+    ])
+    func garbageVersions(output: String) {
+        #expect(parseToolVersion(output) == nil)
+    }
+
     @Test("glibc banner")
     func glibc() {
         let banner = glibcBanner(in: Array("\u{0}xxGNU C Library (Debian GLIBC 2.36-9+deb12u14) stable release version 2.36.\n\u{0}".utf8))

@@ -43,13 +43,17 @@ public enum Attestation {
     }
 
     /// Subjects of the statement that do not match `actual` (name → sha256 hex): missing from
-    /// the statement or with another digest. Empty when all match.
+    /// the statement, listed more than once (a statement naming a file twice, once with the right
+    /// digest and once with another, says nothing reliable about it), or with another digest.
+    /// Empty when all match.
     public static func subjectMismatches(_ statement: InTotoStatement, actual: [(name: String, sha256: String)]) -> [String] {
         var problems: [String] = []
         for file in actual {
             let named = statement.subjects.filter { $0.name == file.name }
             if named.isEmpty {
                 problems.append("\(file.name): not a subject of the attestation")
+            } else if named.count > 1 {
+                problems.append("\(file.name): listed \(named.count) times among the attested subjects")
             } else if !named.contains(where: { $0.digest["sha256"] == file.sha256 }) {
                 let recorded = named.compactMap { $0.digest["sha256"] }.first ?? "none"
                 problems.append("\(file.name): sha256 \(file.sha256) differs from the attested \(recorded)")

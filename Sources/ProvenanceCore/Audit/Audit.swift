@@ -18,6 +18,8 @@ public struct AuditBuilder: Sendable {
     public private(set) var names: [String] = []
     /// For `--compare`: which side (0 = A, 1 = B) each node belongs to.
     private var sides: [UInt8] = []
+    /// Per node: the scheduler's node name and the file path, to tell apart nodes sharing a name.
+    private var nodeDetails: [(scheduler: String?, path: String?)] = []
     /// One table per section id, in the order the ids were first seen.
     private var tables: [SectionTable] = []
     private var tableIndex: [String: Int] = [:]
@@ -64,6 +66,8 @@ public struct AuditBuilder: Sendable {
         let node = Int32(names.count)
         let host = manifest["hostName"]?.stringValue
         names.append(host.map { $0.isEmpty ? fallbackName : $0 } ?? fallbackName)
+        let volatile = manifest["sections"]?["scheduler"]?["volatile"]
+        nodeDetails.append((volatile?["slurm"]?["nodeName"]?.stringValue ?? volatile?["pbs"]?["nodeName"]?.stringValue, nil))
         sides.append(side)
         var key: [Int32] = []
         let manifestSections = manifest["sections"]?.objectValue ?? [:]
@@ -103,15 +107,18 @@ public struct AuditBuilder: Sendable {
     /// out the values of cut identity fields) were not seen before: a fleet repeats the same
     /// sections over and over.
     public mutating func add(bytes: [UInt8], fallbackName: String, ignoreHostName: Bool = false,
-                             side: UInt8 = 0) throws(ManifestReader.Error) {
+                             side: UInt8 = 0, path: String? = nil) throws(ManifestReader.Error) {
         try bytes.withUnsafeBufferPointer { buffer throws(ManifestReader.Error) in
-            try add(bytes: buffer, fallbackName: fallbackName, ignoreHostName: ignoreHostName, side: side)
+            try add(bytes: buffer, fallbackName: fallbackName, ignoreHostName: ignoreHostName, side: side, path: path)
         }
     }
 
     /// `add(bytes:)` for bytes in a buffer the caller owns (read into it, reused for the next file).
+    ///
+    /// `path` (the file the bytes came from) tells nodes apart that share a host name when the
+    /// scheduler section does not (see `finish`).
     public mutating func add(bytes: UnsafeBufferPointer<UInt8>, fallbackName: String, ignoreHostName: Bool = false,
-                             side: UInt8 = 0) throws(ManifestReader.Error) {
+                             side: UInt8 = 0, path: String? = nil) throws(ManifestReader.Error) {
         let scanned = try ManifestScanner.scan(bytes, cutNames: cutNames, templates: templates)
         guard let version = scanned.schemaVersion else {
             throw ManifestReader.Error(description: "not a manifest: no \"schemaVersion\" string")
@@ -155,6 +162,13 @@ public struct AuditBuilder: Sendable {
         let node = Int32(names.count)
         let host = ignoreHostName ? nil : scanned.hostName?.stringValue
         names.append(host.map { $0.isEmpty ? fallbackName : $0 } ?? fallbackName)
+        var schedulerNode: String?
+        if let range = scanned.sections.first(where: { $0.id == "scheduler" })?.volatile,
+           let volatile = try? JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[range]))
+        {
+            schedulerNode = volatile["slurm"]?["nodeName"]?.stringValue ?? volatile["pbs"]?["nodeName"]?.stringValue
+        }
+        nodeDetails.append((schedulerNode, path))
         sides.append(side)
         var key: [Int32] = []
         key.reserveCapacity(2 * prepared.count)
@@ -175,13 +189,48 @@ public struct AuditBuilder: Sendable {
         addToGroup(node, key: key)
     }
 
+    /// The node names, made distinct where several nodes share one (all "vm" on one machine):
+    /// `host/NODE` with the scheduler's node name (Slurm's `SLURMD_NODENAME`) when that tells them
+    /// apart, else `host (FILE)` with the file's path, else `host #N`.
+    func distinctNames() -> [String] {
+        var result = names
+        var byName: [String: [Int]] = [:]
+        for (index, name) in names.enumerated() { byName[name, default: []].append(index) }
+        for (name, indices) in byName where indices.count > 1 {
+            let schedulerNames = indices.map { index in index < nodeDetails.count ? nodeDetails[index].scheduler : nil }
+            if schedulerNames.allSatisfy({ $0 != nil }), Set(schedulerNames.compactMap { $0 }).count == indices.count {
+                for (index, node) in zip(indices, schedulerNames) where node != name { result[index] = "\(name)/\(node!)" }
+                continue
+            }
+            let paths = indices.map { index in index < nodeDetails.count ? nodeDetails[index].path : nil }
+            if paths.allSatisfy({ $0 != nil }), Set(paths.compactMap { $0 }).count == indices.count {
+                for (index, path) in zip(indices, paths) { result[index] = "\(name) (\(path!))" }
+                continue
+            }
+            for (number, index) in indices.enumerated() { result[index] = "\(name) #\(number + 1)" }
+        }
+        return result
+    }
+
     /// Builds the report. In a comparison (nodes added with side 0 and 1), only the fields whose
     /// value distribution differs between the two sides are reported.
     public func finish(compare: Bool = false) -> AuditReport {
+        let names = distinctNames()
         let total = names.count
         var differences: [AuditReport.Difference] = []
         for table in tables.sorted(by: { (DiffReport.rank($0.id), $0.id) < (DiffReport.rank($1.id), $1.id) }) {
             differences += table.differences(names: names, sides: sides, total: total, compare: compare)
+        }
+        // Reports print these values, which come from manifests of elsewhere: secret-looking
+        // ones are masked as a diff masks them.
+        for index in differences.indices {
+            let difference = differences[index]
+            for share in difference.shares.indices {
+                let change = ManifestDiff.masked(ManifestDiff.Change(
+                    section: difference.section, path: difference.path, kind: .changed,
+                    old: difference.shares[share].value, new: nil))
+                differences[index].shares[share].value = change.old
+            }
         }
         let sideCounts = compare ? [sides.filter { $0 == 0 }.count, sides.filter { $0 == 1 }.count] : nil
         let groupList = groups.map { group in

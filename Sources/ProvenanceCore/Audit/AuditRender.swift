@@ -28,7 +28,7 @@ extension AuditReport {
                     out.append("  \(side): " + (parts.isEmpty ? "(no nodes)" : parts.joined(separator: ", ")))
                 }
             }
-            return out.joined(separator: "\n") + "\n"
+            return out.map(\.terminalSafe).joined(separator: "\n") + "\n"
         }
         if agrees {
             out.append("agree: all \(nodeCount) node\(nodeCount == 1 ? "" : "s") have the same environment (policy \(policy))")
@@ -56,7 +56,8 @@ extension AuditReport {
                 out.append("  outlier   \(AuditReport.value(outlier.value))  (\(outlier.nodes.count)): \(AuditReport.names(outlier.nodes))")
             }
         }
-        return out.joined(separator: "\n") + "\n"
+        // Host names, paths and values come from the manifests: nothing in them reaches the terminal raw.
+        return out.map(\.terminalSafe).joined(separator: "\n") + "\n"
     }
 
     /// JSON: node lists for the outliers, a count for the majority (which may hold thousands).

@@ -26,6 +26,8 @@ struct ManifestScanner {
         var cuts: [Range<Int>] = []
         /// Whether `data` matched the section's template (so its content is already known).
         var matchedTemplate = false
+        /// The scheduler section's `volatile` part (it names the node: Slurm's node name).
+        var volatile: Range<Int>?
     }
 
     struct Scanned {
@@ -267,9 +269,9 @@ struct ManifestScanner {
                         case "data":
                             scanner.skipSpace()
                             guard scanner.index < scanner.bytes.count else { throw Failure(message: "unexpected end") }
-                            if scanner.bytes[scanner.index] == 0x6E {
-                                section.data = try scanner.value()  // null
-                            } else if scanner.bytes[scanner.index] != 0x7B {
+                            // The same rule as ManifestReader.check (diff, verify, render): data
+                            // is an object when present (`"data": null` is refused there too).
+                            if scanner.bytes[scanner.index] != 0x7B {
                                 throw Failure(message: "section \"\(id.prefix(60))\" has data that is not an object")
                             } else if let template = scanner.templates[id], case let start = scanner.index,
                                       let cuts = scanner.match(template) {
@@ -279,6 +281,7 @@ struct ManifestScanner {
                             } else {
                                 (section.data, section.cuts) = try scanner.data()
                             }
+                        case "volatile" where id == "scheduler": section.volatile = try scanner.value()
                         default: _ = try scanner.value()
                         }
                     }

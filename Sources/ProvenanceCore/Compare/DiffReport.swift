@@ -58,14 +58,16 @@ public enum DiffReport {
     public static func text(_ diff: ManifestDiff, oldName: String, newName: String, color: Bool) -> String {
         let palette = Palette(on: color)
         let groups = grouped(diff.changes)
+        let oldName = oldName.terminalSafe, newName = newName.terminalSafe
         if groups.isEmpty { return "no differences (\(oldName) → \(newName))\n" }
         var lines = ["\(diff.changes.count) difference\(diff.changes.count == 1 ? "" : "s") in \(groups.count) "
             + "section\(groups.count == 1 ? "" : "s") (\(oldName) → \(newName))"]
         for group in groups {
             lines.append("")
-            lines.append(palette.bold(group.section))
+            lines.append(palette.bold(group.section.terminalSafe))
             for change in group.changes {
-                let line = "  \(symbol(change.kind)) \(change.path): \(describe(change))"
+                // Data is made terminal-safe before the palette adds its own escapes.
+                let line = "  \(symbol(change.kind)) \(change.path): \(describe(change))".terminalSafe
                 switch change.kind {
                 case .added: lines.append(palette.added(line))
                 case .removed: lines.append(palette.removed(line))
@@ -78,14 +80,14 @@ public enum DiffReport {
 
     public static func markdown(_ diff: ManifestDiff, oldName: String, newName: String) -> String {
         let groups = grouped(diff.changes)
-        var lines = ["# Environment differences", "", "`\(oldName)` → `\(newName)`: \(diff.changes.count) "
+        var lines = ["# Environment differences", "", "\(code(oldName)) → \(code(newName)): \(diff.changes.count) "
             + "difference\(diff.changes.count == 1 ? "" : "s") in \(groups.count) section\(groups.count == 1 ? "" : "s")."]
         for group in groups {
-            lines += ["", "## \(group.section)", "", "| | field | recorded | now |", "|---|---|---|---|"]
+            lines += ["", "## \(cell(group.section))", "", "| | field | recorded | now |", "|---|---|---|---|"]
             for change in group.changes {
                 let old = change.lost.map { setMembers($0, "-") } ?? short(change.old, limit: 60)
                 let new = change.gained.map { setMembers($0, "+") } ?? short(change.new, limit: 60)
-                lines.append("| \(symbol(change.kind)) | `\(change.path)` | \(cell(old)) | \(cell(new)) |")
+                lines.append("| \(symbol(change.kind)) | \(code(change.path)) | \(cell(old)) | \(cell(new)) |")
             }
         }
         return lines.joined(separator: "\n") + "\n"
@@ -96,8 +98,17 @@ public enum DiffReport {
         return words.prefix(12).joined(separator: " ") + (words.count > 12 ? " …" : "")
     }
 
-    static func cell(_ text: String) -> String {
-        text.replacing("|", with: "\\|").replacing("\n", with: " ")
+    /// Text in a Markdown table cell: the one Markdown escaper render uses too (HTML, links,
+    /// emphasis, the cell separator, line breaks).
+    static func cell(_ text: String) -> String { EnvironmentRenderer.escapeMarkdown(text) }
+
+    /// A path or name as a code span; text a code span cannot hold (a backtick, control bytes)
+    /// is escaped as plain text instead. HTML inside a code span is not interpreted.
+    static func code(_ text: String) -> String {
+        if text.contains("`") || text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return cell(text)
+        }
+        return "`" + text.replacing("|", with: "\\|") + "`"
     }
 
     public static func json(_ change: ManifestDiff.Change) -> JSONValue {
@@ -134,11 +145,11 @@ public enum DiffReport {
         let warnings = violations.count - errors
         var lines: [String] = []
         if violations.isEmpty {
-            lines.append("verified: the environment holds under policy \(policy.name) (\(compared) difference"
+            lines.append("verified: the environment holds under policy \(policy.name.terminalSafe) (\(compared) difference"
                 + "\(compared == 1 ? "" : "s") ignored by the policy)")
         } else {
             lines.append("\(errors == 0 ? "verified with warnings" : "verification failed"): \(errors) "
-                + "error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s") under policy \(policy.name)")
+                + "error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s") under policy \(policy.name.terminalSafe)")
         }
         for violation in violations {
             let change = violation.change
@@ -146,8 +157,9 @@ public enum DiffReport {
             let values = change.gained != nil
                 ? describe(change)
                 : "recorded \(short(change.old, limit: 60)), now \(short(change.new, limit: 60))"
-            lines.append("  \(label) \(change.path): \(values): \(violation.reason) "
-                + "(rule \(violation.rule.rawValue) for \(violation.pattern))")
+            let line = "\(change.path): \(values): \(violation.reason) "
+                + "(rule \(violation.rule.rawValue) for \(violation.pattern))"
+            lines.append("  \(label) " + line.terminalSafe)
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -171,13 +183,13 @@ public enum DiffReport {
     }
 
     public static func markdown(_ violations: [Violation], policy: Policy) -> String {
-        var lines = ["# Environment verification", "", "Policy `\(policy.name)`: "
+        var lines = ["# Environment verification", "", "Policy \(code(policy.name)): "
             + (violations.contains { $0.severity == .error } ? "**fails**." : "holds."), ""]
         if !violations.isEmpty {
             lines += ["| severity | field | recorded | now | rule | why |", "|---|---|---|---|---|---|"]
             for v in violations {
-                lines.append("| \(v.severity.rawValue) | `\(v.change.path)` | \(cell(short(v.change.old, limit: 50))) | "
-                    + "\(cell(short(v.change.new, limit: 50))) | \(v.rule.rawValue) `\(v.pattern)` | \(cell(v.reason)) |")
+                lines.append("| \(v.severity.rawValue) | \(code(v.change.path)) | \(cell(short(v.change.old, limit: 50))) | "
+                    + "\(cell(short(v.change.new, limit: 50))) | \(v.rule.rawValue) \(code(v.pattern)) | \(cell(v.reason)) |")
             }
         }
         return lines.joined(separator: "\n") + "\n"

@@ -50,7 +50,21 @@ public struct ManifestDiff: Sendable, Equatable {
             differ.compare(id, a?["data"], b?["data"])
             changes += differ.changes
         }
-        self.changes = changes
+        // Reports print these values: a manifest from elsewhere may hold unmasked secrets.
+        self.changes = changes.map(Self.masked)
+    }
+
+    /// A change with secret-looking values masked (`Secrets.maskJSON`); by name too in the
+    /// sections whose keys are free names (environment variables, parameters, labels).
+    static func masked(_ change: Change) -> Change {
+        var change = change
+        let byName = ["environment", "run", "scheduler", "container"].contains(change.section)
+        let name = byName ? String(change.path.split(separator: ".").last ?? "") : ""
+        change.old = change.old.map { Secrets.maskJSON($0, name: name) }
+        change.new = change.new.map { Secrets.maskJSON($0, name: name) }
+        change.gained = change.gained?.map { Secrets.maskJSON($0, name: name) }
+        change.lost = change.lost?.map { Secrets.maskJSON($0, name: name) }
+        return change
     }
 
     public var isEmpty: Bool { changes.isEmpty }

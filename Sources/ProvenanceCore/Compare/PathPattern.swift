@@ -41,44 +41,53 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
     public var description: String { text }
 
     /// Whether the whole path matches.
+    ///
+    /// Dynamic programming over the path's characters, one pass per token: no recursion (a
+    /// pattern of 300,000 `*` overflowed the stack of the recursive matcher) and time in
+    /// tokens × characters.
     public func matches(_ path: String) -> Bool {
         let characters = Array(path)
-        var memo: [Int: Bool] = [:]
-        func match(_ t: Int, _ c: Int) -> Bool {
-            let key = t * (characters.count + 1) + c
-            if let known = memo[key] { return known }
-            let result: Bool
-            if t == tokens.count {
-                result = c == characters.count
-            } else {
-                switch tokens[t] {
-                case .literal(let expected):
-                    result = c < characters.count && characters[c] == expected && match(t + 1, c + 1)
-                case .star:
-                    var end = c
-                    var found = match(t + 1, end)
-                    while !found && end < characters.count && characters[end] != "." && characters[end] != "[" {
-                        end += 1
-                        found = match(t + 1, end)
-                    }
-                    result = found
-                case .doubleStar:
-                    result = (c...characters.count).contains { match(t + 1, $0) }
-                case .anyIdentity:
-                    guard c < characters.count, characters[c] == "[" else { result = false; break }
+        let count = characters.count
+        // reachable[c]: the tokens so far can match characters[..<c].
+        var reachable = [Bool](repeating: false, count: count + 1)
+        reachable[0] = true
+        var next = reachable
+        for token in tokens {
+            for index in 0...count { next[index] = false }
+            var any = false
+            switch token {
+            case .literal(let expected):
+                for c in 0..<count where reachable[c] && characters[c] == expected {
+                    next[c + 1] = true
+                    any = true
+                }
+            case .star:
+                var running = false
+                for c in 0...count {
+                    if reachable[c] { running = true }
+                    if running { next[c] = true; any = true }
+                    if c < count && (characters[c] == "." || characters[c] == "[") { running = false }
+                }
+            case .doubleStar:
+                if let first = reachable.firstIndex(of: true) {
+                    for c in first...count { next[c] = true }
+                    any = true
+                }
+            case .anyIdentity:
+                for c in 0..<count where reachable[c] && characters[c] == "[" {
                     var depth = 0
                     var end = c
-                    while end < characters.count {
+                    while end < count {
                         if characters[end] == "[" { depth += 1 }
                         if characters[end] == "]" { depth -= 1; if depth == 0 { break } }
                         end += 1
                     }
-                    result = end < characters.count && match(t + 1, end + 1)
+                    if end < count { next[end + 1] = true; any = true }
                 }
             }
-            memo[key] = result
-            return result
+            if !any { return false }
+            swap(&reachable, &next)
         }
-        return match(0, 0)
+        return reachable[count]
     }
 }

@@ -93,7 +93,8 @@ public enum EnvironmentRenderer {
     /// characters, `<`, `>`, `|` and `"` (which OT1 would print as other glyphs), and a break
     /// opportunity after `/`, `_`, `:` and `=` and every 16 characters without one, so long paths
     /// and digests wrap (version numbers do not). Non-ASCII
-    /// characters outside a small set LaTeX's utf8 input knows become `[U+XXXX]` so the document
+    /// characters outside a small set LaTeX's utf8 input knows become `[U+XXXX]` (brackets and `*`
+    /// braced, so a cell starting with them is not read as `\\`'s options) so the document
     /// always compiles.
     public static func escapeLaTeX(_ text: String) -> String {
         var out = ""
@@ -118,6 +119,10 @@ public enum EnvironmentRenderer {
             case "/", ":", "=": out += String(scalar) + "\\allowbreak{}"; run = 0
             case " ": out += " "; run = 0
             case "\n", "\r", "\t": out += " "; run = 0
+            // After `\\` a `[` or `*` would be read as the line break's options.
+            case "[": out += "{[}"
+            case "]": out += "{]}"
+            case "*": out += "{*}"
             default:
                 if scalar.value < 0x20 || scalar.value == 0x7F { continue }
                 if scalar.value < 0x80 {
@@ -126,7 +131,7 @@ public enum EnvironmentRenderer {
                 } else if let named = latexNamed[scalar.value] {
                     out += named
                 } else {
-                    out += "[U+\(String(scalar.value, radix: 16, uppercase: true))]"
+                    out += "{[}U+\(String(scalar.value, radix: 16, uppercase: true)){]}"
                 }
             }
         }

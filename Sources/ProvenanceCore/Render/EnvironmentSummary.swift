@@ -181,7 +181,8 @@ public struct EnvironmentSummary: Sendable, Equatable {
         var scale: Int64 = 1
         while unit + 1 < units.count, bytes / scale >= 1024 { scale *= 1024; unit += 1 }
         guard unit > 0 else { return "\(bytes) bytes" }
-        let tenths = (bytes * 10 + scale / 2) / scale
+        // Whole units and the remainder apart: `bytes * 10` overflows from 9.22e17 bytes on.
+        let tenths = bytes / scale * 10 + (bytes % scale * 10 + scale / 2) / scale
         let text = tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
         return "\(text) \(units[unit]) (\(bytes) bytes)"
     }

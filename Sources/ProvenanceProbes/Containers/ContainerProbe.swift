@@ -207,7 +207,7 @@ public struct ContainerProbe: Probe {
                     var strings: [String: String] = [:]
                     for (key, member) in object {
                         if case .string(let text) = member {
-                            strings[key] = Secrets.isSecretName(key) ? Secrets.mask : text
+                            strings[key] = Secrets.maskValue(text, name: key)
                             context.fs.noteMasked(raw: text, masked: strings[key]!)
                         }
                     }

@@ -168,7 +168,7 @@ public func isValidProbeID(_ id: String) -> Bool {
     let parts = id.split(separator: ".", omittingEmptySubsequences: false)
     return !parts.isEmpty && parts.enumerated().allSatisfy { index, part in
         guard let first = part.first, first.isASCII, first.isLowercase else { return false }
-        return part.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || (index > 0 && $0 == "-")) }
+        return part.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
     }
 }
 

@@ -45,7 +45,11 @@ public struct CaptureOutcome: Sendable {
         if output == "-" {
             writeAll(1, bytes)
         } else {
-            try AtomicFile.write(together + [(output, bytes)])
+            // Under the directory's lock; patches of earlier captures the new manifest no longer
+            // refers to are removed once it is in place.
+            let stem = companionLocation(of: output).stem
+            try AtomicFile.write(together + [(output, bytes)],
+                                 obsolete: CapturePlan.isStreamOutput(output) ? nil : { CapturePlan.isPatchFileName($0, stem: stem) })
         }
         return json
     }

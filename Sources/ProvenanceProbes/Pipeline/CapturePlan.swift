@@ -29,8 +29,8 @@ public struct CapturePlan: Sendable {
 
     public init(_ request: CaptureRequest) throws(CaptureRequestError) {
         self.request = request
-        guard request.timeout > 0, request.timeout.isFinite, request.timeout <= 1_000_000 else {
-            throw CaptureRequestError(.usage, "--timeout must be a positive number of seconds (at most 1000000)")
+        guard Capture.acceptsTimeout(request.timeout) else {
+            throw CaptureRequestError(.usage, Capture.timeoutProblem("--timeout"))
         }
         guard request.diffMaxBytes >= 0 else {
             throw CaptureRequestError(.usage, "--diff-max-bytes must be a number of bytes, 0 or more")
@@ -102,8 +102,8 @@ public struct CapturePlan: Sendable {
         var timeouts: [String: Double] = [:]
         for item in request.probeTimeouts {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let seconds = Double(parts[1]), seconds > 0, seconds.isFinite, seconds <= 1_000_000 else {
-                throw CaptureRequestError(.usage, "--probe-timeout takes ID=SECONDS (at most 1000000), got '\(item)'")
+            guard parts.count == 2, let seconds = Double(parts[1]), Capture.acceptsTimeout(seconds) else {
+                throw CaptureRequestError(.usage, "--probe-timeout takes ID=SECONDS, got '\(item)'")
             }
             try check([parts[0]])
             timeouts[parts[0]] = seconds
@@ -161,13 +161,13 @@ public struct CapturePlan: Sendable {
         let patches = artifacts["git"] ?? [:]
         let digests = GitProbe.patchDigests(in: manifest.sections["git"])
         let inline = request.inlineDiff || Self.isStreamOutput(request.output)
-        for (index, digest) in digests.enumerated() {
+        for digest in digests {
             guard let bytes = patches[digest] else { continue }
             let size = Int64(bytes.count)
             if inline {
                 manifest.attachments[digest] = Attachment(mediaType: "text/x-diff", sizeBytes: size, location: .inline(bytes))
             } else {
-                let name = Self.patchName(stem: location.stem, index: index, count: digests.count)
+                let name = Self.patchFileName(stem: location.stem, digest: digest)
                 manifest.attachments[digest] = Attachment(mediaType: "text/x-diff", sizeBytes: size, location: .file(name))
                 companions.append(Companion(path: inDirectory(name), bytes: bytes, kind: .patch))
             }
@@ -273,9 +273,21 @@ public struct CapturePlan: Sendable {
         return paths.map(normalizedPath)
     }
 
-    /// `STEM.diff.patch` for one patch; `STEM.diff.N.patch` (from 1) for several.
-    static func patchName(stem: String, index: Int, count: Int) -> String {
-        count == 1 ? "\(stem).diff.patch" : "\(stem).diff.\(index + 1).patch"
+    /// The file name of a patch beside manifest `STEM.json`: `STEM.diff.HEX12.patch`, the first 12
+    /// hex digits of its digest. A name that carries the digest is never rewritten with other
+    /// bytes, so a manifest always refers to the patch it was captured with, whatever moment a
+    /// writer is killed at or however many captures write to one place.
+    public static func patchFileName(stem: String, digest: String) -> String {
+        let hex = digest.hasPrefix("sha256:") ? digest.dropFirst(7) : Substring(digest)
+        return "\(stem).diff.\(hex.prefix(12)).patch"
+    }
+
+    /// Whether `name` is a patch written beside manifest `STEM.json` (by this version,
+    /// `STEM.diff.HEX12.patch`, or earlier ones, `STEM.diff.patch` and `STEM.diff.N.patch`).
+    public static func isPatchFileName(_ name: String, stem: String) -> Bool {
+        guard name.hasPrefix(stem + ".diff."), name.hasSuffix(".patch") else { return false }
+        let middle = name.dropFirst(stem.count + 6).dropLast(6)
+        return middle.isEmpty || middle.allSatisfy { $0.isHexDigit }
     }
 
     /// Whether the manifest goes to a stream rather than a file: standard output (`-`), or an

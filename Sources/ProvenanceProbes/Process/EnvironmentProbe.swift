@@ -44,6 +44,43 @@ public struct EnvironmentProbe: Probe {
         public var extraPatterns: [String]?
     }
 
+    /// The allow-list in force: the defaults, then `extraPatterns`, then `PROVENANCE_ENV_ALLOW`
+    /// of `environment` (comma-separated).
+    public static func allowList(extraPatterns: [String], environment: [String: String]) -> [String] {
+        var patterns = defaultAllowList + extraPatterns
+        if let extra = environment["PROVENANCE_ENV_ALLOW"] {
+            patterns += extra.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
+        }
+        return patterns
+    }
+
+    /// A recorded manifest's environment section cut down to the variables the *verifier's*
+    /// allow-list (`allowList(extraPatterns:environment:)` on the verifying side) admits.
+    ///
+    /// `verify` never takes the allow-list from the manifest it is given: a hostile manifest
+    /// recording `extraPatterns: ["*"]` would otherwise make the verifier record, and print, its
+    /// own environment (CI tokens). Variables the recorded capture allowed but the verifier does
+    /// not are not compared (pass the same `--env` patterns to `verify` to compare them).
+    public static func restrictingRecorded(_ manifest: JSONValue, to patterns: [String]) -> JSONValue {
+        guard case .object(var object) = manifest, case .object(var sections)? = object["sections"],
+              case .object(var section)? = sections["environment"], case .object(var data)? = section["data"]
+        else { return manifest }
+        if case .object(let variables)? = data["variables"] {
+            data["variables"] = .object(variables.filter { name, _ in patterns.contains { matchesNamePattern($0, name) } })
+        }
+        if case .array(let masked)? = data["masked"] {
+            data["masked"] = .array(masked.filter { name in
+                name.stringValue.map { name in patterns.contains { matchesNamePattern($0, name) } } ?? false
+            })
+        }
+        let extra = Array(patterns.dropFirst(defaultAllowList.count))
+        data["extraPatterns"] = extra.isEmpty ? nil : .array(extra.map { .string($0) })
+        section["data"] = .object(data)
+        sections["environment"] = .object(section)
+        object["sections"] = .object(sections)
+        return .object(object)
+    }
+
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let patterns = allowList(context.environment)
         let userPatterns = patterns.dropFirst(Self.defaultAllowList.count)
@@ -56,11 +93,7 @@ public struct EnvironmentProbe: Probe {
     /// The patterns in force for `environment`: the defaults, `extraPatterns` (`--env`), then
     /// those of `PROVENANCE_ENV_ALLOW`.
     public func allowList(_ environment: [String: String]) -> [String] {
-        var patterns = Self.defaultAllowList + extraPatterns
-        if let extra = environment["PROVENANCE_ENV_ALLOW"] {
-            patterns += extra.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
-        }
-        return patterns
+        Self.allowList(extraPatterns: extraPatterns, environment: environment)
     }
 
     /// The variables of `environment` matching `patterns`, as they may be recorded (secrets

@@ -102,7 +102,8 @@ public struct SchedulerProbe: Probe {
             return number
         }
         func record(_ into: inout [String: JSONValue], _ key: String, _ text: String?) {
-            if let text { into[key] = .string(text) }
+            // Job names, accounts and comments are free text a user may put a credential in.
+            if let text { into[key] = .string(Secrets.maskValue(text, name: key)) }
         }
 
         // Slurm: sbatch/salloc/srun set SLURM_JOB_ID in the job's environment.
@@ -241,7 +242,7 @@ public struct SchedulerProbe: Probe {
                     var stable: [String: String] = [:]
                     var identity: [String: JSONValue] = [:]
                     for (key, label) in parsed.fields {
-                        let masked = Secrets.isSecretName(key) ? Secrets.mask : label
+                        let masked = Secrets.maskValue(label, name: key)
                         context.fs.noteMasked(raw: label, masked: masked)
                         if Self.identityLabels.contains(key) { identity[key] = .string(masked) } else { stable[key] = masked }
                     }
@@ -251,7 +252,7 @@ public struct SchedulerProbe: Probe {
                     var annotations: [String: JSONValue] = [:]
                     for (key, annotation) in parsed.fields
                     where key != "kubectl.kubernetes.io/last-applied-configuration" {
-                        let masked = Secrets.isSecretName(key) ? Secrets.mask : Secrets.maskURL(annotation)
+                        let masked = Secrets.maskValue(annotation, name: key)
                         context.fs.noteMasked(raw: annotation, masked: masked)
                         annotations[key] = .string(masked)
                     }

@@ -100,7 +100,10 @@ public struct ToolchainsProbe: Probe {
         } else if version == nil {
             report.issue(argv.joined(separator: " "), "no version in its output")
         }
-        let banner = text.lines.first { !$0.trimmed.isEmpty }?.trimmed
+        // The banner only when it is printable text (no control bytes, valid UTF-8).
+        let banner = text.lines.first { !$0.trimmed.isEmpty }?.trimmed.filter { character in
+            !character.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "\u{FFFD}" }
+        }
         return Tool(version: version, path: onPath ?? result.executable, resolvedPath: resolved ?? result.executable,
                     banner: banner.map { String($0.prefix(200)) })
     }
@@ -116,8 +119,13 @@ public func parseToolVersion(_ text: String) -> String? {
         for prefix in ["go", "V", "v"] where token.hasPrefix(prefix) && token.dropFirst(prefix.count).first?.isNumber == true {
             token = String(token.dropFirst(prefix.count))
         }
-        let digits = token.prefix { $0.isNumber || $0 == "." }
+        let digits = token.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
         guard digits.contains("."), digits.first?.isNumber == true else { return nil }
+        // Only what reads as a version: ASCII letters, digits and `.+-~_` after the numbers, and
+        // not too long (a tool printing garbage bytes must not have them recorded as its version).
+        guard token.count <= 64,
+              token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".+-~_".contains($0)) })
+        else { return nil }
         return token
     }
     for line in text.lines {
