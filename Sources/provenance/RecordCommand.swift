@@ -66,6 +66,8 @@ struct RecordCommand: ParsableCommand {
         request.environmentPatterns = environmentPatterns
         request.timeout = timeout
         request.output = "-"
+        // No cache: a cached version or PCI name would not be read or run, so not recorded.
+        request.useCache = false
         let capture = try plan(request).capture
         var options = MachineRecording.Options()
         options.maxFileBytes = maxFileBytes

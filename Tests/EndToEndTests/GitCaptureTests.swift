@@ -279,6 +279,6 @@ struct GitCaptureTests {
         #expect(manifest["attachments"]?[digest]?["file"] == .string(patchName))
         let patch = try #require(try RootedFileSystem().readBytes(out + "/" + patchName))
         #expect(Manifest.sha256(patch) == digest)
-        #expect(try RootedFileSystem().list(out) == [patchName, "env.json", "run.json"])
+        #expect(try RootedFileSystem().list(out) == [patchName, "env.json", "run.json", "wandb-config.yaml"])
     }
 }
