@@ -117,7 +117,13 @@ enum ContainerExport {
             out += "ENV " + plan.variables.map { "\($0.0)=\(dockerQuoted($0.1))" }.joined(separator: " \\\n    ") + "\n"
         }
         out += "SHELL [\"/bin/sh\", \"-eu\", \"-c\"]\n"
-        for command in runCommands(plan) { out += "RUN " + command.joined(separator: " \\\n    ") + "\n" }
+        for (index, command) in runCommands(plan).enumerated() {
+            if index == 0, let (names, rule) = unpinnedExtras(plan) {
+                out += "# Not in the recorded packages, installed unpinned: \(names.joined(separator: " "))\n"
+                out += "# hadolint ignore=\(rule)\n"
+            }
+            out += "RUN " + command.joined(separator: " \\\n    ") + "\n"
+        }
         for repository in plan.repositories {
             out += "RUN git clone \(shellQuoted(repository.url)) \(repository.dir) \\\n"
             out += "    && git -C \(repository.dir) checkout --detach \(shellQuoted(repository.commit))\n"
@@ -157,6 +163,20 @@ enum ContainerExport {
         }
         if plan.python.isEmpty && plan.pins.isEmpty && plan.repositories.isEmpty { out += "    true\n" }
         return Export.Output(text: out, skipped: plan.skipped)
+    }
+
+    /// What the install steps add without a pin (python3, git: not in the recorded packages),
+    /// with the linter rule a Dockerfile's comment must waive for them (hadolint DL3008 apt,
+    /// DL3041 dnf, DL3018 apk: "pin versions").
+    static func unpinnedExtras(_ plan: Plan) -> (names: [String], rule: String)? {
+        var extras: [String] = []
+        if !plan.python.isEmpty { extras += ["python3"] + (plan.osManager == "apt" ? ["python3-venv"] : plan.osManager == "apk" ? ["py3-pip"] : []) }
+        if !plan.repositories.isEmpty { extras += ["git"] + (plan.osManager == "apt" ? ["ca-certificates"] : []) }
+        let pinned = Set(plan.pins.map { String($0.prefix { $0 != "=" && $0 != ":" }) })
+        let names = extras.filter { !pinned.contains($0) }
+        let rules = ["apt": "DL3008", "dnf": "DL3041", "apk": "DL3018"]
+        guard !names.isEmpty, let manager = plan.osManager, let rule = rules[manager] else { return nil }
+        return (names, rule)
     }
 
     /// The install steps, each a list of lines of one shell command.
