@@ -16,10 +16,12 @@ if [[ "${1:-}" == "--test" ]]; then
     # the LaTeX `provenance render` writes; python3-pip: securesystemslib (below);
     # slurm-wlm: a real four-node Slurm cluster on loopback for the prolog/srun/audit test;
     # git and diffutils: the git probe's tests build repositories and re-apply the stored patch;
-    # rocm-smi: the real tool, which says "no AMD GPU" here (gpu.amd must be absent, not failed).
+    # rocm-smi: the real tool, which says "no AMD GPU" here (gpu.amd must be absent, not failed);
+    # python3-venv: a throwaway venv into which the cuda probe's test pip-installs the real
+    # nvidia-cuda-runtime-cu12 wheel (Tests/ProvenanceProbesTests/MLStackTests.swift).
     packages+=(procps util-linux python3 python3-jsonschema pciutils gcc make
                podman runc fuse-overlayfs uidmap catatonit busybox-static
-               python3-pip openssl texlive-latex-base slurm-wlm rocm-smi git diffutils)
+               python3-pip python3-venv openssl texlive-latex-base slurm-wlm rocm-smi git diffutils)
 fi
 
 missing=()
