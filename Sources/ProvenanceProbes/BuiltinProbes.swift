@@ -26,7 +26,7 @@ public enum BuiltinProbes {
 
     public static func all(_ configuration: ProbeConfiguration) -> [any Probe] {
         [
-            OSProbe(), CPUProbe(), MemoryProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(), PCIProbe(cache: configuration.commandCache),
+            OSProbe(), CPUProbe(), CPUTuningProbe(), MemoryProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(), PCIProbe(cache: configuration.commandCache),
             ContainerProbe(), SchedulerProbe(),
             LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(),
             ToolchainsProbe(cache: configuration.commandCache),
