@@ -28,7 +28,7 @@ public enum BuiltinProbes {
         [
             OSProbe(), CPUProbe(), CPUTuningProbe(), MemoryProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(), PCIProbe(cache: configuration.commandCache),
             ContainerProbe(), SchedulerProbe(),
-            LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(),
+            LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(), SoftwareStackProbe(),
             ToolchainsProbe(cache: configuration.commandCache),
             EnvironmentProbe(extraPatterns: configuration.environmentPatterns),
             RunProbe(commandLine: configuration.commandLine, seeds: configuration.seeds,
