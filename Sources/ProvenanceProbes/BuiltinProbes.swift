@@ -27,7 +27,7 @@ public enum BuiltinProbes {
     public static func all(_ configuration: ProbeConfiguration) -> [any Probe] {
         [
             OSProbe(), CPUProbe(), CPUTuningProbe(), MemoryProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(), PCIProbe(cache: configuration.commandCache),
-            ContainerProbe(), SchedulerProbe(),
+            ContainerProbe(), SchedulerProbe(), InfiniBandProbe(), MPIProbe(cache: configuration.commandCache),
             LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(), SoftwareStackProbe(),
             ToolchainsProbe(cache: configuration.commandCache),
             EnvironmentProbe(extraPatterns: configuration.environmentPatterns),
