@@ -57,7 +57,10 @@ public struct CPUTuningProbe: Probe {
         output.randomizeVASpace = fs.attribute("/proc/sys/kernel/randomize_va_space").flatMap { Int($0) }
         output.transparentHugePages = fs.attribute("/sys/kernel/mm/transparent_hugepage/enabled").flatMap(parseSysfsSelection)
         output.transparentHugePagesDefrag = fs.attribute("/sys/kernel/mm/transparent_hugepage/defrag").flatMap(parseSysfsSelection)
-        output.isolatedCPUs = nonEmpty(fs.attribute(Self.cpu + "/isolated"))
+        // As a canonical kernel list (`1,2-7,9` → `1-7,9`), so equal sets compare equal.
+        output.isolatedCPUs = nonEmpty(fs.attribute(Self.cpu + "/isolated")).map { list in
+            parseCPUList(list).map(formatCPUList) ?? list
+        }
 
         if output == Output() {
             throw ProbeAbsent(source: Self.cpu, reason: "no cpufreq, SMT, vulnerabilities, NUMA balancing, ASLR or THP settings")
