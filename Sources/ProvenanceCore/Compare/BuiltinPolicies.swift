@@ -33,7 +33,22 @@ extension Policy {
             Entry("gpu.nvidia.**", .ignore),
             Entry("gpu.amd.driverVersion", .equal), Entry("gpu.amd.cards[*].series", .equal),
             Entry("gpu.amd.cards", .equal), Entry("gpu.amd.cards[*]", .equal), Entry("gpu.amd.**", .ignore),
-            Entry("cuda.visibleDevices**", .equal, .warning), Entry("cuda.**", .equal),
+            Entry("cuda.visibleDevices**", .equal, .warning),
+            // The CUDA, cuDNN and NCCL a framework was built with and loads change results (cuda.**,
+            // below); where the venv lies does not.
+            Entry("cuda.frameworks[*].location", .ignore), Entry("cuda.frameworks[*].sources", .ignore),
+            Entry("cuda.frameworks[*].libraries[*].file", .ignore), Entry("cuda.pythonWheels[*].location", .ignore),
+            Entry("cuda.conflicts**", .equal, .warning),
+            Entry("cuda.**", .equal),
+            // Speed, not results: CPU frequency scaling, boost, SMT; the HPC stack's versions.
+            Entry("tuning.frequencyScaling[*].governor", .equal, .warning), Entry("tuning.frequencyScaling[*].driver", .equal, .warning),
+            Entry("tuning.boost", .equal, .warning), Entry("tuning.intelPState.noTurbo", .equal, .warning),
+            Entry("tuning.smtControl", .equal, .warning), Entry("tuning.**", .ignore),
+            Entry("software.stack.modules.loaded**", .equal, .warning), Entry("software.stack.easybuild[*].version", .equal, .warning),
+            Entry("software.stack.spack.lockSHA256", .equal, .warning), Entry("software.stack.**", .ignore),
+            Entry("mpi.implementations[*].version", .equal, .warning), Entry("mpi.ucx.version", .equal, .warning),
+            Entry("mpi.libfabric.version", .equal, .warning), Entry("mpi.**", .ignore),
+            Entry("rdma.adapters[*].firmware", .equal, .warning), Entry("rdma.**", .ignore),
             // Software.
             Entry("packages.**", .equal), Entry("python.**", .equal), Entry("libc.**", .equal),
             Entry("toolchains.**", .equal, .warning), Entry("container.image**", .equal),
