@@ -198,7 +198,7 @@ struct PythonCUDAStackTests {
         let machine = referenceVenv("venv-torch2.5.1-cu124-py310-linux", python: "python3.10")
         let data = try data(machine)
         let wheels = try #require(data["pythonWheels"]?.arrayValue)
-        #expect(wheels.map { $0["distribution"]?.stringValue ?? "" } ==
+        #expect(wheels.map { $0["name"]?.stringValue ?? "" } ==
                 ["nvidia-cublas-cu12", "nvidia-cuda-runtime-cu12", "nvidia-cudnn-cu12", "nvidia-nccl-cu12"])
         #expect(wheels.allSatisfy { $0["cudaMajor"]?.stringValue == "12" })
         let torch = try #require(data["frameworks"]?.arrayValue?.first { $0["name"]?.stringValue == "torch" })
@@ -208,19 +208,19 @@ struct PythonCUDAStackTests {
         #expect(torch["distribution"]?.stringValue == "torch")
         let pins = try #require(torch["pins"]?.arrayValue)
         #expect(pins.count == 12)
-        let cudnnPin = try #require(pins.first { $0["distribution"]?.stringValue == "nvidia-cudnn-cu12" })
+        let cudnnPin = try #require(pins.first { $0["name"]?.stringValue == "nvidia-cudnn-cu12" })
         #expect(cudnnPin["installed"]?.stringValue == "9.1.0.70" && cudnnPin["satisfied"] == JSONValue.bool(true))
         // The recorded venv kept 4 of the 12 pinned wheels: the other 8 are missing.
         let missing = (data["conflicts"]?.arrayValue ?? []).filter { $0["kind"]?.stringValue == "pin-missing" }
         #expect(missing.count == 8)
         let libraries = try #require(torch["libraries"]?.arrayValue)
-        let cudart = try #require(libraries.first { $0["library"]?.stringValue == "cudart" })
+        let cudart = try #require(libraries.first { $0["name"]?.stringValue == "cudart" })
         #expect(cudart["source"]?.stringValue == "wheel")
         #expect(cudart["distribution"]?.stringValue == "nvidia-cuda-runtime-cu12")
         #expect(cudart["version"]?.stringValue == "12.4.127")
-        let cudnn = try #require(libraries.first { $0["library"]?.stringValue == "cudnn" })
+        let cudnn = try #require(libraries.first { $0["name"]?.stringValue == "cudnn" })
         #expect(cudnn["version"]?.stringValue == "9.1.0.70" && cudnn["source"]?.stringValue == "wheel")
-        #expect(libraries.first { $0["library"]?.stringValue == "cufft" } == nil)
+        #expect(libraries.first { $0["name"]?.stringValue == "cufft" } == nil)
     }
 
     @Test("a cuDNN earlier on LD_LIBRARY_PATH is what torch loads, flagged against the wheel")
@@ -231,9 +231,9 @@ struct PythonCUDAStackTests {
         machine.link("/opt/cudnn/lib/libcudnn.so.9", to: "libcudnn.so.9.0.0")
         let data = try data(machine)
         let torch = try #require(data["frameworks"]?.arrayValue?.first { $0["name"]?.stringValue == "torch" })
-        let cudnn = try #require(torch["libraries"]?.arrayValue?.first { $0["library"]?.stringValue == "cudnn" })
+        let cudnn = try #require(torch["libraries"]?.arrayValue?.first { $0["name"]?.stringValue == "cudnn" })
         #expect(cudnn["source"]?.stringValue == "LD_LIBRARY_PATH")
-        #expect(cudnn["path"]?.stringValue == "/opt/cudnn/lib/libcudnn.so.9")
+        #expect(cudnn["file"]?.stringValue == "/opt/cudnn/lib/libcudnn.so.9")
         #expect(cudnn["version"]?.stringValue == "9.0.0")
         let conflict = try #require(data["conflicts"]?.arrayValue?.first { $0["kind"]?.stringValue == "library-path-shadows-wheel" })
         #expect(conflict["library"]?.stringValue == "cudnn")
@@ -247,19 +247,19 @@ struct PythonCUDAStackTests {
         let torch = try #require(data["frameworks"]?.arrayValue?.first { $0["name"]?.stringValue == "torch" })
         #expect(torch["version"]?.stringValue == "2.11.0+cu128")
         let pins = try #require(torch["pins"]?.arrayValue)
-        let toolkit = try #require(pins.first { $0["distribution"]?.stringValue == "cuda-toolkit" })
+        let toolkit = try #require(pins.first { $0["name"]?.stringValue == "cuda-toolkit" })
         #expect(toolkit["installed"]?.stringValue == "12.8.1" && toolkit["satisfied"] == JSONValue.bool(true))
-        #expect(pins.first { $0["distribution"]?.stringValue == "cuda-bindings" }?["satisfied"] == JSONValue.bool(true))
+        #expect(pins.first { $0["name"]?.stringValue == "cuda-bindings" }?["satisfied"] == JSONValue.bool(true))
         let conflicts = data["conflicts"]?.arrayValue ?? []
         let duplicate = try #require(conflicts.first { $0["kind"]?.stringValue == "duplicate-wheels" })
         #expect(duplicate["library"]?.stringValue == "cudnn")
         let libraries = try #require(torch["libraries"]?.arrayValue)
-        let cudnn = try #require(libraries.first { $0["library"]?.stringValue == "cudnn" })
+        let cudnn = try #require(libraries.first { $0["name"]?.stringValue == "cudnn" })
         #expect(cudnn["distribution"]?.stringValue == "nvidia-cudnn-cu12")
         // nvidia-cublas 13.1.0.3 provides libcublas.so.13; torch cu128 loads libcublas.so.12.
-        #expect(libraries.first { $0["library"]?.stringValue == "cublas" } == nil)
+        #expect(libraries.first { $0["name"]?.stringValue == "cublas" } == nil)
         let wheels = try #require(data["pythonWheels"]?.arrayValue)
-        #expect(wheels.first { $0["distribution"]?.stringValue == "nvidia-cublas" }?["cudaMajor"]?.stringValue == "13")
+        #expect(wheels.first { $0["name"]?.stringValue == "nvidia-cublas" }?["cudaMajor"]?.stringValue == "13")
     }
 
     @Test("tensorflow 2.15: CUDA 12.2 / cuDNN 8 build, the and-cuda pins not installed are not conflicts")
@@ -296,7 +296,7 @@ struct RealVenvCUDATests {
         #expect(section.status == .ok || section.status == .partial, "\(section.issues)")
         let data = try #require(section.data)
         let wheel = try #require(data["pythonWheels"]?.arrayValue?.first {
-            $0["distribution"]?.stringValue == "nvidia-cuda-runtime-cu12"
+            $0["name"]?.stringValue == "nvidia-cuda-runtime-cu12"
         })
         #expect(wheel["version"]?.stringValue == pipVersion)
         #expect(wheel["libraries"]?.arrayValue == [.string("cudart")])

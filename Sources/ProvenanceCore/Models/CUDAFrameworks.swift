@@ -5,7 +5,7 @@
 /// `nvidia-cudnn-cu12`, the suffix-less CUDA 13 `nvidia-cublas`, …).
 public struct CUDAWheel: Codable, Equatable, Sendable {
     /// The distribution name as its metadata states it (`nvidia-cuda-runtime-cu12`).
-    public var distribution: String
+    public var name: String
     /// Its version (`12.4.127`).
     public var version: String
     /// The library families it provides (`cudart`; `cublas` and `cublasLt`).
@@ -19,10 +19,10 @@ public struct CUDAWheel: Codable, Equatable, Sendable {
     /// nil when the wheel has no RECORD.
     public var files: [String]?
 
-    public init(distribution: String, version: String, libraries: [String], cudaMajor: String?, location: String,
+    public init(name: String, version: String, libraries: [String], cudaMajor: String?, location: String,
                 files: [String]? = nil)
     {
-        self.distribution = distribution
+        self.name = name
         self.version = version
         self.libraries = libraries
         self.cudaMajor = cudaMajor
@@ -34,7 +34,7 @@ public struct CUDAWheel: Codable, Equatable, Sendable {
 /// What a framework's metadata requires of one distribution, and what is installed.
 public struct FrameworkPin: Codable, Equatable, Sendable {
     /// The required distribution (`nvidia-cudnn-cu12`).
-    public var distribution: String
+    public var name: String
     /// The version specifier as written (`==9.1.0.70`, `<13,>=12.9.4`); nil when unpinned.
     public var specifier: String?
     /// Extras requested of it (`cuda-toolkit[cublas,cudart]`: `cublas`, `cudart`).
@@ -47,10 +47,10 @@ public struct FrameworkPin: Codable, Equatable, Sendable {
     /// the specifier could not be evaluated.
     public var satisfied: Bool?
 
-    public init(distribution: String, specifier: String?, extras: [String]? = nil, extra: String? = nil,
+    public init(name: String, specifier: String?, extras: [String]? = nil, extra: String? = nil,
                 installed: String? = nil, satisfied: Bool? = nil)
     {
-        self.distribution = distribution
+        self.name = name
         self.specifier = specifier
         self.extras = extras
         self.extra = extra
@@ -61,23 +61,24 @@ public struct FrameworkPin: Codable, Equatable, Sendable {
 
 /// One CUDA library a framework will load, and from where.
 public struct FrameworkLibrary: Codable, Equatable, Sendable {
-    /// The library family (`cudart`, `cudnn`, `nccl`, …).
-    public var library: String
+    /// The library family (`cudart`, `cudnn`, `nccl`, …): the element's identity in diffs.
+    public var name: String
     /// The version of what will be loaded (the wheel's version, or the file's).
     public var version: String?
     /// `wheel`, `LD_LIBRARY_PATH` or `ld.so.cache`.
     public var source: String
     /// The wheel (`nvidia-cudnn-cu12`) when `source` is `wheel`.
     public var distribution: String?
-    /// The file, when known (a wheel without RECORD names none).
-    public var path: String?
+    /// The file, when known (a wheel without RECORD names none). Not `path`: diffs would match
+    /// libraries by it, and it differs with the venv's location.
+    public var file: String?
 
-    public init(library: String, version: String?, source: String, distribution: String? = nil, path: String? = nil) {
-        self.library = library
+    public init(name: String, version: String?, source: String, distribution: String? = nil, file: String? = nil) {
+        self.name = name
         self.version = version
         self.source = source
         self.distribution = distribution
-        self.path = path
+        self.file = file
     }
 }
 

@@ -64,7 +64,7 @@ struct PythonCUDAStack {
             if major == nil, !Set(libraries).isDisjoint(with: Self.toolkitVersionedLibraries) {
                 major = item.version.split(separator: ".").first.map(String.init)
             }
-            var wheel = CUDAWheel(distribution: item.name, version: item.version, libraries: libraries,
+            var wheel = CUDAWheel(name: item.name, version: item.version, libraries: libraries,
                                   cudaMajor: major, location: item.site)
             if let distInfo = item.distInfo, let record = fs.read(distInfo + "/RECORD", reportingTo: report) {
                 wheel.files = parseRecordSharedLibraries(record).sorted()
@@ -78,7 +78,7 @@ struct PythonCUDAStack {
             stack.conflicts.append(CUDAConflict(
                 kind: "duplicate-wheels", library: library,
                 message: "\(wheels.count) wheels provide \(library): "
-                    + wheels.map { "\($0.distribution) \($0.version)" }.joined(separator: ", ")))
+                    + wheels.map { "\($0.name) \($0.version)" }.joined(separator: ", ")))
         }
 
         // Frameworks.
@@ -147,11 +147,11 @@ struct PythonCUDAStack {
         for requirement in parseRequiresDist(metadata) {
             let key = normalizeDistributionName(requirement.name)
             guard key.hasPrefix("nvidia-") || key == "cuda-toolkit" || key == "cuda-bindings" else { continue }
-            pins.append(FrameworkPin(distribution: requirement.name, specifier: requirement.specifier,
+            pins.append(FrameworkPin(name: requirement.name, specifier: requirement.specifier,
                                      extras: requirement.extras.isEmpty ? nil : requirement.extras,
                                      extra: requirement.extra))
         }
-        framework.pins = pins.isEmpty ? nil : pins.sorted { ($0.distribution, $0.extra ?? "") < ($1.distribution, $1.extra ?? "") }
+        framework.pins = pins.isEmpty ? nil : pins.sorted { ($0.name, $0.extra ?? "") < ($1.name, $1.extra ?? "") }
     }
 
     /// Fills the pins' installed versions, the libraries the framework will load, and the
@@ -163,11 +163,11 @@ struct PythonCUDAStack {
         var preferred: [String: String] = [:]  // family → pinned wheel
         var extrasInUse = Set<String>()
         for pin in framework.pins ?? [] where pin.extra != nil {
-            if installed[normalizeDistributionName(pin.distribution)] != nil { extrasInUse.insert(pin.extra!) }
+            if installed[normalizeDistributionName(pin.name)] != nil { extrasInUse.insert(pin.extra!) }
         }
         for index in (framework.pins ?? []).indices {
             var pin = framework.pins![index]
-            let key = normalizeDistributionName(pin.distribution)
+            let key = normalizeDistributionName(pin.name)
             if let item = installed[key] {
                 pin.installed = item.version
                 pin.satisfied = pin.specifier.map { pep440Satisfies(item.version, $0) } ?? true
@@ -185,12 +185,12 @@ struct PythonCUDAStack {
             if pin.installed == nil {
                 conflicts.append(CUDAConflict(
                     kind: "pin-missing", framework: framework.name,
-                    message: "\(framework.name) \(framework.version ?? "") requires \(pin.distribution)"
+                    message: "\(framework.name) \(framework.version ?? "") requires \(pin.name)"
                         + "\(pin.specifier ?? ""), which is not installed"))
             } else if pin.satisfied == false {
                 conflicts.append(CUDAConflict(
                     kind: "pin-not-satisfied", framework: framework.name,
-                    message: "\(framework.name) \(framework.version ?? "") requires \(pin.distribution)"
+                    message: "\(framework.name) \(framework.version ?? "") requires \(pin.name)"
                         + "\(pin.specifier ?? ""), installed: \(pin.installed!)"))
             }
         }
@@ -204,7 +204,7 @@ struct PythonCUDAStack {
         for family in Set(families).sorted() {
             // The wheel: the pinned one, else one built for the framework's CUDA major.
             let candidates = wheels.filter { $0.libraries.contains(family) }
-            let wheel = candidates.first { normalizeDistributionName($0.distribution) == preferred[family] }
+            let wheel = candidates.first { normalizeDistributionName($0.name) == preferred[family] }
                 ?? candidates.first { $0.cudaMajor == nil || $0.cudaMajor == frameworkMajor }
             let wheelSoname = wheel.flatMap { wheelSonameMajor($0, family) }
             // LD_LIBRARY_PATH first: the loaded file of the same family (and soname major, when known).
@@ -213,13 +213,13 @@ struct PythonCUDAStack {
                     && (wheelSoname == nil || $0.sonameVersion == wheelSoname)
             }
             if let fromPath {
-                libraries.append(FrameworkLibrary(library: family, version: fromPath.version, source: "LD_LIBRARY_PATH",
-                                                  path: fromPath.path))
+                libraries.append(FrameworkLibrary(name: family, version: fromPath.version, source: "LD_LIBRARY_PATH",
+                                                  file: fromPath.path))
                 if let wheel {
                     conflicts.append(CUDAConflict(
                         kind: "library-path-shadows-wheel", framework: framework.name, library: family,
                         message: "\(fromPath.path) (\(fromPath.version ?? "unknown version")) on LD_LIBRARY_PATH is "
-                            + "loaded before the wheel \(wheel.distribution) \(wheel.version) that \(framework.name) "
+                            + "loaded before the wheel \(wheel.name) \(wheel.version) that \(framework.name) "
                             + "was built with"))
                 }
             } else if let wheel {
@@ -227,14 +227,14 @@ struct PythonCUDAStack {
                     let name = path.split(separator: "/").last.map(String.init) ?? ""
                     return cudaLibraryFamily(soname: name) == family
                 }
-                libraries.append(FrameworkLibrary(library: family, version: wheel.version, source: "wheel",
-                                                  distribution: wheel.distribution,
-                                                  path: file.map { "\(wheel.location)/\($0)" }))
+                libraries.append(FrameworkLibrary(name: family, version: wheel.version, source: "wheel",
+                                                  distribution: wheel.name,
+                                                  file: file.map { "\(wheel.location)/\($0)" }))
             } else if let cached = runtimeLibraries.first(where: {
                 $0.library == family && $0.foundIn == "ld.so.cache" && $0.shadowed != true
             }) {
-                libraries.append(FrameworkLibrary(library: family, version: cached.version, source: "ld.so.cache",
-                                                  path: cached.path))
+                libraries.append(FrameworkLibrary(name: family, version: cached.version, source: "ld.so.cache",
+                                                  file: cached.path))
             }
         }
         framework.libraries = libraries.isEmpty ? nil : libraries
