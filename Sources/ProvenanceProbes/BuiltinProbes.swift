@@ -26,7 +26,7 @@ public enum BuiltinProbes {
 
     public static func all(_ configuration: ProbeConfiguration) -> [any Probe] {
         [
-            OSProbe(), CPUProbe(), CPUTuningProbe(), MemoryProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(), PCIProbe(cache: configuration.commandCache),
+            OSProbe(), CPUProbe(), MemoryProbe(), CPUTuningProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(), PCIProbe(cache: configuration.commandCache),
             ContainerProbe(), SchedulerProbe(), InfiniBandProbe(), MPIProbe(cache: configuration.commandCache),
             LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(), SoftwareStackProbe(),
             ToolchainsProbe(cache: configuration.commandCache),
