@@ -307,3 +307,21 @@ struct RealVenvCUDATests {
         #expect(!library.isEmpty && files.contains { library.hasSuffix("site-packages/" + $0) }, "\(files) vs \(library)")
     }
 }
+
+@Suite("nvidia-smi -q -x: application clocks (nvidia-smi-xml reference files, read in place)",
+       .enabled(if: ReferenceData.available, Comment(rawValue: ReferenceData.missing)))
+struct ApplicationClockTests {
+    @Test("set and default application clocks in MHz; N/A and 'deprecated' are unavailable, not problems", arguments: [
+        ("telegraf-a100-sxm4-v12.xml", Int64(1275), Int64(1593)), ("telegraf-a10g.xml", 1710, 6251),
+        ("telegraf-quadro-p400.xml", 1227, 2005), ("telegraf-tesla-t4.xml", 585, 5001),
+        ("telegraf-rtx-3080-v13.xml", nil, nil), ("telegraf-tesla_p4.xml", nil, nil), ("telegraf-gtx-1070-ti.xml", nil, nil),
+    ] as [(String, Int64?, Int64?)])
+    func clocks(file: String, graphics: Int64?, memory: Int64?) throws {
+        let log = try parseNVIDIASMIXML(try ReferenceData.read("nvidia-smi-xml/" + file))
+        let gpu = try #require(log.gpus.first)
+        #expect(gpu.applicationClocks?.graphicsMHz == graphics && gpu.applicationClocks?.memoryMHz == memory)
+        #expect(gpu.defaultApplicationClocks?.graphicsMHz == graphics && gpu.defaultApplicationClocks?.memoryMHz == memory)
+        #expect(!log.problems.contains { $0.contains("pplicationClocks") }, "\(log.problems)")
+        if graphics == nil, file != "telegraf-gtx-1070-ti.xml" { #expect(gpu.unavailable?["applicationClocks.graphics"] != nil) }
+    }
+}
