@@ -30,6 +30,7 @@ extension Policy {
             Entry("gpu.nvidia.cudaDriverVersion", .atLeast), Entry("gpu.nvidia.driverVersion", .equal),
             Entry("gpu.nvidia.gpus[*].productName", .equal), Entry("gpu.nvidia.gpus[*].migDevices**", .equal),
             Entry("gpu.nvidia.gpus", .equal), Entry("gpu.nvidia.gpus[*]", .equal),
+            Entry("gpu.nvidia.gpus[*].applicationClocks**", .equal, .warning),
             Entry("gpu.nvidia.**", .ignore),
             Entry("gpu.amd.driverVersion", .equal), Entry("gpu.amd.cards[*].series", .equal),
             Entry("gpu.amd.cards", .equal), Entry("gpu.amd.cards[*]", .equal), Entry("gpu.amd.**", .ignore),
