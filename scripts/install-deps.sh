@@ -17,10 +17,12 @@ if [[ "${1:-}" == "--test" ]]; then
     # slurm-wlm: a real four-node Slurm cluster on loopback for the prolog/srun/audit test;
     # git and diffutils: the git probe's tests build repositories and re-apply the stored patch;
     # rocm-smi: the real tool, which says "no AMD GPU" here (gpu.amd must be absent, not failed);
-    # strace: the attack suite kills a capture at a chosen rename (inject=rename:signal=SIGKILL).
+    # strace: the attack suite kills a capture at a chosen rename (inject=rename:signal=SIGKILL);
+    # python3-venv: throwaway venvs into which tests pip-install real wheels from the package index
+    # (nvidia-cuda-runtime-cu12, six, mlflow-skinny, wandb).
     packages+=(procps util-linux python3 python3-jsonschema pciutils gcc make
                podman runc fuse-overlayfs uidmap catatonit busybox-static
-               python3-pip openssl texlive-latex-base slurm-wlm rocm-smi git diffutils strace)
+               python3-pip python3-venv openssl texlive-latex-base slurm-wlm rocm-smi git diffutils strace)
 fi
 
 missing=()

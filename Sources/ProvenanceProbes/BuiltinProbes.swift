@@ -29,9 +29,10 @@ public enum BuiltinProbes {
 
     public static func all(_ configuration: ProbeConfiguration) -> [any Probe] {
         [
-            OSProbe(), CPUProbe(), MemoryProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(), PCIProbe(cache: configuration.commandCache),
-            ContainerProbe(), SchedulerProbe(),
+            OSProbe(), CPUProbe(), MemoryProbe(), CPUTuningProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(pythonInterpreter: configuration.pythonInterpreter), PCIProbe(cache: configuration.commandCache),
+            ContainerProbe(), SchedulerProbe(), InfiniBandProbe(), MPIProbe(cache: configuration.commandCache),
             LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(interpreter: configuration.pythonInterpreter),
+            SoftwareStackProbe(),
             ToolchainsProbe(cache: configuration.commandCache),
             EnvironmentProbe(extraPatterns: configuration.environmentPatterns),
             RunProbe(commandLine: configuration.commandLine, seeds: configuration.seeds,

@@ -74,7 +74,8 @@ public struct EnvironmentSummary: Sendable, Equatable {
         var accelerators: [Row] = []
         for id in acceleratorIDs {
             guard let value = data(id) else { continue }
-            accelerators += EnvironmentSummary.summaryRows(of: value, prefix: id)
+            // The frameworks, wheels and conflicts of cuda have their own group (stackGroups).
+            accelerators += EnvironmentSummary.summaryRows(of: value, prefix: id).filter { !EnvironmentSummary.stackRowLabels.contains($0.label) }
         }
         if !accelerators.isEmpty { groups.append(Group(title: "Accelerators", rows: accelerators)) }
 
@@ -119,6 +120,7 @@ public struct EnvironmentSummary: Sendable, Equatable {
             }
         }
         if !software.isEmpty { groups.append(Group(title: "Software", rows: software)) }
+        groups += EnvironmentSummary.stackGroups(data)
 
         // Code.
         if let git = data("git") {

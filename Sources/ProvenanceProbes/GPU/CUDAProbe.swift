@@ -22,10 +22,20 @@ import ProvenanceProbeKit
 /// Also reads `cudnn_version.h` (else `cudnn.h`) and `nccl.h` in `/usr/include` and
 /// `/usr/local/cuda/include`, `/opt/rocm/.info/version`, and `CUDA_VISIBLE_DEVICES`,
 /// `ROCR_VISIBLE_DEVICES` and `HIP_VISIBLE_DEVICES` from the captured process's environment.
+/// - `pythonWheels` and `frameworks`: the NVIDIA wheels (`nvidia-*-cu12`, …) in the job's Python
+///   and, per framework, the CUDA it was built against and which library it will load from
+///   where (a wheel, LD_LIBRARY_PATH, ld.so.cache); `conflicts` flags what breaks that
+///   (`PythonCUDAStack`).
+///
 /// Runs `nvcc --version` (else `/usr/local/cuda/bin/nvcc --version`) only when neither
 /// version.json nor cuda.h gives the toolkit version. `absent` when none of these exist.
 public struct CUDAProbe: Probe {
-    public init() {}
+    /// The Python the job starts (`JobInterpreter`), whose frameworks and wheels are described.
+    public var pythonInterpreter: String?
+
+    public init(pythonInterpreter: String? = nil) {
+        self.pythonInterpreter = pythonInterpreter
+    }
 
     /// The library families reported, by name (`cudart` for `libcudart.so.*`).
     public static let libraryFamilies: Set<String> = [
@@ -40,13 +50,15 @@ public struct CUDAProbe: Probe {
 
     public var descriptor: ProbeDescriptor {
         ProbeDescriptor(
-            id: "cuda", version: "1.0.0",
+            id: "cuda", version: "1.1.0",
             summary: "CUDA toolkit version, CUDA libraries the dynamic linker loads, cuDNN/NCCL header versions, "
-                + "ROCm version, *_VISIBLE_DEVICES",
+                + "ROCm version, *_VISIBLE_DEVICES, NVIDIA wheels and the CUDA Python frameworks load",
             reads: ["/usr/local/cuda/version.json", "/usr/local/cuda/include/cuda.h", "/usr/include/cuda.h",
                     "/etc/ld.so.cache", "$LD_LIBRARY_PATH/lib*.so.*",
                     "/usr/include/{cudnn_version.h,cudnn.h,nccl.h}",
                     "/usr/local/cuda/include/{cudnn_version.h,cudnn.h,nccl.h}", "/opt/rocm/.info/version",
+                    "SITE/torch/version.py", "SITE/tensorflow/python/platform/build_info.py",
+                    "SITE/{jax,jaxlib}/version.py", "SITE/*.dist-info/{METADATA,RECORD}",
                     "environment: CUDA_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES, HIP_VISIBLE_DEVICES, LD_LIBRARY_PATH"],
             runs: ["nvcc --version (only without version.json and cuda.h)"])
     }
@@ -62,6 +74,13 @@ public struct CUDAProbe: Probe {
         public var rocm: ROCm?
         /// `CUDA_VISIBLE_DEVICES`, `ROCR_VISIBLE_DEVICES`, `HIP_VISIBLE_DEVICES`, when set.
         public var visibleDevices: [String: VisibleDevices]?
+        /// NVIDIA library wheels in the job's Python (`nvidia-cuda-runtime-cu12`), sorted by name.
+        public var pythonWheels: [CUDAWheel]?
+        /// torch, tensorflow, jax, jaxlib, jax CUDA plugins: the CUDA they were built against,
+        /// their pins and the CUDA libraries each will load and from where; sorted by name.
+        public var frameworks: [MLFramework]?
+        /// Wheel cuDNN shadowed by LD_LIBRARY_PATH, pins not satisfied, duplicate wheels, …
+        public var conflicts: [CUDAConflict]?
     }
 
     public struct Toolkit: Encodable, Equatable {
@@ -138,9 +157,16 @@ public struct CUDAProbe: Probe {
         }
         output.visibleDevices = visible.isEmpty ? nil : visible
 
+        let stack = PythonCUDAStack.read(context, runtimeLibraries: libraries, python: PythonProbe(interpreter: pythonInterpreter),
+                                         report)
+        output.pythonWheels = stack.wheels.isEmpty ? nil : stack.wheels
+        output.frameworks = stack.frameworks.isEmpty ? nil : stack.frameworks
+        output.conflicts = stack.conflicts.isEmpty ? nil : stack.conflicts
+
         if output == Output() && report.issues.isEmpty {
             throw ProbeAbsent(source: "/usr/local/cuda",
-                              reason: "no CUDA toolkit, CUDA libraries, cuDNN/NCCL headers, ROCm or *_VISIBLE_DEVICES")
+                              reason: "no CUDA toolkit, CUDA libraries, cuDNN/NCCL headers, ROCm, NVIDIA wheels, "
+                                  + "CUDA frameworks or *_VISIBLE_DEVICES")
         }
         return output
     }

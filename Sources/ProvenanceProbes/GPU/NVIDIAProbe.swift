@@ -33,7 +33,7 @@ public struct NVIDIAProbe: Probe {
 
     public var descriptor: ProbeDescriptor {
         ProbeDescriptor(
-            id: "gpu.nvidia", version: "1.0.0",
+            id: "gpu.nvidia", version: "1.1.0",
             summary: "NVIDIA driver and CUDA driver version; per GPU model, UUID, PCI address, serial, VBIOS, "
                 + "memory, ECC/MIG/persistence modes, power limit, MIG devices, virtualisation",
             reads: ["/proc/driver/nvidia/version (fallback)", "/proc/driver/nvidia/gpus/*/information (fallback)"],

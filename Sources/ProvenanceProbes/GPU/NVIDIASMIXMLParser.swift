@@ -461,6 +461,10 @@ public struct NVIDIAGPU: Encodable, Sendable, Equatable {
     public var minPowerLimitMilliwatts: Int64?
     public var maxPowerLimitMilliwatts: Int64?
     public var migMode: ModePair?
+    /// `<applications_clocks>`: the clocks set for applications (`nvidia-smi -ac`), configuration
+    /// rather than state; and `<default_applications_clocks>`, the board's defaults.
+    public var applicationClocks: ClockPair?
+    public var defaultApplicationClocks: ClockPair?
     /// Every MIG device, sorted by GPU instance and compute instance; present when MIG is on.
     public var migDevices: [NVIDIAMIGDevice]?
     /// `<gpu_virtualization_mode>/<virtualization_mode>`: `None`, `Pass-Through`, `VGPU` (a vGPU
@@ -474,6 +478,16 @@ public struct NVIDIAGPU: Encodable, Sendable, Equatable {
     public var unavailable: [String: String]?
 
     public init() {}
+}
+
+/// A graphics and memory clock pair, in MHz.
+public struct ClockPair: Encodable, Sendable, Equatable {
+    public var graphicsMHz: Int64?
+    public var memoryMHz: Int64?
+    public init(graphicsMHz: Int64? = nil, memoryMHz: Int64? = nil) {
+        self.graphicsMHz = graphicsMHz
+        self.memoryMHz = memoryMHz
+    }
 }
 
 /// A current / pending pair (ECC and MIG modes change at the next reset).
@@ -639,6 +653,15 @@ func parseNVIDIASMIGPU(_ element: XMLElementNode)
         Reader.first(newPower?.child("min_power_limit"), oldPower?.child("min_power_limit")), "minPowerLimitMilliwatts")
     gpu.maxPowerLimitMilliwatts = reader.milliwatts(
         Reader.first(newPower?.child("max_power_limit"), oldPower?.child("max_power_limit")), "maxPowerLimitMilliwatts")
+
+    for (name, field) in [("applications_clocks", "applicationClocks"), ("default_applications_clocks", "defaultApplicationClocks")] {
+        guard let clocks = element.child(name) else { continue }
+        let pair = ClockPair(
+            graphicsMHz: reader.converted(clocks.child("graphics_clock"), field + ".graphics") { parseNVIDIASMIInteger($0, unit: "MHz") },
+            memoryMHz: reader.converted(clocks.child("mem_clock"), field + ".memory") { parseNVIDIASMIInteger($0, unit: "MHz") })
+        guard pair != ClockPair() else { continue }
+        if name == "applications_clocks" { gpu.applicationClocks = pair } else { gpu.defaultApplicationClocks = pair }
+    }
 
     if let mig = element.child("mig_mode") {
         let pair = ModePair(current: reader.text(mig.child("current_mig"), "migMode.current"),
