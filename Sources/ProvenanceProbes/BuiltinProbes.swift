@@ -16,6 +16,9 @@ public struct ProbeConfiguration: Sendable {
     public var diffMaxBytes = GitProbe.defaultDiffMaxBytes
     /// Where the git probe leaves its patches for the command line to write.
     public var attachments: AttachmentStore?
+    /// What the capture writes (manifest, patches, sidecars, sums, run directory): paths the git
+    /// probe leaves out of the recorded state.
+    public var excludedPaths: [String] = []
 
     public init() {}
 }
@@ -34,7 +37,7 @@ public enum BuiltinProbes {
             RunProbe(commandLine: configuration.commandLine, seeds: configuration.seeds,
                      parameters: configuration.parameters),
             GitProbe(repositories: configuration.repositories, diffMaxBytes: configuration.diffMaxBytes,
-                     patches: configuration.attachments),
+                     patches: configuration.attachments, excluding: configuration.excludedPaths),
             // Configured by `capture --dataset` (the command swaps in a configured one).
             DatasetsProbe(),
         ]

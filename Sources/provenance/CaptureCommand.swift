@@ -23,7 +23,8 @@ struct CaptureCommand: ParsableCommand {
             changes is written beside the manifest (env.json: env.diff.patch; several \
             repositories: env.diff.1.patch, env.diff.2.patch, ... in path order), or inline with \
             --inline-diff or -o -. Re-apply it on a clean checkout of the recorded commit with \
-            `git apply --binary env.diff.patch`.
+            `git apply --binary env.diff.patch`. What the capture writes (the manifest, its patches \
+            and sidecars, the --sums file) is never part of the git state it records.
             """)
 
     @Option(name: [.short, .customLong("output")], help: "Where to write the manifest ('-' for standard output).")
@@ -57,7 +58,7 @@ struct CaptureCommand: ParsableCommand {
     @Flag(help: "Put the git patch inside the manifest instead of a file beside it.")
     var inlineDiff = false
 
-    @Option(help: ArgumentHelp("Largest git patch kept, in bytes (4 MiB); beyond it only the changed files and their blob ids.",
+    @Option(help: ArgumentHelp("Largest git patch kept, in bytes (4 MiB): untracked files are left out first (listed with size and sha256, as untracked files over 1 MiB always are); when the tracked changes alone pass it, only the changed files and their blob ids.",
                                valueName: "BYTES"))
     var diffMaxBytes = GitProbe.defaultDiffMaxBytes
 
@@ -110,6 +111,8 @@ struct CaptureCommand: ParsableCommand {
         configuration.repositories = repositories
         configuration.diffMaxBytes = diffMaxBytes
         configuration.attachments = attachments
+        configuration.excludedPaths = isStreamOutput(output) ? [] : companionPaths(of: output)
+        if let sums, sums != "-" { configuration.excludedPaths.append(sums) }
         if root == nil && !noCache { configuration.commandCache = CommandCache(environment: processEnvironment()) }
         let available = try allProbes(configuration, extraDirectories: probeDirectories)
         let known = available.map(\.descriptor.id)

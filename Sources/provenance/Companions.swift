@@ -18,6 +18,27 @@ func companionLocation(of output: String) -> (directory: String, stem: String) {
     return (directory, stem)
 }
 
+/// The manifest `output` and the files written beside it, those there already included: its
+/// patches (`NAME.diff.patch`, `NAME.diff.N.patch`) and dataset sidecars
+/// (`NAME.datasets.*.sha256`). What the git probe must leave out of the state it records.
+func companionPaths(of output: String) -> [String] {
+    let (directory, stem) = companionLocation(of: output)
+    let prefix = directory == "/" ? "/" : directory + "/"
+    var paths = [output, prefix + stem + ".diff.patch"]
+    guard let stream = opendir(directory) else { return paths }
+    defer { closedir(stream) }
+    while let entry = readdir(stream) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard name.hasPrefix(stem + "."), name != stem + ".diff.patch" else { continue }
+        let rest = name.dropFirst(stem.count + 1)
+        let numberedPatch = rest.hasPrefix("diff.") && rest.hasSuffix(".patch")
+            && rest.dropFirst(5).dropLast(6).allSatisfy(\.isNumber) && rest.count > 11
+        let sidecar = rest.hasPrefix("datasets.") && rest.hasSuffix(".sha256")
+        if numberedPatch || sidecar { paths.append(prefix + name) }
+    }
+    return paths
+}
+
 /// Whether the manifest goes to a stream rather than a file: standard output (`-`), or an
 /// existing device, FIFO or socket (`-o /dev/null`, `-o /dev/stdout`), which has no directory
 /// to put companion files in.

@@ -83,6 +83,8 @@ struct RunCommand: ParsableCommand {
         configuration.commandCache = CommandCache(environment: processEnvironment())
         let attachments = AttachmentStore()
         configuration.attachments = attachments
+        // The run directories (runs/, --out) are never part of the recorded git state.
+        configuration.excludedPaths = ["runs"] + (out.map { [$0] } ?? [])
         var capture = Capture(probes: BuiltinProbes.all(configuration), enabled: nil, timeout: timeout,
                               toolVersion: ProvenanceVersion.current)
         capture.grace = min(0.5, timeout / 2)

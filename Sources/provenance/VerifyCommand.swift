@@ -3,6 +3,10 @@ import ProvenanceCore
 import ProvenanceProbeKit
 import ProvenanceProbes
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
@@ -63,6 +67,18 @@ struct VerifyCommand: ParsableCommand {
         var configuration = ProbeConfiguration()
         // The repositories the manifest recorded, wherever verify runs from.
         configuration.repositories = GitProbe.repositoryPaths(in: sections["git"])
+        // The manifest being verified and its companions were not part of the recorded git state
+        // (capture excludes what it writes), nor, for a run's env.json, its run directory and runs/.
+        if manifest != "-" {
+            configuration.excludedPaths = companionPaths(of: manifest)
+            let directory = companionLocation(of: manifest).directory
+            if access(directory + "/run.json", F_OK) == 0 {
+                // run excluded its run directory and the runs/ of where it started: the
+                // directory above this one (runs/ itself for a default run directory).
+                let parent = companionLocation(of: directory).directory
+                configuration.excludedPaths += [directory, parent == "runs" || parent.hasSuffix("/runs") ? parent : parent + "/runs"]
+            }
+        }
         // The same environment allow-list as the recorded capture.
         configuration.environmentPatterns = sections["environment"]?["data"]?["extraPatterns"]?.arrayValue?
             .compactMap(\.stringValue) ?? []
