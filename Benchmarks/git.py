@@ -88,6 +88,9 @@ def row(name, ours, reference, label):
 def git_cli(repository, scratch):
     """The git CLI doing what the git probe does: one process after the other."""
     index = os.path.join(scratch, "index")
+    # The repository's index (in a linked worktree .git is a file naming the git directory).
+    source = os.path.join(repository, subprocess.run(["git", "rev-parse", "--git-path", "index"], cwd=repository,
+                                                     check=True, stdout=subprocess.PIPE, text=True).stdout.strip())
 
     def run():
         def git(*arguments, env=None):
@@ -97,7 +100,7 @@ def git_cli(repository, scratch):
         git("status", "--porcelain=v2", "-uall")
         git("describe", "--tags", "--dirty")
         # The patch with untracked files: intent-to-add them on a copy of the index.
-        shutil.copyfile(os.path.join(repository, ".git/index"), index)
+        shutil.copyfile(source, index)
         environment = dict(os.environ, GIT_INDEX_FILE=index)
         git("add", "-N", "--all", env=environment)
         return git("diff", "HEAD", "--binary", "--full-index", "--no-renames", env=environment)
