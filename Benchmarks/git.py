@@ -30,7 +30,6 @@ Builds the release binary (static Swift runtime, as scripts/install.sh does, scr
 """
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import statistics
@@ -38,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SDISTS = ["requests==2.32.3", "Django==5.1.4"]
@@ -152,18 +150,9 @@ def make_dirty(path, modified, untracked):
 
 def sdist_repositories(scratch):
     downloads = os.path.join(scratch, "sdists")
-    os.makedirs(downloads)
-    # The sdist of each pinned release, as the package index lists it (pip download would build
-    # its metadata, which needs the package's build back end).
-    for requirement in SDISTS:
-        name, version = requirement.split("==")
-        with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/{version}/json", timeout=60) as response:
-            release = json.load(response)
-        sdist = next(u for u in release["urls"] if u["packagetype"] == "sdist")
-        target = os.path.join(downloads, sdist["filename"])
-        urllib.request.urlretrieve(sdist["url"], target)
-        if hashlib.sha256(open(target, "rb").read()).hexdigest() != sdist["digests"]["sha256"]:
-            raise SystemExit(f"{sdist['filename']}: sha256 differs from the package index's")
+    names = ",".join(requirement.split("==")[0] for requirement in SDISTS)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", names,
+                    "-d", downloads, *SDISTS], check=True)
     repositories = []
     for archive in sorted(os.listdir(downloads)):
         target = os.path.join(scratch, "src-" + archive.split("-")[0].lower())
