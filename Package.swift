@@ -46,7 +46,10 @@ let package = Package(
                 "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            // libgit2's start-up skips the CA bundle parse (Sources/CLibGit2Loader/loader.c): the
+            // executable exports the function libgit2 calls for it.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic-symbol=mbedtls_x509_crt_parse_file"])]
         ),
         // Test helpers: where Fixtures/ is, expected-fact tables, running the built binary.
         .target(name: "ProvenanceTestSupport", dependencies: ["ProvenanceCore", "ProvenanceProbeKit"],

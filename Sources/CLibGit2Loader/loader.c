@@ -34,8 +34,11 @@
     F(const git_diff_delta *, git_diff_get_delta, (const git_diff *diff, size_t idx), (diff, idx)) \
     F(size_t, git_diff_num_deltas, (const git_diff *diff), (diff)) \
     F(int, git_diff_options_init, (git_diff_options *opts, unsigned int version), (opts, version)) \
-    F(int, git_diff_print, (git_diff *diff, git_diff_format_t format, git_diff_line_cb print_cb, void *payload), (diff, format, print_cb, payload)) \
     F(const git_error *, git_error_last, (void), ()) \
+    F(int, git_ignore_add_rule, (git_repository *repo, const char *rules), (repo, rules)) \
+    F(int, git_patch_from_diff, (git_patch **out, git_diff *diff, size_t idx), (out, diff, idx)) \
+    V(git_patch_free, (git_patch *patch), (patch)) \
+    F(int, git_patch_print, (git_patch *patch, git_diff_line_cb print_cb, void *payload), (patch, print_cb, payload)) \
     F(int, git_graph_ahead_behind, (size_t *ahead, size_t *behind, git_repository *repo, const git_oid *local, const git_oid *upstream), (ahead, behind, repo, local, upstream)) \
     F(int, git_libgit2_init, (void), ()) \
     V(git_object_free, (git_object *object), (object)) \
@@ -89,6 +92,32 @@
     void name params { pointer_##name args; }
 PROVENANCE_GIT_FUNCTIONS(DEFINE_F, DEFINE_V)
 
+// libgit2's start-up without its CA bundle.
+//
+// Debian's libgit2 is built with mbedTLS, and git_libgit2_init parses the whole system CA bundle
+// (/etc/ssl/certs/ca-certificates.crt: about 140 certificates, 210 KB of PEM, base64-decoded and
+// parsed by mbedtls_x509_crt_parse_file) for HTTPS transports: measured 2.5 ms of CPU of its 5.3
+// ms here, more than the rest of the git probe on a small repository. provenance never talks to a
+// remote through libgit2 (it only reads repositories), and no option or environment variable of
+// libgit2 1.5 turns this off (GIT_OPT_SET_SSL_CERT_LOCATIONS only works after the init, and mbedTLS
+// reads no SSL_CERT_FILE). So the executable exports this function (Package.swift:
+// --export-dynamic-symbol), which the dynamic linker binds libgit2's call to before mbedTLS's
+// own: while provenance_git_load runs git_libgit2_init it loads nothing and succeeds (an empty CA
+// chain: any HTTPS connection would fail verification, never succeed unverified); at any other
+// time it calls mbedTLS's. Where the symbol is not exported (the test bundles) or libgit2 uses
+// OpenSSL, nothing changes.
+struct mbedtls_x509_crt;
+static int skipping_certificates;
+static void *loaded_library;
+
+__attribute__((visibility("default")))
+int mbedtls_x509_crt_parse_file(struct mbedtls_x509_crt *chain, const char *path) {
+    if (skipping_certificates) return 0;
+    static int (*real)(struct mbedtls_x509_crt *, const char *);
+    if (real == NULL && loaded_library != NULL) *(void **)&real = dlsym(loaded_library, "mbedtls_x509_crt_parse_file");
+    return real != NULL ? real(chain, path) : -0x3E00;  // MBEDTLS_ERR_X509_FILE_IO_ERROR
+}
+
 // git_libgit2_opts is variadic: no stub, only its pointer, for the wrappers of CLibGit2/shim.h.
 typedef int (*opts_function)(int, ...);
 static opts_function pointer_git_libgit2_opts;
@@ -111,5 +140,13 @@ int provenance_git_load(char *error, size_t size) {
 #define RESOLVE_V(name, params, args) RESOLVE(name)
     PROVENANCE_GIT_FUNCTIONS(RESOLVE_F, RESOLVE_V)
     RESOLVE(git_libgit2_opts)
+    loaded_library = library;
     return 0;
+}
+
+int provenance_git_init(void) {
+    skipping_certificates = 1;
+    int code = git_libgit2_init();
+    skipping_certificates = 0;
+    return code;
 }

@@ -37,7 +37,8 @@ public enum BuiltinProbes {
             EnvironmentProbe(extraPatterns: configuration.environmentPatterns),
             RunProbe(commandLine: configuration.commandLine, seeds: configuration.seeds,
                      parameters: configuration.parameters),
-            GitProbe(repositories: configuration.repositories, diffMaxBytes: configuration.diffMaxBytes),
+            GitProbe(repositories: configuration.repositories, diffMaxBytes: configuration.diffMaxBytes,
+                     excluding: configuration.excludedPaths),
             // Configured by `capture --dataset` (the command swaps in a configured one).
             DatasetsProbe(),
         ]

@@ -69,6 +69,11 @@ struct VerifyCommand: ParsableCommand {
         var request = try options.request(output: manifest)
         request.selection = .sections(wanted)
         request.alsoWrites = ["runs"]
+        // A run directory (run.json beside the manifest) was written by `run` whole.
+        let directory = companionLocation(of: manifest).directory
+        if RootedFileSystem().exists(DatasetSpec.absolutePath(directory, workingDirectory: currentDirectory()) + "/run.json") {
+            request.alsoWrites.append(directory)
+        }
         if options.repositories.isEmpty { request.repositories = GitProbe.repositoryPaths(in: sections["git"]) }
         // Datasets are hashed again at their recorded paths, listing files where the recorded
         // manifest did (live only: under --root the recorded section is kept, not compared).

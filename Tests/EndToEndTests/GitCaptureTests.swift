@@ -281,4 +281,112 @@ struct GitCaptureTests {
         #expect(Manifest.sha256(patch) == digest)
         #expect(try RootedFileSystem().list(out) == [patchName, "env.json", "run.json", "wandb-config.yaml"])
     }
+
+    /// A freshly committed repository, for the tests of what the capture writes into it.
+    private func committedRepository() throws -> String {
+        let directory = GitFixture.directory()
+        let setup = GitFixture.run("""
+            set -e
+            git init -q -b main . && printf 'print(1)\\n' > train.py && git add -A && git commit -q -m first && git tag v1
+            """, in: directory)
+        try #require(setup.status == 0, "\(setup.output)")
+        return directory
+    }
+
+    /// The capture's own outputs (manifest, patches, run directories) are never part of the git
+    /// state it records: verify right after a capture passes, and captures in a row agree.
+    @Test("in a fresh repository, capture && verify exits 0; five captures in a row give one fingerprint")
+    func ownOutputsAreExcluded() throws {
+        let directory = try committedRepository()
+        let exe = Project.executable
+        let verified = GitFixture.run("'\(exe)' capture -q && '\(exe)' verify env.json", in: directory)
+        #expect(verified.status == 0, "\(verified.output)")
+
+        // Default output, -o into a subdirectory of the repository, and run with its run directory.
+        func fingerprints(_ script: String, _ manifest: String) throws -> Set<String> {
+            var seen = Set<String>()
+            for _ in 0..<5 {
+                let result = GitFixture.run(script, in: directory)
+                try #require(result.status == 0, "\(result.output)")
+                seen.insert(try readJSON(directory + "/" + manifest)["fingerprint"]?.stringValue ?? "")
+            }
+            return seen
+        }
+        #expect(try fingerprints("'\(exe)' capture -q", "env.json").count == 1)
+        // A dirty tracked file: the patch stays the same size capture after capture.
+        _ = GitFixture.run("rm env.json && printf 'print(2)\\n' >> train.py", in: directory)
+        #expect(try fingerprints("'\(exe)' capture -q -o out/e.json", "out/e.json").count == 1)
+        let manifest = try readJSON(directory + "/out/e.json")
+        let repository = manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first
+        #expect(repository?["status"]?["untracked"]?["count"] == 0, "\(repository ?? nil)")
+        #expect(repository?["status"]?["unstaged"]?["paths"] == ["train.py"])
+        #expect(repository?["describe"] == "v1-dirty")
+        let patch = try #require(try RootedFileSystem().read(directory + "/out/e.diff.patch"))
+        #expect(patch == GitFixture.run("git diff HEAD --binary --full-index --no-renames", in: directory).output)
+
+        // run: five in a row into runs/, one fingerprint; then --out inside the repository, which
+        // sees neither its own directory nor runs/.
+        _ = GitFixture.run("rm -rf out && git checkout -q train.py", in: directory)
+        for _ in 0..<5 {
+            // One run directory per second (runs/<UTC time>-<fingerprint>).
+            let result = GitFixture.run("sleep 1.1 && '\(exe)' run -- true", in: directory)
+            try #require(result.status == 0, "\(result.output)")
+        }
+        let listed = try #require(try RootedFileSystem().list(directory + "/runs"))
+        #expect(listed.count == 5, "\(listed)")
+        let runs = Set(try listed.map { try readJSON(directory + "/runs/\($0)/run.json")["fingerprint"]?.stringValue ?? "" })
+        #expect(runs.count == 1, "\(listed)")
+        // verify of a run's env.json, from the repository: its run directory and runs/ excluded.
+        let verifyRun = GitFixture.run("'\(exe)' verify runs/\(listed[0])/env.json", in: directory)
+        #expect(verifyRun.status == 0, "\(verifyRun.output)")
+        let result = GitFixture.run("'\(exe)' run --out job -- true && '\(exe)' verify job/env.json", in: directory)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(try readJSON(directory + "/job/run.json")["fingerprint"] == .string(runs.first ?? ""))
+    }
+
+    /// A checkpoint left untracked beside a one-line change: the change is kept, the checkpoint is
+    /// listed with its size and sha256 instead of its bytes.
+    @Test("a tracked one-line change and a 5 MB untracked file: the patch restores the change, the file is listed by sha256")
+    func largeUntrackedFileIsListed() throws {
+        let directory = try committedRepository()
+        let setup = GitFixture.run("""
+            set -e
+            printf 'print(2)\\n' >> train.py
+            head -c 5000000 /dev/urandom > model.ckpt
+            printf 'small\\n' > notes.txt
+            """, in: directory)
+        try #require(setup.status == 0, "\(setup.output)")
+        let output = GitFixture.directory("out")
+        let result = provenance(["capture", "-q", "--only", "git", "--repo", directory, "-o", output + "/env.json"])
+        #expect(result.outcome == .exited(0), "\(result.stderrText)")
+        let manifest = try readJSON(output + "/env.json")
+        let diff = manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first?["diff"]
+        let omitted = try #require(diff?["untrackedOmitted"]?.arrayValue)
+        #expect(omitted.count == 1)
+        #expect(omitted.first?["path"] == "model.ckpt")
+        #expect(omitted.first?["sizeBytes"] == 5_000_000)
+        let sum = GitFixture.run("sha256sum model.ckpt", in: directory).output.split(separator: " ").first.map(String.init)
+        #expect(omitted.first?["sha256"]?.stringValue == "sha256:" + (sum ?? "?"))
+        #expect(diff?["untrackedOmittedTruncated"] == false)
+
+        let clone = directory + "-clone"
+        let applied = GitFixture.run("""
+            git clone -q '\(directory)' '\(clone)' && cd '\(clone)' && git apply --binary '\(output)/env.diff.patch'
+            """, in: output)
+        #expect(applied.status == 0, "\(applied.output)")
+        #expect(GitFixture.run("cmp train.py '\(clone)/train.py' && cmp notes.txt '\(clone)/notes.txt'", in: directory).status == 0)
+        #expect(!RootedFileSystem().exists(clone + "/model.ckpt"))
+        let validation = validateWithSchema([output + "/env.json"])
+        #expect(validation.ok, "\(validation.output)")
+
+        // With the small untracked file the patch passes --diff-max-bytes: the tracked change is
+        // still kept, every untracked file listed.
+        let tracked = GitFixture.run("git diff HEAD --binary --full-index --no-renames | wc -c", in: directory).output.trimmed
+        let limit = (Int(tracked) ?? 0) + 10
+        #expect(provenance(["capture", "-q", "--only", "git", "--repo", directory, "--diff-max-bytes", "\(limit)",
+                            "-o", output + "/small.json"]).outcome == .exited(0))
+        let small = try readJSON(output + "/small.json")["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first?["diff"]
+        #expect(small?["sizeBytes"]?.intValue == Int64(tracked))
+        #expect(small?["untrackedOmitted"]?.arrayValue?.compactMap { $0["path"]?.stringValue } == ["model.ckpt", "notes.txt"])
+    }
 }

@@ -10,13 +10,14 @@ import Glibc
 
 /// Runs the git probe in this process on the live machine, as `capture` would.
 func collectGit(_ repositories: [String] = [], workingDirectory: String? = nil, diffMaxBytes: Int = GitProbe.defaultDiffMaxBytes,
-                report: ProbeReport = ProbeReport()) -> Section
+                report: ProbeReport = ProbeReport(), excluding: [String] = []) -> Section
 {
     let environment = processEnvironment()
     let context = ProbeContext(fs: RootedFileSystem(), commands: LiveCommandRunner(environment: environment),
                                clock: SystemClock(), environment: environment, process: ProcessIdentity(workingDirectory: workingDirectory),
                                commandTimeout: 5, deadline: monotonicSeconds() + 60)
-    return Capture.collect(GitProbe(repositories: repositories, diffMaxBytes: diffMaxBytes, ), context, report)
+    return Capture.collect(GitProbe(repositories: repositories, diffMaxBytes: diffMaxBytes,
+                                            excluding: excluding), context, report)
 }
 
 /// The section's only repository.
@@ -230,7 +231,6 @@ struct GitProbeTests {
         try #require(GitFixture.dirtyRepository(at: directory).status == 0)
         let report = ProbeReport()
         let section = collectGit([directory], diffMaxBytes: 100, report: report)
-        #expect(report.artifacts.isEmpty)
         #expect(section.status == .ok)
         let diff = try #require(onlyRepository(section)?["diff"])
         #expect(diff["sha256"] == nil)
@@ -255,6 +255,39 @@ struct GitProbeTests {
                         "\(path)")
             }
         }
+    }
+
+    /// Excluded paths are out of every part of the record: untracked, tracked and changed, inside
+    /// an excluded directory, with characters that mean something in ignore rules.
+    @Test("excluded paths: not untracked, not changed, not in the patch, not making describe dirty")
+    func excludedPaths() throws {
+        let directory = GitFixture.directory()
+        let setup = GitFixture.run("""
+            set -e
+            git init -q -b main . && printf 'code\\n' > code.py && printf 'old\\n' > 'tracked [1].json'
+            git add -A && git commit -q -m first && git tag v1
+            printf 'new\\n' > 'tracked [1].json'
+            printf '{}\\n' > 'env *.json' && printf 'p\\n' > 'env *.diff.patch' && printf 'x\\n' > '#env.json'
+            mkdir -p runs/a && printf 'r\\n' > runs/a/run.json && printf 'keep\\n' > kept.txt
+            """, in: directory)
+        try #require(setup.status == 0, "\(setup.output)")
+        let excluded = ["tracked [1].json", "env *.json", "env *.diff.patch", "#env.json", "runs", "not-there/e.json"]
+            .map { directory + "/" + $0 }
+        let report = ProbeReport()
+        let section = collectGit([directory], report: report, excluding: excluded)
+        let repository = try #require(onlyRepository(section), "\(section.issues)")
+        #expect(repository["status"]?["untracked"]?["paths"] == ["kept.txt"])
+        #expect(count(repository, "unstaged") == 0)
+        #expect(count(repository, "staged") == 0)
+        #expect(repository["describe"] == "v1")
+        let digest = try #require(repository["diff"]?["sha256"]?.stringValue)
+        let patch = String(decoding: try #require(report.artifacts[digest]), as: UTF8.self)
+        #expect(patch == GitFixture.run("git add -N kept.txt && git diff HEAD --binary --full-index --no-renames -- kept.txt && git reset -q",
+                                        in: directory).output)
+        // Without exclusions the same repository shows them all.
+        let plain = try #require(onlyRepository(collectGit([directory])))
+        #expect(count(plain, "untracked") == 5)
+        #expect(plain["describe"] == "v1-dirty")
     }
 
     @Test("no repository: absent; a missing one among others: partial")

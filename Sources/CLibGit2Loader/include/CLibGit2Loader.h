@@ -8,4 +8,7 @@
 /// reason in `error`. Call once, before any other libgit2 function.
 int provenance_git_load(char *error, size_t size);
 
+/// `git_libgit2_init`, without the parse of the system CA bundle (see loader.c). Returns its result.
+int provenance_git_init(void);
+
 #endif

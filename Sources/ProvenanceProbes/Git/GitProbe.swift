@@ -25,21 +25,39 @@ import Musl
 /// binary form, full ids, no renames) is not in the output: the output has its digest and size,
 /// and its bytes are attached to the report under that digest (`ProbeReport.attach`), from where
 /// the capture's writer puts them beside the manifest.
-/// A patch larger than `diffMaxBytes` is not kept: the output lists the changed files with the
-/// blob ids of their working-tree content instead, and says why.
+/// Untracked files larger than `untrackedMaxBytes` (1 MiB: a checkpoint, a data file) are left
+/// out of the patch and listed with their size and sha256 instead (`untrackedOmitted`); so are all
+/// untracked files when with them the patch would pass `diffMaxBytes`: tracked changes are kept
+/// first. Only when the tracked changes alone pass `diffMaxBytes` is no patch kept: the output
+/// lists the changed files with the blob ids of their working-tree content instead, and says why.
+///
+/// Paths in `excluding` (what the capture itself writes: the manifest, its patches, sidecars,
+/// sums file, a run directory) are never part of the recorded state: not untracked, not changed,
+/// not in the patch, not making `describe` dirty. They are in-memory ignore rules of the open
+/// repository (`git_ignore_add_rule`: an excluded directory is not even walked) plus a filter of
+/// tracked paths.
 public struct GitProbe: Probe {
     /// The default `--diff-max-bytes`: 4 MiB.
     public static let defaultDiffMaxBytes = 4 << 20
     /// At most this many paths per list (status lists, changed files); the rest is counted.
     public static let maxListedPaths = 1000
+    /// Untracked files larger than this (1 MiB) are listed with size and sha256, not patched.
+    public static let untrackedMaxBytes = 1 << 20
 
     /// Paths given with `--repo`; empty means the repository holding the working directory.
     public var repositories: [String]
     /// The largest patch kept, in bytes.
     public var diffMaxBytes: Int
-    public init(repositories: [String] = [], diffMaxBytes: Int = GitProbe.defaultDiffMaxBytes) {
+    /// Host paths (files or directories, absolute or relative to the working directory; they need
+    /// not exist yet) that are never part of the recorded state: what the capture writes.
+    public var excluding: [String]
+
+    public init(repositories: [String] = [], diffMaxBytes: Int = GitProbe.defaultDiffMaxBytes,
+                excluding: [String] = [])
+    {
         self.repositories = repositories
         self.diffMaxBytes = diffMaxBytes
+        self.excluding = excluding
     }
 
     public var descriptor: ProbeDescriptor {
@@ -147,6 +165,19 @@ public struct GitProbe: Probe {
         /// `maxListedPaths`).
         public var files: [ChangedFile]?
         public var filesTruncated: Bool?
+        /// When the patch was kept: the untracked files left out of it (larger than
+        /// `untrackedMaxBytes`, or all of them when with them the patch would pass
+        /// `diffMaxBytes`), sorted by path (at most `maxListedPaths`); absent when none.
+        public var untrackedOmitted: [UntrackedFile]?
+        public var untrackedOmittedTruncated: Bool?
+    }
+
+    /// An untracked file left out of the patch.
+    public struct UntrackedFile: Encodable, Equatable {
+        public var path: String
+        public var sizeBytes: Int64
+        /// `sha256:` digest of the content; absent when it could not be read (reported).
+        public var sha256: String?
     }
 
     public struct ChangedFile: Encodable, Equatable {
@@ -175,6 +206,7 @@ public struct GitProbe: Probe {
         let root = fs.isLive ? nil : realPath(fs.root) ?? fs.root
         let ceiling = root.map { [parentDirectory($0)] } ?? []
 
+        let excludedHostPaths = excluding.map(resolvedPath)
         var found: [String: Repository] = [:]
         var failures: [(String, GitError)] = []
         var missing: [String] = []
@@ -193,7 +225,7 @@ public struct GitProbe: Probe {
                 }
                 let path = machinePath(repository.workdir ?? repository.gitDirectory, root: root)
                 if found[path] != nil { continue }
-                found[path] = try inspect(repository, path: path, report: report)
+                found[path] = try inspect(repository, path: path, report: report, excluded: excludedHostPaths)
             } catch {
                 failures.append((target.given, error))
             }
@@ -215,7 +247,8 @@ public struct GitProbe: Probe {
 
     /// Reads one repository. Errors reading HEAD, the status or the diff fail the repository;
     /// others (a tag, describe, a remote, a submodule) are reported and the rest is kept.
-    func inspect(_ repository: GitRepository, path: String, report: ProbeReport) throws(GitError) -> Repository {
+    func inspect(_ repository: GitRepository, path: String, report: ProbeReport,
+                 excluded excludedHostPaths: [String] = []) throws(GitError) -> Repository {
         var result = Repository(path: path, detached: false, tags: [], remotes: [:], shallow: repository.isShallow,
                                 worktree: repository.isWorktree, bare: repository.workdir == nil, submodules: [])
         let unborn = try repository.isHeadUnborn()
@@ -264,6 +297,8 @@ public struct GitProbe: Probe {
             // working tree are what git_status_list_new and git_diff_tree_to_workdir_with_index
             // each compute; here they are computed once, sorted into the status lists, then merged
             // into the patch.
+            let excluded = Exclusions(excludedHostPaths, workdir: workdir)
+            if !excluded.isEmpty { try repository.addIgnoreRules(excluded.ignoreRules) }
             let index = try repository.index()
             // Submodules are looked for only where there can be some: the lookup reads the whole
             // HEAD tree.
@@ -272,11 +307,12 @@ public struct GitProbe: Probe {
             }
             let staged = try repository.diffHeadToIndex(index)
             let unstaged = try repository.diffIndexToWorkdir(index)
-            let status = GitProbe.status(staged: staged.deltas, unstaged: unstaged.deltas,
+            let status = GitProbe.status(staged: staged.deltas.filter { !excluded.contains($0.path) },
+                                         unstaged: unstaged.deltas.filter { !excluded.contains($0.path) },
                                          dirtySubmodules: result.submodules.filter(\.dirty).map(\.path))
             result.status = status
             try staged.merge(unstaged)
-            result.diff = try diff(staged, of: repository, report: report)
+            result.diff = try diff(staged, of: repository, excluded: excluded, report: report, reportPath: path)
             let dirty = status.staged.count + status.unstaged.count + status.conflicted.count > 0
             if result.commit != nil {
                 do {
@@ -341,18 +377,56 @@ public struct GitProbe: Probe {
                       conflicted: PathList(Array(conflicted)))
     }
 
-    /// The patch of HEAD → working tree, attached to the report under its digest when it fits in
-    /// `diffMaxBytes`; else the changed files.
-    func diff(_ diff: GitDiff, of repository: GitRepository, report: ProbeReport) throws(GitError) -> Diff {
-        if let patch = try diff.patch(limit: diffMaxBytes) {
+    /// The patch of HEAD → working tree, less the excluded paths, attached to the report: with every
+    /// change if it fits in `diffMaxBytes` (untracked files over `untrackedMaxBytes` listed
+    /// instead), else with the tracked changes only (every untracked file listed); else the
+    /// changed files.
+    func diff(_ diff: GitDiff, of repository: GitRepository, excluded: Exclusions = Exclusions(),
+              report: ProbeReport? = nil, reportPath: String = "") throws(GitError) -> Diff {
+        let all = diff.deltas
+        var skipped = Set<Int>()
+        var large: [Int] = []
+        var untracked: [Int] = []
+        for (index, delta) in all.enumerated() {
+            if excluded.contains(delta.path) {
+                skipped.insert(index)
+            } else if delta.status == GIT_DELTA_UNTRACKED {
+                let regular = delta.newMode == GIT_FILEMODE_BLOB.rawValue || delta.newMode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue
+                if regular && delta.newSize > UInt64(GitProbe.untrackedMaxBytes) { large.append(index) } else { untracked.append(index) }
+            }
+        }
+        var patch = try diff.patch(limit: diffMaxBytes, skipping: skipped.union(large))
+        var omitted = large
+        if patch == nil && !untracked.isEmpty {
+            // Too large with the untracked files: the tracked changes come first.
+            patch = try diff.patch(limit: diffMaxBytes, skipping: skipped.union(large).union(untracked))
+            omitted += untracked
+        }
+        if let patch {
             let digest = Manifest.sha256(patch)
-            if !patch.isEmpty { report.attach(patch, as: digest) }
-            return Diff(sha256: digest, sizeBytes: patch.count)
+            if !patch.isEmpty { report?.attach(patch, as: digest) }
+            var result = Diff(sha256: digest, sizeBytes: patch.count)
+            if !omitted.isEmpty, let workdir = repository.workdir {
+                let paths = omitted.map { all[$0].path }.sorted()
+                result.untrackedOmitted = paths.prefix(GitProbe.maxListedPaths).map { path in
+                    var file = UntrackedFile(path: path, sizeBytes: Int64(all.first { $0.path == path }?.newSize ?? 0))
+                    do {
+                        let (sha256, size) = try FileSHA256.sha256AndSize(path: workdir + "/" + path)
+                        file.sha256 = "sha256:" + sha256
+                        file.sizeBytes = size
+                    } catch {
+                        report?.issue(reportPath, "untracked \(path): \(error)")
+                    }
+                    return file
+                }
+                result.untrackedOmittedTruncated = paths.count > GitProbe.maxListedPaths
+            }
+            return result
         }
         var files: [ChangedFile] = []
-        let deltas = diff.deltas.sorted { ($0.newPath ?? $0.oldPath ?? "") < ($1.newPath ?? $1.oldPath ?? "") }
+        let deltas = all.enumerated().filter { !skipped.contains($0.offset) }.map(\.element).sorted { $0.path < $1.path }
         for delta in deltas.prefix(GitProbe.maxListedPaths) {
-            let path = delta.newPath ?? delta.oldPath ?? ""
+            let path = delta.path
             var file = ChangedFile(path: path, change: GitProbe.changeName(delta.status))
             if delta.status != GIT_DELTA_DELETED {
                 if let id = delta.newID {
@@ -474,4 +548,63 @@ private func realPath(_ path: String) -> String? {
     guard let resolved = realpath(path, nil) else { return nil }
     defer { free(resolved) }
     return String(cString: resolved)
+}
+
+/// The excluded paths inside one working tree, relative to it.
+struct Exclusions {
+    private var paths: [String] = []
+
+    init() {}
+
+    /// The paths of `hostPaths` (resolved, absolute) at or below `workdir`; one that is the
+    /// working directory itself or above it is left out (it would hide the whole repository).
+    init(_ hostPaths: [String], workdir: String) {
+        let prefix = workdir.hasSuffix("/") ? workdir : workdir + "/"
+        paths = hostPaths.compactMap { path in
+            guard path.hasPrefix(prefix), path.count > prefix.count else { return nil }
+            return String(path.dropFirst(prefix.count))
+        }
+    }
+
+    var isEmpty: Bool { paths.isEmpty }
+
+    /// Whether `path` (relative to the working directory) is excluded or inside an excluded
+    /// directory.
+    func contains(_ path: String) -> Bool {
+        paths.contains { path == $0 || (path.hasPrefix($0) && path.utf8.dropFirst($0.utf8.count).first == UInt8(ascii: "/")) }
+    }
+
+    /// One anchored `.gitignore` rule per path, each character that has a meaning there escaped.
+    var ignoreRules: String {
+        // A name with a line break cannot be an ignore rule: it is only filtered out.
+        paths.filter { !$0.contains(where: \.isNewline) }.map { path in
+            "/" + path.map { "\\*?[]!# ".contains($0) ? "\\\($0)" : String($0) }.joined()
+        }.joined(separator: "\n")
+    }
+}
+
+extension GitDiff.Delta {
+    /// The path git status and the patch show for this change.
+    var path: String { newPath ?? oldPath ?? "" }
+}
+
+/// `path` made absolute and with symbolic links resolved as far as it exists (its last
+/// components may not exist yet: a manifest about to be written).
+private func resolvedPath(_ path: String) -> String {
+    var absolute = path
+    if !path.hasPrefix("/") {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        if getcwd(&buffer, buffer.count) != nil {
+            absolute = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
+        }
+    }
+    absolute = normalizedPath(absolute)
+    var head = absolute
+    var tail: [String] = []
+    while head != "/" {
+        if let real = realPath(head) { return tail.isEmpty ? real : (real == "/" ? "" : real) + "/" + tail.reversed().joined(separator: "/") }
+        tail.append(String(head[head.index(after: head.lastIndex(of: "/")!)...]))
+        head = parentDirectory(head)
+    }
+    return absolute
 }

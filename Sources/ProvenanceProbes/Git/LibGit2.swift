@@ -14,7 +14,8 @@ import Musl
 /// libgit2's process-wide set-up.
 enum LibGit2 {
     /// Loads libgit2 (`provenance_git_load`: dlopen, see Sources/CLibGit2Loader) and calls
-    /// `git_libgit2_init`, once; then turns off the owner check (`GIT_OPT_SET_OWNER_VALIDATION`
+    /// `git_libgit2_init` without its CA bundle parse (`provenance_git_init`), once; then turns
+    /// off the owner check (`GIT_OPT_SET_OWNER_VALIDATION`
     /// through the shim): a repository owned by another user (git's `safe.directory`) is read like
     /// any other. Git refuses such repositories so that their configuration cannot run commands
     /// (hooks, `core.fsmonitor`); libgit2 runs none of those, and provenance only reads.
@@ -29,7 +30,7 @@ enum LibGit2 {
         if provenance_git_load(&buffer, buffer.count) != 0 {
             return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
-        git_libgit2_init()
+        provenance_git_init()
         _ = provenance_git_set_owner_validation(0)
         return nil
     }()
@@ -330,6 +331,13 @@ final class GitRepository {
         return GitDiff(handle: diff!)
     }
 
+    /// Adds ignore rules (`.gitignore` syntax, one per line, relative to the working directory)
+    /// for this open repository only; nothing is written (`git_ignore_add_rule`). Ignored files
+    /// are neither untracked nor in a patch, and an ignored directory is not walked.
+    func addIgnoreRules(_ rules: String) throws(GitError) {
+        try check("git_ignore_add_rule", git_ignore_add_rule(handle, rules))
+    }
+
     /// The blob id git would give the working-tree file at `path` (relative to the working
     /// directory), after the repository's filters (`git_repository_hashfile`).
     func hashWorkdirFile(_ path: String) throws(GitError) -> String {
@@ -475,6 +483,8 @@ final class GitDiff {
         var status: git_delta_t
         var newMode: UInt32
         var newID: String?
+        /// The new side's size as the diff saw it (for a working-tree file, from `lstat`).
+        var newSize: UInt64
     }
 
     /// Adds `other`'s changes on top of these, as `git_diff_tree_to_workdir_with_index` does with
@@ -490,14 +500,18 @@ final class GitDiff {
             let validID = newFile.flags & GIT_DIFF_FLAG_VALID_ID.rawValue != 0
             return Delta(oldPath: delta.old_file.path.map { String(cString: $0) },
                          newPath: newFile.path.map { String(cString: $0) }, status: delta.status,
-                         newMode: UInt32(newFile.mode), newID: validID ? hex(&newFile.id) : nil)
+                         newMode: UInt32(newFile.mode), newID: validID ? hex(&newFile.id) : nil,
+                         newSize: UInt64(newFile.size))
         }
     }
 
-    /// The patch text, as `git_diff_to_buf` with `GIT_DIFF_FORMAT_PATCH` writes it, or nil when it
-    /// would exceed `limit` bytes: printed line by line (`git_diff_print`) and abandoned as soon as
-    /// it passes the limit, so a huge change is never held in memory whole.
-    func patch(limit: Int) throws(GitError) -> [UInt8]? {
+    /// The patch text, as `git_diff_to_buf` with `GIT_DIFF_FORMAT_PATCH` writes it, less the
+    /// deltas (by index) in `skipping`, or nil when it would exceed `limit` bytes. Each delta's
+    /// patch is generated and printed line by line in turn (`git_patch_from_diff`,
+    /// `git_patch_print`: what `git_diff_print` does for all of them), and abandoned as soon as
+    /// the text passes the limit, so a huge change is never held in memory whole; a skipped delta
+    /// is never read.
+    func patch(limit: Int, skipping: Set<Int> = []) throws(GitError) -> [UInt8]? {
         final class Sink {
             var bytes: [UInt8] = []
             let limit: Int
@@ -505,28 +519,36 @@ final class GitDiff {
             init(limit: Int) { self.limit = limit }
         }
         let sink = Sink(limit: limit)
-        let code = git_diff_print(handle, GIT_DIFF_FORMAT_PATCH, { _, _, line, payload in
-            guard let line, let payload else { return 0 }
-            let sink = Unmanaged<Sink>.fromOpaque(payload).takeUnretainedValue()
-            let origin = line.pointee.origin
-            // As git_diff_to_buf: content lines carry their origin ('+', '-', ' ') in front.
-            let prefixed = origin == Int8(GIT_DIFF_LINE_ADDITION.rawValue) || origin == Int8(GIT_DIFF_LINE_DELETION.rawValue)
-                || origin == Int8(GIT_DIFF_LINE_CONTEXT.rawValue)
-            let length = line.pointee.content_len + (prefixed ? 1 : 0)
-            if sink.bytes.count + length > sink.limit {
-                sink.exceeded = true
-                return 1
-            }
-            if prefixed { sink.bytes.append(UInt8(bitPattern: origin)) }
-            if let content = line.pointee.content, line.pointee.content_len > 0 {
-                content.withMemoryRebound(to: UInt8.self, capacity: line.pointee.content_len) {
-                    sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: line.pointee.content_len))
+        let payload = Unmanaged.passUnretained(sink).toOpaque()
+        for index in 0..<git_diff_num_deltas(handle) where !skipping.contains(index) {
+            var patch: OpaquePointer?
+            try check("git_patch_from_diff", git_patch_from_diff(&patch, handle, index))
+            guard let patch else { continue }  // nothing to print for this delta
+            defer { git_patch_free(patch) }
+            let code = git_patch_print(patch, { _, _, line, payload in
+                guard let line, let payload else { return 0 }
+                let sink = Unmanaged<Sink>.fromOpaque(payload).takeUnretainedValue()
+                let origin = line.pointee.origin
+                // As git_diff_to_buf: content lines carry their origin ('+', '-', ' ') in front.
+                let prefixed = origin == Int8(GIT_DIFF_LINE_ADDITION.rawValue)
+                    || origin == Int8(GIT_DIFF_LINE_DELETION.rawValue) || origin == Int8(GIT_DIFF_LINE_CONTEXT.rawValue)
+                let length = line.pointee.content_len + (prefixed ? 1 : 0)
+                if sink.bytes.count + length > sink.limit {
+                    sink.exceeded = true
+                    return 1
                 }
-            }
-            return 0
-        }, Unmanaged.passUnretained(sink).toOpaque())
-        if sink.exceeded { return nil }
-        try check("git_diff_print", code)
+                if prefixed { sink.bytes.append(UInt8(bitPattern: origin)) }
+                if let content = line.pointee.content, line.pointee.content_len > 0 {
+                    content.withMemoryRebound(to: UInt8.self, capacity: line.pointee.content_len) {
+                        sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: line.pointee.content_len))
+                    }
+                }
+                return 0
+            }, payload)
+            if sink.exceeded { return nil }
+            try check("git_patch_print", code)
+        }
         return sink.bytes
     }
+
 }

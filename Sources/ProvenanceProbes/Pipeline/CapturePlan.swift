@@ -255,22 +255,28 @@ public struct CapturePlan: Sendable {
         return configuration
     }
 
-    /// What the capture writes, as absolute paths: the manifest, its patches (`STEM.diff*.patch`),
-    /// dataset sidecars (`STEM.datasets.*.sha256`), the sums file and the command's other paths
-    /// (a run directory: everything under it). `*` stands for any characters of one file name.
+    /// What the capture writes, as absolute paths: the manifest, the patches and dataset
+    /// sidecars of earlier captures beside it (`STEM.diff.*.patch`, `STEM.datasets.*.sha256`; this
+    /// capture's own are written after the probes ran), the sums file and the command's other
+    /// paths (a run directory: everything under it).
     static func writtenPaths(_ request: CaptureRequest) -> [String] {
         func absolute(_ path: String) -> String {
             path.hasPrefix("/") ? path : (request.workingDirectory == "/" ? "" : request.workingDirectory) + "/" + path
         }
         var paths: [String] = []
         if request.output != "-" {
-            let location = companionLocation(of: absolute(request.output))
-            let prefix = (location.directory == "/" ? "" : location.directory) + "/" + location.stem
-            paths += [absolute(request.output), prefix + ".diff*.patch", prefix + ".datasets.*.sha256"]
+            let output = normalizedPath(absolute(request.output))
+            paths.append(output)
+            let location = companionLocation(of: output)
+            let stem = location.stem
+            for name in ((try? RootedFileSystem().list(location.directory)) ?? nil) ?? []
+            where isPatchFileName(name, stem: stem) || (name.hasPrefix(stem + ".datasets.") && name.hasSuffix(".sha256")) {
+                paths.append((location.directory == "/" ? "" : location.directory) + "/" + name)
+            }
         }
-        if let sums = request.sums, sums != "-" { paths.append(absolute(sums)) }
-        paths += request.alsoWrites.map(absolute)
-        return paths.map(normalizedPath)
+        if let sums = request.sums, sums != "-" { paths.append(normalizedPath(absolute(sums))) }
+        paths += request.alsoWrites.map { normalizedPath(absolute($0)) }
+        return paths
     }
 
     /// The file name of a patch beside manifest `STEM.json`: `STEM.diff.HEX12.patch`, the first 12
