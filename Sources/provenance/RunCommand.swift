@@ -99,7 +99,8 @@ struct RunCommand: ParsableCommand {
         // 1. Capture, with the run directory (or runs/) kept out of the git state.
         var request = try options.request(output: "env.json")
         job.apply(to: &request, command: command)
-        request.alsoWrites = [out ?? "runs"]
+        // The default runs/ and this run directory: what every `run` writes.
+        request.alsoWrites = ["runs"] + (out.map { [$0] } ?? [])
         let capturePlan = try plan(request)
         var outcome = capture(capturePlan)
         parameters.addUser(capturePlan.parameters)

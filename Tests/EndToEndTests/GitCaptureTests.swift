@@ -321,7 +321,9 @@ struct GitCaptureTests {
         #expect(repository?["status"]?["untracked"]?["count"] == 0, "\(repository ?? nil)")
         #expect(repository?["status"]?["unstaged"]?["paths"] == ["train.py"])
         #expect(repository?["describe"] == "v1-dirty")
-        let patch = try #require(try RootedFileSystem().read(directory + "/out/e.diff.patch"))
+        let patchName = try #require(manifest["attachments"]?.objectValue?.values.first?["file"]?.stringValue)
+        #expect(try RootedFileSystem().list(directory + "/out") == [patchName, "e.json"], "one patch, the latest")
+        let patch = try #require(try RootedFileSystem().read(directory + "/out/" + patchName))
         #expect(patch == GitFixture.run("git diff HEAD --binary --full-index --no-renames", in: directory).output)
 
         // run: five in a row into runs/, one fingerprint; then --out inside the repository, which
@@ -370,8 +372,9 @@ struct GitCaptureTests {
         #expect(diff?["untrackedOmittedTruncated"] == false)
 
         let clone = directory + "-clone"
+        let patchName = try #require(manifest["attachments"]?.objectValue?.values.first?["file"]?.stringValue)
         let applied = GitFixture.run("""
-            git clone -q '\(directory)' '\(clone)' && cd '\(clone)' && git apply --binary '\(output)/env.diff.patch'
+            git clone -q '\(directory)' '\(clone)' && cd '\(clone)' && git apply --binary '\(output)/\(patchName)'
             """, in: output)
         #expect(applied.status == 0, "\(applied.output)")
         #expect(GitFixture.run("cmp train.py '\(clone)/train.py' && cmp notes.txt '\(clone)/notes.txt'", in: directory).status == 0)
