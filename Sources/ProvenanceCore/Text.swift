@@ -43,3 +43,8 @@ extension StringProtocol {
         return result
     }
 }
+
+extension String {
+    /// The string, or `fallback` when it is empty.
+    func nonEmptyOr(_ fallback: String) -> String { isEmpty ? fallback : self }
+}
