@@ -64,8 +64,7 @@ struct VerifyCommand: ParsableCommand {
         // The repositories the manifest recorded, wherever verify runs from.
         configuration.repositories = GitProbe.repositoryPaths(in: sections["git"])
         // The same environment allow-list as the recorded capture.
-        configuration.environmentPatterns = sections["environment"]?["data"]?["extraPatterns"]?.arrayValue?
-            .compactMap(\.stringValue) ?? []
+        configuration.environmentPatterns = EnvironmentSection.decode(sections["environment"]?["data"])?.extraPatterns ?? []
         // The caches capture uses (tool versions, PCI names), keyed by the files' identities.
         if root == nil && !noCache { configuration.commandCache = CommandCache(environment: processEnvironment()) }
         let probes = BuiltinProbes.all(configuration).compactMap { probe -> (any Probe)? in
@@ -103,13 +102,12 @@ struct VerifyCommand: ParsableCommand {
     /// The datasets probe set up to hash the recorded datasets again, listing files where the
     /// recorded manifest did; nil when the recorded manifest has no datasets.
     private func datasetsProbe(like section: JSONValue?) -> DatasetsProbe? {
-        guard let section, section["status"] != "skipped", let records = section["data"]?.objectValue, !records.isEmpty
+        guard let section, section["status"] != "skipped",
+              let records = DatasetsSection.decode(section["data"])?.datasets, !records.isEmpty
         else { return nil }
         var configuration = DatasetsProbe.Configuration()
-        configuration.datasets = records.keys.sorted().compactMap { name in
-            records[name]?["path"]?.stringValue.map { DatasetSpec(name: name, path: $0) }
-        }
-        configuration.listFiles = records.mapValues { $0["files"] != nil }
+        configuration.datasets = records.keys.sorted().map { DatasetSpec(name: $0, path: records[$0]!.path) }
+        configuration.listFiles = records.mapValues { $0.files != nil }
         configuration.cacheDirectory = noCache ? nil : DatasetCache.defaultDirectory(environment: processEnvironment())
         return DatasetsProbe(configuration)
     }

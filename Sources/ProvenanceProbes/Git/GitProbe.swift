@@ -337,7 +337,7 @@ public struct GitProbe: Probe {
 
     /// The paths of the repositories a git section recorded (what `verify` captures again).
     public static func repositoryPaths(in section: JSONValue?) -> [String] {
-        section?["data"]?["repositories"]?.arrayValue?.compactMap { $0["path"]?.stringValue } ?? []
+        GitSection.decode(section?["data"])?.repositories.map(\.path) ?? []
     }
 }
 
