@@ -7,8 +7,11 @@ import Crypto
 /// Changelog:
 /// - 1.0.0: first release (envelope, sections with status/probeVersion/data/issues, fingerprint,
 ///   attachments).
+/// - 1.1.0: the same documents, now with every built-in section's data typed in the schema,
+///   generated from the section models (`ManifestSchema`, `provenance schema`); 1.0.0 manifests
+///   read as before.
 public struct Manifest: Sendable, Equatable {
-    public static let schemaVersion = "1.0.0"
+    public static let schemaVersion = "1.1.0"
 
     public var schemaVersion: String = Manifest.schemaVersion
     public var tool: Tool

@@ -71,3 +71,8 @@ private func isTerminalUnsafe(_ scalar: Unicode.Scalar) -> Bool {
     return value < 0x20 || (0x7F...0x9F).contains(value) || (0x202A...0x202E).contains(value)
         || (0x2066...0x2069).contains(value)
 }
+
+extension String {
+    /// The string, or `fallback` when it is empty.
+    func nonEmptyOr(_ fallback: String) -> String { isEmpty ? fallback : self }
+}

@@ -41,7 +41,7 @@ struct Provenance: ParsableCommand {
         version: ProvenanceVersion.current,
         subcommands: [CaptureCommand.self, DiffCommand.self, VerifyCommand.self, AuditCommand.self, RunCommand.self,
                       RecordCommand.self, ProbesCommand.self, PoliciesCommand.self, KeygenCommand.self, AttestCommand.self,
-                      VerifyAttestationCommand.self, RenderCommand.self, ExportCommand.self])
+                      VerifyAttestationCommand.self, RenderCommand.self, ExportCommand.self, SchemaCommand.self])
 
     static func main() {
         do {

@@ -75,13 +75,16 @@ struct VerifyCommand: ParsableCommand {
             request.alsoWrites.append(directory)
         }
         if options.repositories.isEmpty { request.repositories = GitProbe.repositoryPaths(in: sections["git"]) }
-        // Datasets are hashed again at their recorded paths, listing files where the recorded
+        // Datasets are matched by name: hashed again at their recorded paths, or where
+        // --dataset NAME=PATH says they are on this machine, listing files where the recorded
         // manifest did (live only: under --root the recorded section is kept, not compared).
-        if options.datasets.isEmpty, options.root == nil, let datasets = sections["datasets"],
-           datasets["status"] != "skipped", let records = datasets["data"]?.objectValue
+        if options.root == nil, sections["datasets"]?["status"] != "skipped",
+           let recordedDatasets = DatasetsSection.decode(sections["datasets"]?["data"])?.datasets, !recordedDatasets.isEmpty
         {
-            request.datasets = records.keys.sorted().compactMap { name in records[name]?["path"]?.stringValue.map { "\(name)=\($0)" } }
-            request.datasetListFiles = records.mapValues { $0["files"] != nil }
+            let given = Set(options.datasets.compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
+            request.datasets = options.datasets + recordedDatasets.keys.sorted().filter { !given.contains($0) }
+                .map { "\($0)=\(recordedDatasets[$0]!.path)" }
+            request.datasetListFiles = recordedDatasets.mapValues { $0.files != nil }
         }
         var json = capture(try plan(request)).manifest.json
         if case .object(var object) = json, case .object(var captured)? = object["sections"] {

@@ -68,9 +68,9 @@ func normalized(_ manifest: JSONValue) -> JSONValue {
     return .object(object)
 }
 
-/// Validates manifests against Schemas/manifest-1.0.0.schema.json with python3-jsonschema,
-/// an implementation independent of ours.
-func validateWithSchema(_ paths: [String], schema: String = "manifest-1.0.0") -> (ok: Bool, output: String) {
+/// Validates manifests against Schemas/manifest-1.1.0.schema.json (generated from the section
+/// models) with python3-jsonschema, an implementation independent of ours.
+func validateWithSchema(_ paths: [String], schema: String = "manifest-1.1.0") -> (ok: Bool, output: String) {
     let result = LiveCommandRunner(environment: processEnvironment()).run(
         ["python3", Project.root + "/Tests/validate_manifest.py", Project.root + "/Schemas/\(schema).schema.json"]
             + paths, timeout: 120)

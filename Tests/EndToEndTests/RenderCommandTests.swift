@@ -7,15 +7,16 @@ import Testing
 import Glibc
 #endif
 
-/// A manifest with every section the renderer knows, in shapes probes to come may use, and
-/// values full of characters LaTeX, HTML and Markdown treat specially.
+/// A manifest in the shapes of the section models, with values full of characters LaTeX, HTML and
+/// Markdown treat specially: for the escaping tests only. What render says about real machines is
+/// tested on recorded machines and live captures (`RenderFactsTests`).
 let richManifest: JSONValue = [
     "schemaVersion": "1.0.0", "fingerprint": .string("sha256:" + String(repeating: "9f", count: 32)),
     "captureTime": "2026-11-23T16:37:28Z", "tool": ["name": "provenance", "version": "0.1.0"],
     "sections": [
         "cpu": ["status": "ok", "probeVersion": "1.0.0", "data": [
             "modelName": "Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz ™ ®", "logicalCPUs": 96, "architectureFamily": "x86",
-            "topology": ["sockets": 2, "cores": 48, "source": "sysfs"], "flags": ["avx2", "avx512f"],
+            "topology": ["sockets": 2, "cores": 48, "source": "sysfs"], "flags": ["avx2", "avx512f"], "identification": [:],
         ]],
         "memory": ["status": "ok", "probeVersion": "1.0.0", "data": ["memTotalBytes": 404_620_000_000]],
         "os": ["status": "ok", "probeVersion": "1.0.0", "data": [
@@ -23,25 +24,35 @@ let richManifest: JSONValue = [
             "kernel": ["release": "6.1.0-13-amd64", "commandLine": "root=UUID=x ro quiet mem=64G% isolcpus=1-3 ~ ^ \\ {x} $HOME #1 & <b> | \"q\""],
             "architecture": "x86_64",
         ]],
-        "libc": ["status": "ok", "probeVersion": "1.0.0", "data": ["implementation": "glibc", "version": "2.36"]],
+        "libc": ["status": "ok", "probeVersion": "1.0.0", "data": ["implementation": "glibc", "version": "2.36", "path": "/lib/x86_64-linux-gnu/libc.so.6"]],
         "python": ["status": "ok", "probeVersion": "1.0.0", "data": [
-            "version": "3.11.7", "environmentKind": "venv",
-            "distributions": [["name": "numpy", "version": "1.26.4"], ["name": "torch", "version": "2.3.0+cu121"],
-                              ["name": "Jax", "version": "0.4.28"], ["name": "scikit_learn", "version": "1.5.0"]],
+            "version": "3.11.7", "environmentKind": "venv", "executable": "/venv/bin/python3",
+            "resolvedExecutable": "/usr/bin/python3.11", "prefix": "/venv", "sitePackages": ["/venv/lib/python3.11/site-packages"],
+            "distributions": [["name": "numpy", "version": "1.26.4", "location": "/venv/lib/python3.11/site-packages"], ["name": "torch", "version": "2.3.0+cu121", "location": "/venv/lib/python3.11/site-packages"],
+                              ["name": "Jax", "version": "0.4.28", "location": "/venv/lib/python3.11/site-packages"], ["name": "scikit_learn", "version": "1.5.0", "location": "/venv/lib/python3.11/site-packages"]],
         ]],
         "gpu.nvidia": ["status": "ok", "probeVersion": "1.0.0", "data": [
-            "driverVersion": "550.54.15", "cudaDriverVersion": "12.4",
-            "gpus": [["busId": "0000:3b:00.0", "name": "NVIDIA A100-SXM4-80GB"], ["busId": "0000:5e:00.0", "name": "NVIDIA A100-SXM4-80GB"]],
+            "source": "nvidia-smi", "driverVersion": "550.54.15", "cudaDriverVersion": "12.4", "gpuCount": 2,
+            "gpus": [["pciBusIdNormalized": "0000:3b:00.0", "productName": "NVIDIA A100-SXM4-80GB"],
+                     ["pciBusIdNormalized": "0000:5e:00.0", "productName": "NVIDIA A100-SXM4-80GB"]],
         ]],
         "gpu.amd": ["status": "absent", "probeVersion": "1.0.0"],
         "cuda": ["status": "ok", "probeVersion": "1.0.0", "data": [
-            "toolkitVersion": "12.4.1", "libraries": ["cudnn": "9.1.0", "nccl": "2.21.5"], "weird": [[1, 2], [3]],
+            "toolkit": ["version": "12.4.1", "source": "version.json", "sourcePath": "/usr/local/cuda/version.json"],
+            "libraryHeaders": [["library": "cudnn", "path": "/usr/include/cudnn_version.h", "version": "9.1.0"]],
         ]],
-        "git": ["status": "ok", "probeVersion": "1.0.0", "data": ["commit": "0123456789abcdef0123456789abcdef01234567", "dirty": true, "branch": "feature/x_y"]],
-        "datasets": ["status": "ok", "probeVersion": "1.0.0", "data": ["datasets": [
-            ["path": "/data/imagenet_2012/train%", "digest": ["sha256": .string(String(repeating: "ab", count: 32))]],
-            ["name": "wiki&<b>", "sha256": .string(String(repeating: "cd", count: 32))],
-        ]]],
+        "git": ["status": "ok", "probeVersion": "1.0.0", "data": ["repositories": [[
+            "path": "/home/me/project_x", "commit": "0123456789abcdef0123456789abcdef01234567", "branch": "feature/x_y",
+            "detached": false, "tags": [], "remotes": [:], "shallow": false, "worktree": false, "bare": false, "submodules": [],
+            "status": ["staged": ["count": 0, "paths": [], "truncated": false], "unstaged": ["count": 1, "paths": ["a.py"], "truncated": false],
+                       "untracked": ["count": 0, "paths": [], "truncated": false], "conflicted": ["count": 0, "paths": [], "truncated": false]],
+        ]]]],
+        "datasets": ["status": "ok", "probeVersion": "1.0.0", "data": [
+            "imagenet_2012%": ["path": "/data/imagenet_2012/train%", "kind": "directory", "digest": .string("sha256:" + String(repeating: "ab", count: 32)),
+                               "fileCount": 2, "totalBytes": 10, "symlinks": [], "skipped": []],
+            "wiki&<b>": ["path": "/data/wiki", "kind": "directory", "digest": .string("sha256:" + String(repeating: "cd", count: 32)),
+                         "fileCount": 1, "totalBytes": 3, "symlinks": [], "skipped": []],
+        ]],
         "mystery": ["status": "ok", "probeVersion": "1.0.0", "data": ["list": [[["deep": [nil, true, .double(1.5)]]]]]],
     ],
 ]
@@ -72,7 +83,7 @@ struct RenderCommandTests {
         }
     }
 
-    @Test("summary: hardware, accelerators, OS, packages, code and data of a rich manifest")
+    @Test("the rich manifest: every group renders, its special characters escaped")
     func summary() throws {
         let directory = temporaryDirectory()
         try write(richManifest, directory + "/env.json")
@@ -82,12 +93,13 @@ struct RenderCommandTests {
         for expected in [
             "## Computational environment", "| CPU | Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz ™ ® |",
             "| CPU count | 2 sockets, 48 cores, 96 logical CPUs |", "| Memory | 376.8 GiB (404620000000 bytes) |",
-            "| gpu.nvidia gpus | 2: 2 × NVIDIA A100-SXM4-80GB |", "| gpu.nvidia driverVersion | 550.54.15 |",
-            "| cuda libraries.cudnn | 9.1.0 |", "| Distribution | Debian GNU/Linux 12 (bookworm) |",
+            "| NVIDIA GPUs | 2 × NVIDIA A100-SXM4-80GB |", "| NVIDIA driver | 550.54.15 |", "| cudnn | 9.1.0 |",
+            "| Distribution | Debian GNU/Linux 12 (bookworm) |",
             "| Kernel | 6.1.0-13-amd64 |", "| C library | glibc 2.36 |", "| Python | Python 3.11.7 (venv) |",
             "| numpy | 1.26.4 |", "| torch | 2.3.0+cu121 |", "| jax | 0.4.28 |", "| scikit-learn | 1.5.0 |",
-            "| Commit | 0123456789abcdef0123456789abcdef01234567 |", "| Working tree | dirty (uncommitted changes) |",
-            "| /data/imagenet\\_2012/train% | sha256:abab", "| wiki\\&\\<b\\> | sha256:cdcd",
+            "| Repository | /home/me/project\\_x |", "| Branch | feature/x\\_y |",
+            "| Commit | 0123456789abcdef0123456789abcdef01234567 |", "| Working tree | dirty (uncommitted changes: 1 unstaged) |",
+            "| imagenet\\_2012% | sha256:abab", "| wiki\\&\\<b\\> | sha256:cdcd",
             "| Fingerprint | sha256:9f9f",
         ] {
             #expect(text.contains(expected), "missing \(expected) in\n\(text)")

@@ -316,7 +316,7 @@ struct SectionTable: Sendable {
         var leaves: [(path: String, value: JSONValue)] = []
         if flattener == nil { flattener = Flattener(policy: policy) }
         flattener!.leaf(id + ".status", section["status"] ?? .null, into: &leaves)
-        if let data = section["data"] { flattener!.walk(id, data, into: &leaves) }
+        if let data = section["data"] { flattener!.walk(id, section: id, shape: "", data, into: &leaves) }
         var serialized: [UInt8] = []
         for leaf in leaves {
             serialized += Array(leaf.path.utf8) + [0] + CanonicalJSON.serialize(leaf.value) + [0]
@@ -434,14 +434,18 @@ struct Flattener {
         if matters(path) { leaves.append((path, value)) }
     }
 
-    mutating func walk(_ path: String, _ value: JSONValue, into leaves: inout [(path: String, value: JSONValue)]) {
+    /// `section`: the section id; `shape`: the path inside its data without element names
+    /// (`ListIdentity`).
+    mutating func walk(_ path: String, section: String, shape: String, _ value: JSONValue,
+                       into leaves: inout [(path: String, value: JSONValue)])
+    {
         switch value {
         case .object(let members):
             // An empty object has no fields to differ in (`{}` and `{"A": 1}` differ in `.A` only).
             for key in members.keys.sorted() {
                 let member = members[key]!
                 if cutNames.contains(key), member.isPlain, matters(path + "." + key) { cutMatters = true }
-                walk(path + "." + key, member, into: &leaves)
+                walk(path + "." + key, section: section, shape: ListIdentity.member(shape, key), member, into: &leaves)
             }
         case .array(let elements) where !elements.isEmpty:
             if elements.allSatisfy(\.isPlain) {
@@ -450,15 +454,21 @@ struct Flattener {
                 let unique = elements.filter { seen.insert($0).inserted }
                     .sorted { CanonicalJSON.string($0) < CanonicalJSON.string($1) }
                 leaf(path, .array(unique), into: &leaves)
-            } else if let key = Flattener.identityKey(elements) {
-                noteCutIdentityKeys(upTo: key, in: elements)
-                for element in elements {
-                    let id = element[key]!.stringValue ?? String(element[key]!.intValue ?? 0)
-                    walk("\(path)[\(id)]", element, into: &leaves)
-                }
             } else {
-                noteCutIdentityKeys(upTo: nil, in: elements)
-                for (position, element) in elements.enumerated() { walk("\(path)[\(position)]", element, into: &leaves) }
+                let candidates = ListIdentity.candidates(section: section, shape: shape)
+                let key = ListIdentity.key(candidates: candidates, [elements])
+                noteCutIdentityKeys(candidates, upTo: key, in: elements)
+                let elementShape = shape + "[]"
+                if let key {
+                    for element in elements {
+                        walk("\(path)[\(ListIdentity.name(element[key]!))]", section: section, shape: elementShape, element,
+                             into: &leaves)
+                    }
+                } else {
+                    for (position, element) in elements.enumerated() {
+                        walk("\(path)[\(position)]", section: section, shape: elementShape, element, into: &leaves)
+                    }
+                }
             }
         default:
             leaf(path, value, into: &leaves)
@@ -469,30 +479,14 @@ struct Flattener {
     /// elements: a cut name among the keys tried up to the chosen one (all of them when elements
     /// are named by position) that the elements have may have decided it (`cutMatters`). Cut keys
     /// after the chosen one never take part.
-    mutating func noteCutIdentityKeys(upTo chosen: String?, in elements: [JSONValue]) {
+    mutating func noteCutIdentityKeys(_ candidates: [String], upTo chosen: String?, in elements: [JSONValue]) {
         guard !cutNames.isEmpty else { return }
-        for key in ManifestDiff.identityKeys {
+        for key in candidates {
             if cutNames.contains(key), elements.contains(where: { $0[key] != nil }) {
                 cutMatters = true
                 return
             }
             if key == chosen { return }
-        }
-    }
-
-    /// The first of ManifestDiff's identity keys every element has, as a string or an integer,
-    /// with unique values.
-    static func identityKey(_ elements: [JSONValue]) -> String? {
-        ManifestDiff.identityKeys.first { key in
-            var seen = Set<JSONValue>()
-            for element in elements {
-                guard let value = element[key] else { return false }
-                switch value {
-                case .string, .int: if !seen.insert(value).inserted { return false }
-                default: return false
-                }
-            }
-            return true
         }
     }
 }

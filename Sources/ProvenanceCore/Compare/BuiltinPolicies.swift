@@ -1,4 +1,8 @@
 /// The policies shipped with provenance: `strict`, `default`, `lenient`.
+///
+/// None ignores by omission: what no rule names (a field a probe gains, a site probe's section)
+/// falls to a default that compares it (`strict`: an error; `default` and `lenient`: a
+/// warning). Every `ignore` is a rule of its own.
 extension Policy {
     public static let builtins: [Policy] = [.strict, .default, .lenient]
 
@@ -7,7 +11,7 @@ extension Policy {
     /// Fields that name a machine or a device rather than describe the environment.
     static let identityRules: [Entry] = [
         Entry("**.serial", .ignore), Entry("**.uuid", .ignore), Entry("**.boardId", .ignore),
-        Entry("**.uniqueId", .ignore), Entry("**.serialNumber", .ignore), Entry("**.machineId", .ignore),
+        Entry("**.uniqueId", .ignore),
     ]
 
     /// Everything that is recorded must be the same, but identity fields.
@@ -53,6 +57,7 @@ extension Policy {
             // Software.
             Entry("packages.**", .equal), Entry("python.**", .equal), Entry("libc.**", .equal),
             Entry("toolchains.**", .equal, .warning), Entry("container.image**", .equal),
+            Entry("container.engine", .equal, .warning), Entry("container.**", .ignore),
             Entry("environment.**", .equal),
             // The machine.
             Entry("cpu.architectureFamily", .equal), Entry("cpu.vendor", .equal), Entry("cpu.modelName", .equal),
@@ -65,7 +70,7 @@ extension Policy {
             // A probe that worked when recorded and does not now cannot vouch for its facts.
             Entry("*.status", .equal, .warning), Entry("*.*.status", .equal, .warning),
         ],
-        fallback: Entry("default", .ignore))
+        fallback: Entry("default", .equal, .warning))
 
     /// Only code, data and the major CUDA versions.
     public static let lenient = Policy(
@@ -74,6 +79,11 @@ extension Policy {
         rules: identityRules + [
             Entry("git.**", .equal), Entry("datasets.**", .equal),
             Entry("gpu.nvidia.cudaDriverVersion", .atLeast, .warning), Entry("cuda.toolkit.version", .sameMajor, .warning),
-        ],
-        fallback: Entry("default", .ignore))
+        ] + lenientIgnored.map { Entry($0 + ".**", .ignore) },
+        fallback: Entry("default", .equal, .warning))
+
+    /// The built-in sections `lenient` leaves out: all but code and data (their ids, from the models).
+    static var lenientIgnored: [String] {
+        SectionModels.all.map { $0.sectionID }.filter { $0 != GitSection.sectionID && $0 != DatasetsSection.sectionID }
+    }
 }

@@ -2,7 +2,7 @@
 ///
 /// Only what describes the environment is compared: each section's `status` and `data`.
 /// Capture time, durations, host name, issue texts and `volatile` parts are ignored. Arrays of
-/// records are matched by identity (see `identityKeys`), arrays of plain values as sets, so a
+/// records are matched by identity (`ListIdentity`, from the section models), arrays of plain values as sets, so a
 /// reordered list is no change and a GPU is followed by its bus id, not its position.
 public struct ManifestDiff: Sendable, Equatable {
     public enum Kind: String, Sendable, Equatable, Codable {
@@ -29,11 +29,9 @@ public struct ManifestDiff: Sendable, Equatable {
 
     public var changes: [Change]
 
-    /// Record fields that identify an element of an array, most specific first: a PCI address
-    /// survives a move to another machine better than a serial-like UUID.
-    public static let identityKeys = [
-        "slot", "pciBusIdNormalized", "pciBusId", "uuid", "path", "name", "id", "card", "key", "level",
-    ]
+    /// Record fields that identify an element of an array in a site probe's section (built-in
+    /// sections name them as their model says): `ListIdentity`.
+    public static var identityKeys: [String] { ListIdentity.genericKeys }
 
     /// Compares two manifests (already checked with `ManifestReader`).
     public init(old: JSONValue, new: JSONValue) {
@@ -46,8 +44,8 @@ public struct ManifestDiff: Sendable, Equatable {
             // A probe that was not run on either side says nothing about the environment.
             if a?["status"] == "skipped" || b?["status"] == "skipped" { continue }
             var differ = Differ(section: id)
-            differ.compare(id + ".status", a?["status"], b?["status"])
-            differ.compare(id, a?["data"], b?["data"])
+            differ.compare(id + ".status", "", a?["status"], b?["status"])
+            differ.compare(id, "", a?["data"], b?["data"])
             changes += differ.changes
         }
         // Reports print these values: a manifest from elsewhere may hold unmasked secrets.
@@ -74,7 +72,8 @@ private struct Differ {
     let section: String
     var changes: [ManifestDiff.Change] = []
 
-    mutating func compare(_ path: String, _ old: JSONValue?, _ new: JSONValue?) {
+    /// `shape`: the path inside the section's data without element names (`ListIdentity`).
+    mutating func compare(_ path: String, _ shape: String, _ old: JSONValue?, _ new: JSONValue?) {
         if old == new { return }
         switch (old, new) {
         case (nil, let value?):
@@ -83,16 +82,16 @@ private struct Differ {
             changes.append(.init(section: section, path: path, kind: .removed, old: value, new: nil))
         case (.object(let a)?, .object(let b)?):
             for key in Set(a.keys).union(b.keys).sorted() {
-                compare(path + "." + key, a[key], b[key])
+                compare(path + "." + key, ListIdentity.member(shape, key), a[key], b[key])
             }
         case (.array(let a)?, .array(let b)?):
-            compareArrays(path, a, b)
+            compareArrays(path, shape, a, b)
         default:
             changes.append(.init(section: section, path: path, kind: .changed, old: old, new: new))
         }
     }
 
-    mutating func compareArrays(_ path: String, _ a: [JSONValue], _ b: [JSONValue]) {
+    mutating func compareArrays(_ path: String, _ shape: String, _ a: [JSONValue], _ b: [JSONValue]) {
         let isPlain: (JSONValue) -> Bool = {
             if case .object = $0 { return false }
             if case .array = $0 { return false }
@@ -108,7 +107,8 @@ private struct Differ {
                                  gained: gained, lost: lost))
             return
         }
-        if let key = identityKey(a, b) {
+        let elementShape = shape + "[]"
+        if let key = ListIdentity.key(section: section, shape: shape, a, b) {
             var right: [String: JSONValue] = [:]
             right.reserveCapacity(b.count)
             for element in b { right[identity(element[key]!)] = element }
@@ -120,11 +120,11 @@ private struct Differ {
                 let id = identity(element[key]!)
                 seen.insert(id)
                 let other = right[id]
-                if other != element { compare("\(path)[\(id)]", element, other) }
+                if other != element { compare("\(path)[\(id)]", elementShape, element, other) }
             }
             for element in b {
                 let id = identity(element[key]!)
-                if !seen.contains(id) { compare("\(path)[\(id)]", nil, element) }
+                if !seen.contains(id) { compare("\(path)[\(id)]", elementShape, nil, element) }
             }
             return
         }
@@ -132,33 +132,9 @@ private struct Differ {
         for position in 0..<max(a.count, b.count) {
             let old = position < a.count ? a[position] : nil
             let new = position < b.count ? b[position] : nil
-            if old != new { compare("\(path)[\(position)]", old, new) }
+            if old != new { compare("\(path)[\(position)]", elementShape, old, new) }
         }
     }
 
-    /// The first identity key every element of both arrays has, with unique values on each side.
-    func identityKey(_ a: [JSONValue], _ b: [JSONValue]) -> String? {
-        ManifestDiff.identityKeys.first { key in
-            for list in [a, b] {
-                var seen = Set<String>()
-                for element in list {
-                    guard let value = element[key], case .string = value, seen.insert(identity(value)).inserted
-                    else {
-                        guard let value = element[key], case .int = value, seen.insert(identity(value)).inserted
-                        else { return false }
-                        continue
-                    }
-                }
-            }
-            return true
-        }
-    }
-
-    func identity(_ value: JSONValue) -> String {
-        switch value {
-        case .string(let s): return s
-        case .int(let i): return String(i)
-        default: return CanonicalJSON.string(value)
-        }
-    }
+    func identity(_ value: JSONValue) -> String { ListIdentity.name(value) }
 }

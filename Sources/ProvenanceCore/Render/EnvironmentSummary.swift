@@ -1,6 +1,6 @@
-/// The facts of a manifest worth a paper's "computational environment" appendix, picked out of
-/// the manifest JSON. Pure and forgiving: a section that is missing, not `ok`, or shaped
-/// differently than expected contributes what it can and never fails the rendering.
+/// The facts of a manifest worth a paper's "computational environment" appendix, read from each
+/// section's model (`SectionModel`). Pure and forgiving: a section that is missing, skipped, or
+/// does not decode as its model contributes nothing and never fails the rendering.
 public struct EnvironmentSummary: Sendable, Equatable {
     /// A titled group of `label: value` rows (Hardware, Operating system, ...).
     public struct Group: Sendable, Equatable {
@@ -35,124 +35,108 @@ public struct EnvironmentSummary: Sendable, Equatable {
             guard let section = sections[id], section["status"]?.stringValue != "skipped" else { return nil }
             return section["data"]
         }
+        // Each built-in section is read as its model; one that does not decode (another schema
+        // version, a damaged file) contributes nothing rather than guessed fields.
+        func model<M: SectionModel>(_ type: M.Type) -> M? { M.read(from: manifest) }
         var groups: [Group] = []
 
         // Hardware.
         var hardware: [Row] = []
-        if let cpu = data("cpu") {
-            var model = cpu["modelName"]?.stringValue
-            if model == nil, let types = cpu["coreTypes"]?.arrayValue, !types.isEmpty {
-                model = types.compactMap { type -> String? in
-                    guard let name = type["modelName"]?.stringValue ?? type["partName"]?.stringValue else { return nil }
-                    return type["count"]?.intValue.map { "\($0) × \(name)" } ?? name
+        let os = model(OSSection.self)
+        if let cpu = model(CPUSection.self) {
+            var name = cpu.modelName
+            if name == nil, let types = cpu.coreTypes, !types.isEmpty {
+                name = types.compactMap { type -> String? in
+                    guard let typeName = type.modelName ?? type.partName else { return nil }
+                    return "\(type.count) × \(typeName)"
                 }.joined(separator: " + ")
             }
-            if model == nil || model!.isEmpty {
-                model = [cpu["vendor"]?.stringValue, cpu["identification"]?["partName"]?.stringValue]
-                    .compactMap { $0 }.joined(separator: " ")
+            if name == nil || name!.isEmpty {
+                name = [cpu.vendor, cpu.identification["partName"]].compactMap { $0 }.joined(separator: " ")
             }
-            if let model, !model.isEmpty { hardware.append(Row(label: "CPU", value: model)) }
+            if let name, !name.isEmpty { hardware.append(Row(label: "CPU", value: name)) }
             var counts: [String] = []
-            if let topology = cpu["topology"] {
-                if let sockets = topology["sockets"]?.intValue { counts.append("\(sockets) socket\(sockets == 1 ? "" : "s")") }
-                if let cores = topology["cores"]?.intValue { counts.append("\(cores) cores") }
+            if let topology = cpu.topology {
+                if let sockets = topology.sockets { counts.append("\(sockets) socket\(sockets == 1 ? "" : "s")") }
+                if let cores = topology.cores { counts.append("\(cores) cores") }
             }
-            if let logical = cpu["logicalCPUs"]?.intValue { counts.append("\(logical) logical CPUs") }
-            if !counts.isEmpty { hardware.append(Row(label: "CPU count", value: counts.joined(separator: ", "))) }
-            if let family = cpu["architectureFamily"]?.stringValue, data("os")?["architecture"] == nil {
+            counts.append("\(cpu.logicalCPUs) logical CPUs")
+            hardware.append(Row(label: "CPU count", value: counts.joined(separator: ", ")))
+            if let family = cpu.architectureFamily, os?.architecture == nil {
                 hardware.append(Row(label: "Architecture", value: family))
             }
         }
-        if let bytes = data("memory")?["memTotalBytes"]?.intValue {
+        if let bytes = model(MemorySection.self)?.memTotalBytes {
             hardware.append(Row(label: "Memory", value: EnvironmentSummary.formatBytes(bytes)))
         }
         if !hardware.isEmpty { groups.append(Group(title: "Hardware", rows: hardware)) }
 
-        // Accelerators: any gpu.* section, cuda, rocm; rendered generically.
-        let acceleratorIDs = sections.keys.filter { $0.hasPrefix("gpu") || $0 == "cuda" || $0 == "rocm" || $0.hasPrefix("cuda.") }
-            .sorted()
+        // Accelerators.
         var accelerators: [Row] = []
-        for id in acceleratorIDs {
-            guard let value = data(id) else { continue }
-            // The frameworks, wheels and conflicts of cuda have their own group (stackGroups).
-            accelerators += EnvironmentSummary.summaryRows(of: value, prefix: id).filter { !EnvironmentSummary.stackRowLabels.contains($0.label) }
+        if let nvidia = model(NVIDIASection.self) { accelerators += EnvironmentSummary.rows(nvidia) }
+        if let amd = model(AMDSection.self) { accelerators += EnvironmentSummary.rows(amd) }
+        if let cuda = model(CUDASection.self) { accelerators += EnvironmentSummary.rows(cuda) }
+        // Accelerator sections of site probes (no model): their scalar facts.
+        for id in sections.keys.sorted() where (id.hasPrefix("gpu") || id.hasPrefix("cuda") || id == "rocm")
+            && SectionModels.model(for: id) == nil
+        {
+            if let value = data(id) { accelerators += EnvironmentSummary.summaryRows(of: value, prefix: id) }
         }
         if !accelerators.isEmpty { groups.append(Group(title: "Accelerators", rows: accelerators)) }
 
         // Operating system.
         var system: [Row] = []
-        if let os = data("os") {
-            let release = os["osRelease"]
-            if let name = release?["PRETTY_NAME"]?.stringValue
-                ?? [release?["NAME"]?.stringValue, release?["VERSION"]?.stringValue ?? release?["VERSION_ID"]?.stringValue]
-                    .compactMap({ $0 }).joined(separator: " ").nonEmpty
+        if let os {
+            let release = os.osRelease ?? [:]
+            if let name = release["PRETTY_NAME"]
+                ?? [release["NAME"], release["VERSION"] ?? release["VERSION_ID"]].compactMap({ $0 }).joined(separator: " ").nonEmpty
             {
                 system.append(Row(label: "Distribution", value: name))
             }
-            if let kernel = os["kernel"]?["release"]?.stringValue { system.append(Row(label: "Kernel", value: kernel)) }
-            if let architecture = os["architecture"]?.stringValue { system.append(Row(label: "Architecture", value: architecture)) }
+            if let kernel = os.kernel.release { system.append(Row(label: "Kernel", value: kernel)) }
+            if let architecture = os.architecture { system.append(Row(label: "Architecture", value: architecture)) }
         }
-        if let libc = data("libc") {
-            let name = libc["implementation"]?.stringValue ?? "libc"
-            system.append(Row(label: "C library", value: [name, libc["version"]?.stringValue].compactMap { $0 }.joined(separator: " ")))
+        if let libc = model(LibcSection.self) {
+            system.append(Row(label: "C library", value: [libc.implementation, libc.version].compactMap { $0 }.joined(separator: " ")))
+        }
+        if let container = model(ContainerSection.self), let engine = container.engine {
+            system.append(Row(label: "Container", value: [engine, container.imageName, container.imageDigest ?? container.imageId]
+                .compactMap { $0 }.joined(separator: ", ")))
         }
         if !system.isEmpty { groups.append(Group(title: "Operating system", rows: system)) }
 
         // Software.
         var software: [Row] = []
-        if let python = data("python") {
-            var text = "Python " + (python["version"]?.stringValue ?? "(version unknown)")
-            if let kind = python["environmentKind"]?.stringValue { text += " (\(kind))" }
-            software.append(Row(label: "Python", value: text))
+        if let python = model(PythonSection.self) {
+            software.append(Row(label: "Python", value: "Python \(python.version ?? "(version unknown)") (\(python.environmentKind))"))
             var installed: [String: String] = [:]
-            for item in (python["distributions"]?.arrayValue ?? []) + (python["condaPackages"]?.arrayValue ?? []) {
-                if let name = item["name"]?.stringValue, let version = item["version"]?.stringValue {
-                    installed[normalizeDistributionName(name)] = installed[normalizeDistributionName(name)] ?? version
-                }
+            let named = python.distributions.map { ($0.name, $0.version) } + (python.condaPackages ?? []).map { ($0.name, $0.version) }
+            for (name, version) in named {
+                installed[normalizeDistributionName(name)] = installed[normalizeDistributionName(name)] ?? version
             }
             for name in EnvironmentSummary.notableDistributions {
                 if let version = installed[name] { software.append(Row(label: name, value: version)) }
             }
         }
-        if let tools = data("toolchains")?["tools"]?.objectValue {
+        if let tools = model(ToolchainsSection.self)?.tools {
             for name in ["nvcc", "gcc", "clang", "rustc", "go", "java", "swift"] {
-                if let version = tools[name]?["version"]?.stringValue { software.append(Row(label: name, value: version)) }
+                if let version = tools[name]?.version { software.append(Row(label: name, value: version)) }
             }
         }
         if !software.isEmpty { groups.append(Group(title: "Software", rows: software)) }
         groups += EnvironmentSummary.stackGroups(data)
 
         // Code.
-        if let git = data("git") {
-            var code: [Row] = []
-            let commit = git["commit"]?.stringValue ?? git["headCommit"]?.stringValue ?? git["head"]?["commit"]?.stringValue
-                ?? git["head"]?.stringValue
-            if let commit { code.append(Row(label: "Commit", value: commit)) }
-            if let branch = git["branch"]?.stringValue { code.append(Row(label: "Branch", value: branch)) }
-            let dirty: Bool? = {
-                if case .bool(let value)? = git["dirty"] { return value }
-                if case .bool(let value)? = git["isDirty"] { return value }
-                if case .bool(let value)? = git["clean"] { return !value }
-                return nil
-            }()
-            if let dirty { code.append(Row(label: "Working tree", value: dirty ? "dirty (uncommitted changes)" : "clean")) }
-            if code.isEmpty { code = EnvironmentSummary.summaryRows(of: git, prefix: "git") }
-            if !code.isEmpty { groups.append(Group(title: "Code", rows: code)) }
+        if let git = model(GitSection.self), !git.repositories.isEmpty {
+            groups.append(Group(title: "Code", rows: git.repositories.flatMap(EnvironmentSummary.rows)))
         }
 
         // Datasets.
-        if let datasets = data("datasets") {
-            var rows: [Row] = []
-            let items = datasets.arrayValue ?? datasets["datasets"]?.arrayValue ?? datasets["files"]?.arrayValue
-            if let items {
-                for (index, item) in items.enumerated() {
-                    let name = item["name"]?.stringValue ?? item["path"]?.stringValue ?? item["id"]?.stringValue ?? "dataset \(index + 1)"
-                    rows.append(Row(label: name, value: EnvironmentSummary.digest(of: item) ?? EnvironmentSummary.scalarText(item)))
-                }
-            } else {
-                rows = EnvironmentSummary.summaryRows(of: datasets, prefix: "datasets")
+        if let datasets = model(DatasetsSection.self), !datasets.datasets.isEmpty {
+            let rows = datasets.datasets.keys.sorted().map { name in
+                Row(label: name, value: EnvironmentSummary.text(datasets.datasets[name]!))
             }
-            if !rows.isEmpty { groups.append(Group(title: "Datasets", rows: rows)) }
+            groups.append(Group(title: "Datasets", rows: rows))
         }
 
         // The manifest itself.
@@ -226,19 +210,114 @@ public struct EnvironmentSummary: Sendable, Equatable {
         return rows
     }
 
-    static func digest(of item: JSONValue) -> String? {
-        for key in ["digest", "sha256", "fingerprint", "hash"] {
-            switch item[key] {
-            case .string(let text)?: return key == "sha256" ? "sha256:" + text : text
-            case .object(let digests)?:
-                if let sha = digests["sha256"]?.stringValue { return "sha256:" + sha }
-                if let first = CanonicalJSON.sortedKeys(digests).first, let text = digests[first]?.stringValue {
-                    return "\(first):\(text)"
-                }
-            default: continue
+    /// Model, count, memory, driver and CUDA versions, and the MIG layout in words.
+    static func rows(_ nvidia: NVIDIASection) -> [Row] {
+        var rows: [Row] = []
+        var gpus = NVIDIASection.modelCounts(nvidia.gpus).map { entry -> String in
+            let memory = nvidia.gpus.first { ($0.productName ?? "NVIDIA GPU") == entry.model }?.memoryTotalBytes
+            return "\(entry.count) × \(entry.model)" + (memory.map { ", \(formatBytes($0).prefix { $0 != "(" }.trimmingSuffixSpace) each" } ?? "")
+        }.joined(separator: "; ")
+        if nvidia.gpus.isEmpty { gpus = "\(nvidia.gpuCount)" }
+        if let attached = nvidia.attachedGPUs, attached != nvidia.gpus.count {
+            gpus += " (nvidia-smi reports \(attached) attached, describes \(nvidia.gpus.count))"
+        }
+        rows.append(Row(label: "NVIDIA GPUs", value: gpus))
+        if let driver = nvidia.driverVersion { rows.append(Row(label: "NVIDIA driver", value: driver)) }
+        if let cuda = nvidia.cudaDriverVersion { rows.append(Row(label: "CUDA (driver supports up to)", value: cuda)) }
+        if let mig = migText(nvidia.gpus) { rows.append(Row(label: "MIG", value: mig)) }
+        return rows
+    }
+
+    /// "enabled on 0000:01:00.0: 4 MIG devices, each 14 SMs and 19.5 GiB" (per GPU, `;`-separated),
+    /// "disabled" when every GPU reports it off, nil when no GPU reports a MIG mode.
+    static func migText(_ gpus: [NVIDIAGPU]) -> String? {
+        var parts: [String] = []
+        var reported = false
+        for (index, gpu) in gpus.enumerated() {
+            guard let mode = gpu.migMode?.current else { continue }
+            reported = true
+            guard mode == "Enabled" else { continue }
+            let name = gpu.pciBusIdNormalized ?? "GPU \(index)"
+            let devices = gpu.migDevices ?? []
+            var shapes: [String] = []
+            var counts: [String: Int] = [:]
+            for device in devices {
+                let shape = [device.multiprocessorCount.map { "\($0) SMs" },
+                             device.memoryTotalBytes.map { String(formatBytes($0).prefix { $0 != "(" }.trimmingSuffixSpace) }]
+                    .compactMap { $0 }.joined(separator: " and ")
+                if counts[shape] == nil { shapes.append(shape) }
+                counts[shape, default: 0] += 1
+            }
+            var text = "enabled on \(name): \(devices.count) MIG device\(devices.count == 1 ? "" : "s")"
+            if shapes.count == 1, !shapes[0].isEmpty {
+                text += devices.count == 1 ? " of \(shapes[0])" : ", each \(shapes[0])"
+            } else if shapes.count > 1 {
+                text += " (" + shapes.map { "\(counts[$0]!) × \($0.isEmpty ? "unknown size" : $0)" }.joined(separator: ", ") + ")"
+            }
+            if let pending = gpu.migMode?.pending, pending != mode { text += ", \(pending.lowercased()) after reset" }
+            parts.append(text)
+        }
+        guard reported else { return nil }
+        return parts.isEmpty ? "disabled" : parts.joined(separator: "; ")
+    }
+
+    static func rows(_ amd: AMDSection) -> [Row] {
+        var counts: [String: Int] = [:]
+        var order: [String] = []
+        for card in amd.cards {
+            let name = card.series ?? card.model ?? card.deviceName ?? "AMD GPU"
+            if counts[name] == nil { order.append(name) }
+            counts[name, default: 0] += 1
+        }
+        var rows = [Row(label: "AMD GPUs", value: amd.cards.isEmpty ? "\(amd.cardCount)"
+            : order.map { "\(counts[$0]!) × \($0)" }.joined(separator: "; "))]
+        if let driver = amd.driverVersion { rows.append(Row(label: "AMD driver", value: driver)) }
+        return rows
+    }
+
+    static func rows(_ cuda: CUDASection) -> [Row] {
+        var rows: [Row] = []
+        if let toolkit = cuda.toolkit { rows.append(Row(label: "CUDA toolkit", value: toolkit.version)) }
+        if let rocm = cuda.rocm { rows.append(Row(label: "ROCm", value: rocm.version)) }
+        var seen: Set<String> = []
+        for library in cuda.runtimeLibraries ?? [] where library.shadowed != true {
+            guard let version = library.version, seen.insert(library.library).inserted else { continue }
+            rows.append(Row(label: library.library, value: version))
+        }
+        for header in cuda.libraryHeaders ?? [] where seen.insert(header.library).inserted {
+            rows.append(Row(label: header.library, value: header.version))
+        }
+        return rows
+    }
+
+    /// Path, commit, branch, working-tree state and the patch of one repository.
+    static func rows(_ repository: GitSection.Repository) -> [Row] {
+        var rows = [Row(label: "Repository", value: repository.path)]
+        rows.append(Row(label: "Commit", value: repository.commit ?? "(no commit yet)"))
+        if let branch = repository.branch { rows.append(Row(label: "Branch", value: branch)) }
+        if repository.detached { rows.append(Row(label: "Branch", value: "(detached HEAD)")) }
+        if let describe = repository.describe { rows.append(Row(label: "Describe", value: describe)) }
+        if let status = repository.status {
+            let counts = [("staged", status.staged.count), ("unstaged", status.unstaged.count),
+                          ("untracked", status.untracked.count), ("conflicted", status.conflicted.count)]
+                .filter { $0.1 > 0 }.map { "\($0.1) \($0.0)" }
+            rows.append(Row(label: "Working tree", value: counts.isEmpty ? "clean"
+                : "dirty (uncommitted changes: \(counts.joined(separator: ", ")))"))
+        }
+        if let diff = repository.diff {
+            if let sha256 = diff.sha256 {
+                rows.append(Row(label: "Patch", value: sha256 + (diff.sizeBytes.map { ", \($0) bytes" } ?? "")))
+            } else if let reason = diff.omittedReason {
+                rows.append(Row(label: "Patch", value: "not kept: \(reason)"))
             }
         }
-        return nil
+        return rows
+    }
+
+    /// "sha256:…, 12 files, 1.2 MiB (1234567 bytes), /data/x".
+    static func text(_ dataset: DatasetsSection.Dataset) -> String {
+        "\(dataset.digest), \(dataset.fileCount) file\(dataset.fileCount == 1 ? "" : "s"), "
+            + "\(formatBytes(dataset.totalBytes)), \(dataset.path)"
     }
 
     static func scalarText(_ value: JSONValue) -> String {
@@ -274,6 +353,14 @@ public struct EnvironmentSummary: Sendable, Equatable {
 
 extension String {
     var nonEmpty: String? { isEmpty ? nil : self }
+}
+
+extension Substring {
+    var trimmingSuffixSpace: Substring {
+        var text = self
+        while text.last == " " { text = text.dropLast() }
+        return text
+    }
 }
 
 /// PEP 503 normalisation of a Python distribution name: lower case, runs of `-`, `_`, `.` as one

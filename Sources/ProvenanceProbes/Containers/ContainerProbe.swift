@@ -30,56 +30,9 @@ public struct ContainerProbe: Probe {
                     "environment: container, APPTAINER_*, SINGULARITY_*, KUBERNETES_SERVICE_HOST, PROVENANCE_IMAGE_DIGEST"])
     }
 
-    public struct Output: Encodable, Equatable {
-        /// `docker`, `podman`, `containerd`, `cri-o`, `lxc`, `apptainer`, `singularity`, or what
-        /// `container=` says (`systemd-nspawn`); absent when no signal names the engine.
-        public var engine: String?
-        /// The engine's version, where the container states it (`/run/.containerenv`).
-        public var engineVersion: String?
-        /// `kubernetes` when the container belongs to a pod.
-        public var orchestrator: String?
-        /// The image as the engine names it (`localhost/probe-test:1`; apptainer: the SIF file name).
-        public var imageName: String?
-        /// The image id as the engine states it (podman: the config digest, hex).
-        public var imageId: String?
-        /// The image's manifest digest (`sha256:…`).
-        public var imageDigest: String?
-        /// Where the digest came from (`environment PROVENANCE_IMAGE_DIGEST`).
-        public var imageDigestSource: String?
-        /// Whether the engine runs without root (`/run/.containerenv` `rootless=`).
-        public var rootless: Bool?
-        /// Image labels (apptainer/singularity `/.singularity.d/labels.json`).
-        public var labels: [String: String]?
-        /// The signals that showed the container, in the order they were weighed.
-        public var evidence: [Evidence]
-        public var cgroup: CgroupLimits?
-    }
-
-    public struct Evidence: Encodable, Equatable {
-        public var source: String
-        public var signal: String
-        public var engine: String?
-        /// False for a signal that does not show a container on its own (`/.dockerenv`).
-        public var decisive: Bool
-    }
-
-    /// The cgroup limits of the process (the tightest of its cgroup and the ancestors it can see).
-    /// A controller named without a limit means no limit is set.
-    public struct CgroupLimits: Encodable, Equatable {
-        /// The hierarchies mounted: `v1`, `v2` or `hybrid`.
-        public var hierarchy: String?
-        /// Where the CPU limit was read: `v2` (`cpu.max`) or `v1` (`cpu.cfs_quota_us`).
-        public var cpuController: String?
-        public var cpuQuotaMicros: Int64?
-        public var cpuPeriodMicros: Int64?
-        /// The CPUs the quota allows, in thousandths of a CPU (`--cpus 1.5` → 1500).
-        public var cpuLimitMilliCPUs: Int64?
-        /// Where the memory limit was read: `v2` (`memory.max`) or `v1` (`memory.limit_in_bytes`).
-        public var memoryController: String?
-        public var memoryLimitBytes: Int64?
-        /// The CPUs the process may run on (kernel CPU list), from the cpuset controller.
-        public var cpusetCPUs: String?
-    }
+    public typealias Output = ContainerSection
+    public typealias Evidence = ContainerSection.Evidence
+    public typealias CgroupLimits = ContainerSection.CgroupLimits
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let fs = context.fs

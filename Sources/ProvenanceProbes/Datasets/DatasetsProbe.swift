@@ -52,14 +52,16 @@ public struct DatasetsProbe: Probe {
     /// Problems listed one by one per dataset; the rest are counted in one issue.
     static let issuesPerDataset = 20
 
-    public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> JSONValue {
+    public typealias Output = DatasetsSection
+
+    public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         guard context.fs.isLive else {
             throw ProbeFailure("datasets are live paths: they are not hashed on a recorded machine (--root)")
         }
         guard !configuration.datasets.isEmpty else {
             throw ProbeAbsent(source: "--dataset", reason: "no dataset given")
         }
-        var data: [String: JSONValue] = [:]
+        var data: [String: DatasetsSection.Dataset] = [:]
         var volatile: [String: JSONValue] = [:]
         for spec in configuration.datasets {
             var hasher = DatasetHasher(cacheDirectory: configuration.cacheDirectory)
@@ -82,7 +84,7 @@ public struct DatasetsProbe: Probe {
                 report.attach(DatasetListing.listing(result.files, prefix: Array(Self.sumsPrefix(of: result).utf8)),
                               as: Self.sumsArtifact(spec.name))
             }
-            data[spec.name] = Self.json(result, listFiles: listFiles)
+            data[spec.name] = Self.record(result, listFiles: listFiles)
 
             var facts: [String: JSONValue] = [
                 "filesRead": .int(Int64(result.statistics.filesRead)), "bytesRead": .int(result.statistics.bytesRead),
@@ -103,7 +105,7 @@ public struct DatasetsProbe: Probe {
             }
         }
         report.volatile = .object(volatile)
-        return .object(data)
+        return DatasetsSection(datasets: data)
     }
 
     /// The artifact key of a dataset's sidecar listing (relative paths, `sha256sum` format).
@@ -127,51 +129,32 @@ public struct DatasetsProbe: Probe {
         return directory.hasSuffix("/") ? directory : directory + "/"
     }
 
-    /// A dataset's record in the manifest.
-    ///
-    /// `{path, realPath?, kind, digest, fileCount, totalBytes, files?, symlinks, skipped}`; files
-    /// are `{path, pathBytes?, sizeBytes, sha256}`, symbolic links `{path, pathBytes?, target,
-    /// targetBytes?, resolves}`, skipped entries `{path, pathBytes?, kind, reason}`, each sorted by
-    /// path bytes. `pathBytes` (and `targetBytes`) hold the exact bytes in base64 when they are not
-    /// valid UTF-8; `path` then has U+FFFD in place of each invalid sequence.
-    public static func json(_ result: DatasetResult, listFiles: Bool) -> JSONValue {
-        var record: [String: JSONValue] = [
-            "path": .string(result.path),
-            "kind": .string(result.kind.rawValue),
-            "digest": .string("sha256:" + result.digest.hex),
-            "fileCount": .int(Int64(result.files.count)),
-            "totalBytes": .int(result.totalBytes),
-            "symlinks": .array(result.symlinks.map { link in
-                var object = pathFields(link.path)
-                let target = DatasetListing.jsonPath(link.target)
-                object["target"] = .string(target.text)
-                if let bytes = target.base64 { object["targetBytes"] = .string(bytes) }
-                object["resolves"] = .string(link.resolution.rawValue)
-                return .object(object)
-            }),
-            "skipped": .array(result.skipped.map { skip in
-                var object = pathFields(skip.path)
-                object["kind"] = .string(skip.kind.rawValue)
-                object["reason"] = .string(skip.reason)
-                return .object(object)
-            }),
-        ]
-        if result.realPath != result.path { record["realPath"] = .string(result.realPath) }
-        if listFiles {
-            record["files"] = .array(result.files.map { file in
-                var object = pathFields(file.path)
-                object["sizeBytes"] = .int(file.size)
-                object["sha256"] = .string(file.digest.hex)
-                return .object(object)
+    /// A dataset's record in the manifest (`DatasetsSection.Dataset`), paths as
+    /// `DatasetListing.jsonPath` writes them.
+    public static func record(_ result: DatasetResult, listFiles: Bool) -> DatasetsSection.Dataset {
+        DatasetsSection.Dataset(
+            path: result.path, realPath: result.realPath != result.path ? result.realPath : nil,
+            kind: result.kind.rawValue, digest: "sha256:" + result.digest.hex, fileCount: Int64(result.files.count),
+            totalBytes: result.totalBytes,
+            files: listFiles
+                ? result.files.map { file in
+                    let path = DatasetListing.jsonPath(file.path)
+                    return DatasetsSection.File(path: path.text, pathBytes: path.base64, sizeBytes: file.size, sha256: file.digest.hex)
+                } : nil,
+            symlinks: result.symlinks.map { link in
+                let path = DatasetListing.jsonPath(link.path), target = DatasetListing.jsonPath(link.target)
+                return DatasetsSection.Symlink(path: path.text, pathBytes: path.base64, target: target.text,
+                                               targetBytes: target.base64, resolves: link.resolution.rawValue)
+            },
+            skipped: result.skipped.map { skip in
+                let path = DatasetListing.jsonPath(skip.path)
+                return DatasetsSection.Skipped(path: path.text, pathBytes: path.base64, kind: skip.kind.rawValue, reason: skip.reason)
             })
-        }
-        return .object(record)
     }
 
-    private static func pathFields(_ bytes: [UInt8]) -> [String: JSONValue] {
-        let path = DatasetListing.jsonPath(bytes)
-        var object: [String: JSONValue] = ["path": .string(path.text)]
-        if let base64 = path.base64 { object["pathBytes"] = .string(base64) }
-        return object
+    /// A dataset's record as the manifest holds it: `{path, realPath?, kind, digest, fileCount,
+    /// totalBytes, files?, symlinks, skipped}`.
+    public static func json(_ result: DatasetResult, listFiles: Bool) -> JSONValue {
+        (try? JSONValueEncoder().encode(DatasetsSection(datasets: ["_": record(result, listFiles: listFiles)])))?["_"] ?? .null
     }
 }

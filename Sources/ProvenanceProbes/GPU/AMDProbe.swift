@@ -31,16 +31,7 @@ public struct AMDProbe: Probe {
             runs: ["rocm-smi --showallinfo --json"])
     }
 
-    public struct Output: Encodable, Equatable {
-        /// Where the facts come from: `rocm-smi` or `sysfs` (fallback).
-        public var source: String
-        /// The amdgpu driver version (rocm-smi's `Driver version`; in-tree drivers report the
-        /// kernel release).
-        public var driverVersion: String?
-        public var cardCount: Int
-        /// Sorted by `pciBusNormalized`.
-        public var cards: [AMDGPUCard]
-    }
+    public typealias Output = AMDSection
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         // Live, without the amdgpu driver rocm-smi can only say "no GPU", after ~300 ms of Python

@@ -40,24 +40,7 @@ public struct NVIDIAProbe: Probe {
             runs: ["nvidia-smi -q -x"])
     }
 
-    public struct Output: Encodable, Equatable {
-        /// Where the facts come from: `nvidia-smi` or `/proc/driver/nvidia` (fallback).
-        public var source: String
-        public var driverVersion: String?
-        /// The newest CUDA version the driver supports (nvidia-smi's `<cuda_version>`, "CUDA
-        /// Version" in its table). Not the CUDA toolkit installed, which can be older.
-        public var cudaDriverVersion: String?
-        /// The number of GPUs described in `gpus`.
-        public var gpuCount: Int
-        /// The number of GPUs nvidia-smi says are attached, when it says so.
-        public var attachedGPUs: Int?
-        /// The DTD nvidia-smi's XML declares (`nvsmi_device_v12.dtd`).
-        public var dtd: String?
-        /// Sorted by `pciBusIdNormalized`.
-        public var gpus: [NVIDIAGPU]
-        /// Machine fields reported without a value: field → nvidia-smi's text.
-        public var unavailable: [String: String]?
-    }
+    public typealias Output = NVIDIASection
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let result = context.run(Self.command)

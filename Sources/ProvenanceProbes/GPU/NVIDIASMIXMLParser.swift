@@ -1,3 +1,4 @@
+import ProvenanceCore
 import ProvenanceProbeKit
 
 // MARK: - A small XML element tree
@@ -422,99 +423,6 @@ public struct NVIDIASMILog: Sendable, Equatable {
     public var volatile: [NVIDIAGPUVolatile]
     /// Values that were present but not in a form this parser knows (field: 'text').
     public var problems: [String]
-}
-
-/// One NVIDIA GPU. Absent fields were not reported; those nvidia-smi reported as `N/A`,
-/// `[Not Supported]` and the like are absent too and listed in `unavailable`.
-public struct NVIDIAGPU: Encodable, Sendable, Equatable {
-    public var productName: String?
-    public var productBrand: String?
-    /// `<product_architecture>` (`Ampere`, `Turing`); drivers before about 450 do not report it.
-    public var architecture: String?
-    public var uuid: String?
-    /// The address as nvidia-smi writes it, e.g. `00000000:3B:00.0`.
-    public var pciBusId: String?
-    /// The same address as sysfs and lspci write it, e.g. `0000:3b:00.0`.
-    public var pciBusIdNormalized: String?
-    /// `<pci_device_id>`: device and vendor id as one hex number (`20B210DE`: device 0x20b2, NVIDIA).
-    public var pciDeviceId: String?
-    public var pciSubsystemId: String?
-    public var boardId: String?
-    public var boardPartNumber: String?
-    public var gpuPartNumber: String?
-    /// The board serial number (identity of the hardware, kept deliberately).
-    public var serial: String?
-    public var vbiosVersion: String?
-    public var gspFirmwareVersion: String?
-    public var minorNumber: Int?
-    /// `fb_memory_usage/total`: the memory the GPU offers, in bytes.
-    public var memoryTotalBytes: Int64?
-    /// `Default`, `Exclusive_Process`, `Prohibited`.
-    public var computeMode: String?
-    /// `Enabled` / `Disabled` (Linux only).
-    public var persistenceMode: String?
-    public var eccMode: ModePair?
-    /// The power limit in force (`current_power_limit`, before DTD v12 `enforced_power_limit`,
-    /// else `power_limit`), in milliwatts.
-    public var powerLimitMilliwatts: Int64?
-    public var defaultPowerLimitMilliwatts: Int64?
-    public var minPowerLimitMilliwatts: Int64?
-    public var maxPowerLimitMilliwatts: Int64?
-    public var migMode: ModePair?
-    /// `<applications_clocks>`: the clocks set for applications (`nvidia-smi -ac`), configuration
-    /// rather than state; and `<default_applications_clocks>`, the board's defaults.
-    public var applicationClocks: ClockPair?
-    public var defaultApplicationClocks: ClockPair?
-    /// Every MIG device, sorted by GPU instance and compute instance; present when MIG is on.
-    public var migDevices: [NVIDIAMIGDevice]?
-    /// `<gpu_virtualization_mode>/<virtualization_mode>`: `None`, `Pass-Through`, `VGPU` (a vGPU
-    /// guest), `Host VGPU`, `Host VSGA`.
-    public var virtualizationMode: String?
-    /// `<host_vgpu_mode>`: `Non SR-IOV` / `SR-IOV` on a vGPU host.
-    public var hostVGPUMode: String?
-    /// WDDM / TCC on Windows.
-    public var driverModel: String?
-    /// Fields reported without a value: field name (`serial`, `eccMode.current`) → nvidia-smi's text.
-    public var unavailable: [String: String]?
-
-    public init() {}
-}
-
-/// A graphics and memory clock pair, in MHz.
-public struct ClockPair: Encodable, Sendable, Equatable {
-    public var graphicsMHz: Int64?
-    public var memoryMHz: Int64?
-    public init(graphicsMHz: Int64? = nil, memoryMHz: Int64? = nil) {
-        self.graphicsMHz = graphicsMHz
-        self.memoryMHz = memoryMHz
-    }
-}
-
-/// A current / pending pair (ECC and MIG modes change at the next reset).
-public struct ModePair: Encodable, Sendable, Equatable {
-    public var current: String?
-    public var pending: String?
-    public init(current: String? = nil, pending: String? = nil) {
-        self.current = current
-        self.pending = pending
-    }
-}
-
-/// One MIG device (a compute instance of a GPU instance). nvidia-smi's XML names no profile; the
-/// multiprocessor and engine counts and the memory identify the slice (`3g.40gb` and so on).
-public struct NVIDIAMIGDevice: Encodable, Sendable, Equatable {
-    public var index: Int?
-    public var gpuInstanceId: Int?
-    public var computeInstanceId: Int?
-    public var multiprocessorCount: Int?
-    public var copyEngineCount: Int?
-    public var encoderCount: Int?
-    public var decoderCount: Int?
-    public var ofaCount: Int?
-    public var jpgCount: Int?
-    public var memoryTotalBytes: Int64?
-    public var bar1TotalBytes: Int64?
-    public var unavailable: [String: String]?
 }
 
 /// The changing values of one GPU, kept out of the manifest's data.

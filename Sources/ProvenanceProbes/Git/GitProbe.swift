@@ -71,122 +71,15 @@ public struct GitProbe: Probe {
                     "~/.gitconfig, ~/.config/git/{config,ignore}, /etc/gitconfig (live only)"])
     }
 
-    public struct Output: Encodable, Equatable {
-        /// One entry per repository, sorted by path.
-        public var repositories: [Repository]
-    }
-
-    public struct Repository: Encodable, Equatable {
-        /// The working directory (machine path); the git directory of a bare repository.
-        public var path: String
-        /// HEAD's commit id (40 hex digits); absent on a branch with no commit yet.
-        public var commit: String?
-        /// The branch HEAD is on (also when it has no commit yet); absent when detached.
-        public var branch: String?
-        /// Whether HEAD is detached (checked out at a commit, not a branch).
-        public var detached: Bool
-        /// Tags whose commit is HEAD's, sorted.
-        public var tags: [String]
-        /// `git describe --tags --dirty`; absent when no tag is reachable from HEAD.
-        public var describe: String?
-        /// The branch's upstream and how far HEAD is from it.
-        public var upstream: Upstream?
-        /// Remote name → fetch URL, credentials and tokens masked.
-        public var remotes: [String: String]
-        /// Whether the clone is shallow (history cut off).
-        public var shallow: Bool
-        /// Whether this is a linked worktree (`git worktree add`).
-        public var worktree: Bool
-        /// Whether the repository has no working tree.
-        public var bare: Bool
-        /// Submodules, sorted by path.
-        public var submodules: [Submodule]
-        /// Uncommitted state (absent for a bare repository).
-        public var status: Status?
-        /// The patch of uncommitted changes (absent for a bare repository).
-        public var diff: Diff?
-    }
-
-    public struct Upstream: Encodable, Equatable {
-        /// The upstream branch, e.g. `origin/main`.
-        public var name: String
-        /// Commits on HEAD not on the upstream.
-        public var ahead: Int?
-        /// Commits on the upstream not on HEAD.
-        public var behind: Int?
-    }
-
-    public struct Submodule: Encodable, Equatable {
-        public var path: String
-        /// The commit the superproject's HEAD records.
-        public var recordedCommit: String?
-        /// The commit checked out in the submodule; absent when it is not checked out.
-        public var checkedOutCommit: String?
-        /// Whether the submodule's own working tree or index has changes or untracked files.
-        public var dirty: Bool
-    }
-
-    /// What `git status` shows, in four lists. A path can be both staged and unstaged.
-    public struct Status: Encodable, Equatable {
-        /// Changes between HEAD and the index.
-        public var staged: PathList
-        /// Changes between the index and the working tree (tracked files).
-        public var unstaged: PathList
-        /// Files git does not track and does not ignore, one by one.
-        public var untracked: PathList
-        /// Paths with merge conflicts.
-        public var conflicted: PathList
-    }
-
-    /// A count and the first paths, sorted.
-    public struct PathList: Encodable, Equatable {
-        public var count: Int
-        /// Sorted; at most `maxListedPaths`.
-        public var paths: [String]
-        /// Whether `paths` was cut at `maxListedPaths`.
-        public var truncated: Bool
-
-        init(_ all: [String]) {
-            let sorted = all.sorted()
-            count = sorted.count
-            paths = Array(sorted.prefix(GitProbe.maxListedPaths))
-            truncated = sorted.count > GitProbe.maxListedPaths
-        }
-    }
-
-    /// The patch HEAD → working tree, or why it was not kept and what changed instead.
-    public struct Diff: Encodable, Equatable {
-        /// `sha256:` digest of the patch bytes; the manifest's `attachments` says where they are.
-        public var sha256: String?
-        public var sizeBytes: Int?
-        /// Why the patch was not kept.
-        public var omittedReason: String?
-        /// When the patch was not kept: every changed file, sorted by path (at most
-        /// `maxListedPaths`).
-        public var files: [ChangedFile]?
-        public var filesTruncated: Bool?
-        /// When the patch was kept: the untracked files left out of it (larger than
-        /// `untrackedMaxBytes`, or all of them when with them the patch would pass
-        /// `diffMaxBytes`), sorted by path (at most `maxListedPaths`); absent when none.
-        public var untrackedOmitted: [UntrackedFile]?
-        public var untrackedOmittedTruncated: Bool?
-    }
-
-    /// An untracked file left out of the patch.
-    public struct UntrackedFile: Encodable, Equatable {
-        public var path: String
-        public var sizeBytes: Int64
-        /// `sha256:` digest of the content; absent when it could not be read (reported).
-        public var sha256: String?
-    }
-
-    public struct ChangedFile: Encodable, Equatable {
-        public var path: String
-        /// `added`, `deleted`, `modified`, `typechange`, `untracked`, `conflicted`, `unreadable`.
-        public var change: String
-        /// The git blob id of the working-tree content (`git hash-object`); absent when deleted.
-        public var blob: String?
-    }
+    public typealias Output = GitSection
+    public typealias Repository = GitSection.Repository
+    public typealias Upstream = GitSection.Upstream
+    public typealias Submodule = GitSection.Submodule
+    public typealias Status = GitSection.Status
+    public typealias PathList = GitSection.PathList
+    public typealias Diff = GitSection.Diff
+    public typealias ChangedFile = GitSection.ChangedFile
+    public typealias UntrackedFile = GitSection.UntrackedFile
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let fs = context.fs
@@ -501,7 +394,7 @@ public struct GitProbe: Probe {
 
     /// The paths of the repositories a git section recorded (what `verify` captures again).
     public static func repositoryPaths(in section: JSONValue?) -> [String] {
-        section?["data"]?["repositories"]?.arrayValue?.compactMap { $0["path"]?.stringValue } ?? []
+        GitSection.decode(section?["data"])?.repositories.map(\.path) ?? []
     }
 }
 
@@ -607,4 +500,13 @@ private func resolvedPath(_ path: String) -> String {
         head = parentDirectory(head)
     }
     return absolute
+}
+
+extension GitSection.PathList {
+    /// The sorted paths, cut at `GitProbe.maxListedPaths`.
+    init(_ all: [String]) {
+        let sorted = all.sorted()
+        self.init(count: sorted.count, paths: Array(sorted.prefix(GitProbe.maxListedPaths)),
+                  truncated: sorted.count > GitProbe.maxListedPaths)
+    }
 }

@@ -19,70 +19,11 @@ public struct CPUProbe: Probe {
                     "/sys/devices/system/node/node*/cpulist"])
     }
 
-    public struct Output: Encodable, Equatable {
-        /// `x86`, `arm64`, `arm`, `powerpc`, `s390`, `riscv`, `mips`, `loongarch` or `ia64`.
-        public var architectureFamily: String?
-        /// As the kernel reports it (`GenuineIntel`, `AuthenticAMD`, `IBM/S390`); ARM: the implementer's name.
-        public var vendor: String?
-        /// As /proc/cpuinfo states it for the first processor; ARM64 and s390 state none.
-        public var modelName: String?
-        /// Processor entries in /proc/cpuinfo.
-        public var logicalCPUs: Int
-        /// Features every listed processor has (`flags` / `Features` / `features`), sorted.
-        public var flags: [String]
-        /// Distinct microcode revisions (x86).
-        public var microcode: [String]?
-        /// Family-specific identification (x86 family/model/stepping, ARM implementer/part, POWER revision,
-        /// s390 machine type, RISC-V isa/mmu), from the first processor.
-        public var identification: [String: String]
-        /// Machine-wide cpuinfo fields (`Hardware`, `platform`, `model`, `machine`, `firmware`, `MMU`).
-        public var platform: [String: String]?
-        /// Present when processors differ (hybrid and big.LITTLE designs): one group per kind.
-        public var coreTypes: [CoreType]?
-        public var topology: Topology?
-        public var caches: [Cache]?
-        public var numaNodes: [NUMANode]?
-    }
-
-    public struct CoreType: Encodable, Equatable {
-        public var modelName: String?
-        public var part: String?
-        public var partName: String?
-        /// Kernel CPU list of the processors of this kind (`0-5,12`).
-        public var cpus: String
-        public var count: Int
-    }
-
-    public struct Topology: Encodable, Equatable {
-        /// Kernel CPU lists from /sys/devices/system/cpu.
-        public var online: String?
-        public var possible: String?
-        public var present: String?
-        public var sockets: Int?
-        public var dies: Int?
-        public var cores: Int?
-        public var threadsPerCore: Int?
-        /// Source of the socket/core counts: `sysfs` or `cpuinfo`.
-        public var source: String
-    }
-
-    public struct Cache: Encodable, Equatable {
-        public var level: Int
-        /// `Data`, `Instruction` or `Unified`.
-        public var type: String
-        public var sizeBytes: Int64?
-        public var lineSizeBytes: Int?
-        public var ways: Int?
-        /// How many of these caches there are.
-        public var instances: Int
-        /// Logical CPUs sharing one instance.
-        public var cpusPerInstance: Int
-    }
-
-    public struct NUMANode: Encodable, Equatable {
-        public var id: Int
-        public var cpus: String
-    }
+    public typealias Output = CPUSection
+    public typealias CoreType = CPUSection.CoreType
+    public typealias Topology = CPUSection.Topology
+    public typealias Cache = CPUSection.Cache
+    public typealias NUMANode = CPUSection.NUMANode
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let fs = context.fs

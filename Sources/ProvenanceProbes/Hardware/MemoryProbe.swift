@@ -20,32 +20,10 @@ public struct MemoryProbe: Probe {
                     "/sys/kernel/mm/hugepages/hugepages-*/nr_hugepages", "/sys/kernel/mm/transparent_hugepage/enabled"])
     }
 
-    public struct Output: Encodable, Equatable {
-        public var memTotalBytes: Int64?
-        public var swapTotalBytes: Int64?
-        /// The default huge page pool (`HugePages_Total` of `Hugepagesize`).
-        public var hugePages: HugePages?
-        /// Every huge page pool from sysfs, by page size.
-        public var hugePagePools: [HugePagePool]?
-        /// The selected mode of `/sys/kernel/mm/transparent_hugepage/enabled` (`always`, `madvise`, `never`).
-        public var transparentHugePages: String?
-        public var numaNodes: [NUMANodeMemory]?
-    }
-
-    public struct HugePages: Encodable, Equatable {
-        public var total: Int64
-        public var pageSizeBytes: Int64?
-    }
-
-    public struct HugePagePool: Encodable, Equatable {
-        public var pageSizeBytes: Int64
-        public var pages: Int64
-    }
-
-    public struct NUMANodeMemory: Encodable, Equatable {
-        public var id: Int
-        public var hugePagesTotal: Int64?
-    }
+    public typealias Output = MemorySection
+    public typealias HugePages = MemorySection.HugePages
+    public typealias HugePagePool = MemorySection.HugePagePool
+    public typealias NUMANodeMemory = MemorySection.NUMANodeMemory
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let fs = context.fs

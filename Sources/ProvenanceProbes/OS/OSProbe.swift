@@ -18,24 +18,8 @@ public struct OSProbe: Probe {
             runs: ["uname -m (only without /proc/sys/kernel/arch)"])
     }
 
-    public struct Output: Encodable, Equatable {
-        /// Every field of os-release, unquoted.
-        public var osRelease: [String: String]?
-        /// Which os-release file was read.
-        public var osReleaseSource: String?
-        public var kernel: Kernel
-        /// The machine architecture as `uname -m` names it (`x86_64`, `aarch64`, `ppc64le`).
-        public var architecture: String?
-    }
-
-    public struct Kernel: Encodable, Equatable {
-        /// `uname -r`, e.g. `6.1.0-13-amd64`.
-        public var release: String?
-        /// The build string, `uname -v`, e.g. `#1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 (2023-09-29)`.
-        public var version: String?
-        /// The kernel command line, with secret-looking parameters masked.
-        public var commandLine: String?
-    }
+    public typealias Output = OSSection
+    public typealias Kernel = OSSection.Kernel
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let fs = context.fs

@@ -65,62 +65,9 @@ public struct PCIProbe: Probe {
                     "/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids (recorded machines)"])
     }
 
-    public struct Output: Encodable, Equatable {
-        /// Sorted by slot (domain, bus, device, function).
-        public var devices: [Device]
-        /// The PCI ID database the names come from; nil when none could be read (names left out).
-        public var names: NamesDatabase?
-    }
-
-    public struct Device: Encodable, Equatable {
-        /// `domain:bus:device.function`, as sysfs and `lspci -D` write it: `0000:00:1f.2`.
-        public var slot: String
-        /// Base class and subclass, 4 lowercase hex digits (`0300`), as `lspci -n` prints it.
-        public var classCode: String?
-        /// Programming interface, 2 hex digits.
-        public var progIf: String?
-        /// `VGA compatible controller`; `Base class [cccc]` when only the base class is known
-        /// (as lspci prints it).
-        public var className: String?
-        /// 4 lowercase hex digits (`10de`).
-        public var vendorId: String
-        public var vendorName: String?
-        public var deviceId: String
-        public var deviceName: String?
-        /// Left out when the device has no subsystem ids (subsystem vendor 0000 or ffff), as lspci does.
-        public var subsystemVendorId: String?
-        public var subsystemVendorName: String?
-        public var subsystemDeviceId: String?
-        public var subsystemDeviceName: String?
-        /// 2 hex digits.
-        public var revision: String?
-        /// The kernel driver bound to the device (basename of the `driver` link): `nvidia`, `amdgpu`.
-        public var driver: String?
-        /// Left out when the kernel reports none (-1).
-        public var numaNode: Int?
-        /// The kernel's text, `16.0 GT/s PCIe`.
-        public var maxLinkSpeed: String?
-        /// The same in transfers per second (16000000000).
-        public var maxLinkSpeedTransfersPerSecond: Int64?
-        /// Lanes.
-        public var maxLinkWidth: Int?
-        /// `uevent` when libpci could not read the device and its ids come from the uevent file.
-        public var source: String?
-
-        /// What the names depend on: class, vendor, device and subsystem ids.
-        var idKey: String {
-            "\(classCode ?? "")|\(vendorId)|\(deviceId)|\(subsystemVendorId ?? "")|\(subsystemDeviceId ?? "")"
-        }
-    }
-
-    public struct NamesDatabase: Encodable, Equatable {
-        /// The file (machine path; the host's path when `fromHost`).
-        public var file: String
-        /// Its `Version:` header line (`2023.04.10`).
-        public var version: String?
-        /// True when a recorded machine has no pci.ids and the host's was used.
-        public var fromHost: Bool?
-    }
+    public typealias Output = PCISection
+    public typealias Device = PCISection.Device
+    public typealias NamesDatabase = PCISection.NamesDatabase
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let fs = context.fs
@@ -411,4 +358,11 @@ public func parsePCIUevent(_ text: String) -> PCIUevent? {
 extension RootedFileSystem {
     /// The whole text of a small file, nil when absent or unreadable.
     fileprivate func attributeText(_ path: String) -> String? { (try? read(path)) ?? nil }
+}
+
+extension PCISection.Device {
+    /// What the names depend on: class, vendor, device and subsystem ids.
+    var idKey: String {
+        "\(classCode ?? "")|\(vendorId)|\(deviceId)|\(subsystemVendorId ?? "")|\(subsystemDeviceId ?? "")"
+    }
 }

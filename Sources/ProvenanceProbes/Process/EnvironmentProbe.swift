@@ -35,14 +35,7 @@ public struct EnvironmentProbe: Probe {
             reads: ["the process environment (recorded: /proc/self/environ)"])
     }
 
-    public struct Output: Encodable, Equatable {
-        /// Recorded variables by name; masked values read `[masked]`.
-        public var variables: [String: String]
-        /// Names whose values were masked.
-        public var masked: [String]
-        /// The allow-list patterns in force beyond the defaults.
-        public var extraPatterns: [String]?
-    }
+    public typealias Output = EnvironmentSection
 
     /// The allow-list in force: the defaults, then `extraPatterns`, then `PROVENANCE_ENV_ALLOW`
     /// of `environment` (comma-separated).

@@ -26,14 +26,7 @@ public struct RunProbe: Probe {
             reads: ["getcwd, getuid, getgid (live only)"])
     }
 
-    public struct Output: Encodable, Equatable {
-        public var commandLine: [String]?
-        public var seeds: [String: String]?
-        public var parameters: [String: String]?
-        public var workingDirectory: String?
-        public var userID: UInt32?
-        public var groupID: UInt32?
-    }
+    public typealias Output = RunSection
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         func masked(_ values: [String: String]) -> [String: String]? {

@@ -28,55 +28,11 @@ public struct SchedulerProbe: Probe {
                     "$PROVENANCE_PODINFO_DIR/{labels,annotations} (default /etc/podinfo)"])
     }
 
-    public struct Output: Encodable, Equatable {
-        public var slurm: Slurm?
-        public var pbs: PBS?
-        public var lsf: LSF?
-        public var kubernetes: Kubernetes?
-    }
-
-    public struct Slurm: Encodable, Equatable {
-        public var cluster: String?
-        public var partition: String?
-        public var qos: String?
-        public var nodes: Int64?
-        public var tasks: Int64?
-        /// `SLURM_TASKS_PER_NODE` as Slurm writes it (`2(x3),1`).
-        public var tasksPerNode: String?
-        public var cpusPerTask: Int64?
-        /// `SLURM_GPUS`, `SLURM_GPUS_PER_TASK`, `SLURM_GPUS_PER_NODE` as requested (`2`, `a100:1`).
-        public var gpus: String?
-        public var gpusPerTask: String?
-        public var gpusPerNode: String?
-        public var memPerNodeBytes: Int64?
-        public var memPerCPUBytes: Int64?
-        public var memPerGPUBytes: Int64?
-    }
-
-    public struct PBS: Encodable, Equatable {
-        public var queue: String?
-        public var server: String?
-        /// `batch` or `interactive` (`PBS_ENVIRONMENT`).
-        public var mode: String?
-        /// Distinct hosts in `$PBS_NODEFILE` (else `PBS_NUM_NODES`).
-        public var nodes: Int64?
-        /// Lines of `$PBS_NODEFILE` (else `PBS_NP`).
-        public var slots: Int64?
-        public var processorsPerNode: Int64?
-        public var ncpus: Int64?
-    }
-
-    public struct LSF: Encodable, Equatable {
-        public var queue: String?
-        public var hosts: Int64?
-        public var slots: Int64?
-    }
-
-    public struct Kubernetes: Encodable, Equatable {
-        public var namespace: String?
-        /// Downward-API labels, less the ones that name one pod or one rollout (`pod-template-hash`…).
-        public var labels: [String: String]?
-    }
+    public typealias Output = SchedulerSection
+    public typealias Slurm = SchedulerSection.Slurm
+    public typealias PBS = SchedulerSection.PBS
+    public typealias LSF = SchedulerSection.LSF
+    public typealias Kubernetes = SchedulerSection.Kubernetes
 
     /// Labels that differ between pods of the same workload: kept in `volatile`.
     static let identityLabels: Set<String> = [

@@ -28,16 +28,7 @@ public struct LibcProbe: Probe {
             runs: ["ld-musl-ARCH.so.1 (musl only, prints its version)"])
     }
 
-    public struct Output: Encodable, Equatable {
-        /// `glibc` or `musl`.
-        public var implementation: String
-        /// `2.36`.
-        public var version: String?
-        /// The distributor's banner (`GNU C Library (Debian GLIBC 2.36-9+deb12u14) stable release version 2.36.`).
-        public var banner: String?
-        /// The file the facts were read from.
-        public var path: String
-    }
+    public typealias Output = LibcSection
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let fs = context.fs

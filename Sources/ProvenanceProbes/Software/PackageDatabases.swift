@@ -4,13 +4,6 @@ import ProvenanceCore
 import Glibc
 #endif
 
-/// One installed package.
-public struct InstalledPackage: Encodable, Equatable, Sendable {
-    public var name: String
-    public var version: String
-    public var architecture: String?
-}
-
 /// Parses `/var/lib/dpkg/status`: the installed packages (`Status: install ok installed`, and
 /// `hold ok installed`), sorted by name then architecture. Works on bytes: the file is large.
 public func parseDpkgStatus(_ bytes: [UInt8]) -> [InstalledPackage] {

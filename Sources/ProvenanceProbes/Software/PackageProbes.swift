@@ -1,24 +1,6 @@
 import ProvenanceCore
 import ProvenanceProbeKit
 
-/// The packages of one system package manager.
-public struct PackagesOutput: Encodable, Equatable {
-    public var count: Int
-    /// Sorted by name (then architecture).
-    public var packages: [InstalledPackage]
-
-    /// Built as one JSON value: thousands of packages through keyed containers cost ~5 ms a capture.
-    public func encode(to encoder: any Encoder) throws {
-        let records: [JSONValue] = packages.map { package in
-            var record: [String: JSONValue] = ["name": .string(package.name), "version": .string(package.version)]
-            if let architecture = package.architecture { record["architecture"] = .string(architecture) }
-            return .object(record)
-        }
-        var container = encoder.singleValueContainer()
-        try container.encode(JSONValue.object(["count": .int(Int64(count)), "packages": .array(records)]))
-    }
-}
-
 /// Debian/Ubuntu packages, from `/var/lib/dpkg/status` read directly (no `dpkg-query`).
 public struct DpkgProbe: Probe {
     public init() {}
@@ -27,12 +9,12 @@ public struct DpkgProbe: Probe {
                         reads: ["/var/lib/dpkg/status"])
     }
 
-    public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> PackagesOutput {
+    public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> DpkgSection {
         guard let bytes = try context.fs.readBytes("/var/lib/dpkg/status") else {
             throw ProbeAbsent(source: "/var/lib/dpkg/status", reason: "no dpkg database")
         }
         let packages = parseDpkgStatus(bytes)
-        return PackagesOutput(count: packages.count, packages: packages)
+        return DpkgSection(count: packages.count, packages: packages)
     }
 }
 
@@ -45,14 +27,14 @@ public struct RpmProbe: Probe {
                         runs: ["rpm -qa --queryformat '\(rpmQueryFormat)'"])
     }
 
-    public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> PackagesOutput {
+    public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> RpmSection {
         let result = context.run(["rpm", "-qa", "--queryformat", rpmQueryFormat])
         if result.outcome == .notFound { throw ProbeAbsent(source: "rpm", reason: "rpm is not installed") }
         guard result.succeeded else { throw ProbeFailure("rpm -qa \(result.failureDescription)") }
         let parsed = parseRpmQuery(result.stdoutText)
         for problem in parsed.problems.prefix(5) { report.issue("rpm -qa", problem) }
         if parsed.packages.isEmpty { throw ProbeAbsent(source: "rpm", reason: "the rpm database is empty") }
-        return PackagesOutput(count: parsed.packages.count, packages: parsed.packages)
+        return RpmSection(count: parsed.packages.count, packages: parsed.packages)
     }
 }
 
@@ -64,11 +46,11 @@ public struct ApkProbe: Probe {
                         reads: ["/lib/apk/db/installed"])
     }
 
-    public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> PackagesOutput {
+    public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> ApkSection {
         guard let text = try context.fs.read("/lib/apk/db/installed") else {
             throw ProbeAbsent(source: "/lib/apk/db/installed", reason: "no apk database")
         }
         let packages = parseApkInstalled(text)
-        return PackagesOutput(count: packages.count, packages: packages)
+        return ApkSection(count: packages.count, packages: packages)
     }
 }

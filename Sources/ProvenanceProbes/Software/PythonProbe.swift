@@ -29,39 +29,9 @@ public struct PythonProbe: Probe {
                     "environment: VIRTUAL_ENV, CONDA_PREFIX, PYTHONPATH, PYTHONNOUSERSITE, HOME, PATH, PYENV_ROOT, PYENV_VERSION"])
     }
 
-    public struct Distribution: Encodable, Equatable, Sendable {
-        public var name: String
-        public var version: String
-        /// For VCS and local installs (PEP 610 `direct_url.json`), credentials stripped.
-        public var directURL: String?
-        public var vcsCommit: String?
-        public var editable: Bool?
-        /// The site directory it was found in.
-        public var location: String
-    }
-
-    public struct CondaPackage: Encodable, Equatable, Sendable {
-        public var name: String
-        public var version: String
-        public var build: String?
-        public var channel: String?
-    }
-
-    public struct Output: Encodable, Equatable {
-        /// The interpreter found (`python3` on PATH, or in the virtual/conda environment).
-        public var executable: String
-        public var resolvedExecutable: String
-        /// `3.11.7` when the installation says so, else `3.11`.
-        public var version: String?
-        public var prefix: String
-        /// `venv`, `conda` or `system`.
-        public var environmentKind: String
-        /// Site directories searched, in sys.path order.
-        public var sitePackages: [String]
-        /// Installed distributions, sorted by name; the first one found on the path wins.
-        public var distributions: [Distribution]
-        public var condaPackages: [CondaPackage]?
-    }
+    public typealias Distribution = PythonSection.Distribution
+    public typealias CondaPackage = PythonSection.CondaPackage
+    public typealias Output = PythonSection
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let fs = context.fs

@@ -35,19 +35,8 @@ public struct ToolchainsProbe: Probe {
             runs: Self.tools.map { ([$0.name] + $0.arguments).joined(separator: " ") })
     }
 
-    public struct Tool: Encodable, Equatable, Sendable {
-        public var version: String?
-        /// Where the tool was found on PATH.
-        public var path: String?
-        /// The file that answered, symbolic links (and pyenv shims) resolved.
-        public var resolvedPath: String?
-        /// The first line of its version output.
-        public var banner: String?
-    }
-
-    public struct Output: Encodable, Equatable {
-        public var tools: [String: Tool]
-    }
+    public typealias Tool = ToolchainsSection.Tool
+    public typealias Output = ToolchainsSection
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
         let answers = concurrentMap(Self.tools.map { ToolQuery(name: $0.name, arguments: $0.arguments) }) { query in
