@@ -23,7 +23,16 @@ public enum FileSHA256 {
 
     /// Lower-case hex SHA-256 of the file's bytes and how many bytes were read.
     public static func sha256AndSize(path: String) throws(Error) -> (digest: String, bytes: Int64) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        try sha256AndSize(pathBytes: Array(path.utf8))
+    }
+
+    /// The same for a path given as bytes (a traced path need not be valid UTF-8); messages show
+    /// it with U+FFFD in place of invalid sequences.
+    public static func sha256AndSize(pathBytes: [UInt8]) throws(Error) -> (digest: String, bytes: Int64) {
+        let path = String(decoding: pathBytes, as: UTF8.self)
+        let fd = (pathBytes + [0]).withUnsafeBufferPointer {
+            $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_RDONLY | O_CLOEXEC) }
+        }
         guard fd >= 0 else {
             let code = errno
             throw Error(description: "\(path): \(String(cString: strerror(code)).lowercased())", missing: code == ENOENT)
