@@ -2,6 +2,7 @@ import ArgumentParser
 import ProvenanceCore
 import ProvenanceProbeKit
 import ProvenanceProbes
+import ProvenanceTrace
 
 #if canImport(Glibc)
 import Glibc
@@ -62,12 +63,30 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Timeout of each capture command and probe.", valueName: "SECONDS")) var timeout: Double = 5
 
+    // --- trace hook (ProvenanceTrace, docs/trace.md): options.
+    @Flag(help: "Record the files the command and every process it starts read, write and execute (run.json: trace).")
+    var trace = false
+    @Option(name: .customLong("trace-include"),
+            help: ArgumentHelp("With --trace: list files under this absolute path even in a summarised system tree (repeatable).", valueName: "PATH"))
+    var traceInclude: [String] = []
+    @Option(name: .customLong("trace-exclude"),
+            help: ArgumentHelp("With --trace: summarise files under this absolute path instead of listing them (repeatable).", valueName: "PATH"))
+    var traceExclude: [String] = []
+    // --- end of trace hook.
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after '--'.", valueName: "COMMAND"))
     var command: [String] = []
 
     func validate() throws {
         if command.isEmpty { throw ValidationError("give the command to run after '--'") }
         guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
+        // Trace hook.
+        if !trace && !(traceInclude.isEmpty && traceExclude.isEmpty) {
+            throw ValidationError("--trace-include and --trace-exclude need --trace")
+        }
+        if let relative = (traceInclude + traceExclude).first(where: { !$0.hasPrefix("/") }) {
+            throw ValidationError("--trace-include/--trace-exclude take absolute paths: '\(relative)'")
+        }
     }
 
     func run() throws {
@@ -113,8 +132,22 @@ struct RunCommand: ParsableCommand {
             throw UserError(message: "run: not starting the command (--strict and the capture had problems)", code: Exit.failure)
         }
 
+        // Trace hook: the interposer's environment for the command (a problem is reported, the job runs untraced).
+        var traceSession: TraceSession?
+        var traceFailure: String?
+        if trace {
+            do {
+                let library = try TraceSession.locateLibrary(environment: processEnvironment())
+                traceSession = try TraceSession(library: library, parent: TraceSession.segmentParent(runDirectory: manifestWritten ? directory : "/tmp"),
+                                                filter: TraceFilter(include: traceInclude, exclude: traceExclude))
+            } catch {
+                traceFailure = error.description
+                printError("provenance run: --trace: \(error.description); running the command untraced")
+            }
+        }
+
         // 3. The command.
-        let status = spawnAndWait(command)
+        let status = spawnAndWait(command, environment: traceSession?.environment())
         let end = clock.secondsSinceEpoch()
 
         // 4. run.json.
@@ -130,6 +163,12 @@ struct RunCommand: ParsableCommand {
         if manifestWritten { record["manifest"] = "env.json" }
         if !problems.isEmpty { record["captureProblems"] = .array(problems.map { .string($0) }) }
         if let hostName = manifest.hostName { record["hostName"] = .string(hostName) }
+        // Trace hook: what the job read, wrote and executed.
+        if let traceSession {
+            record["trace"] = traceSession.finish(command: command[0], environment: processEnvironment())
+        } else if let traceFailure {
+            record["trace"] = ["failed": .string(traceFailure)]
+        }
         switch status {
         case .exited(let code): record["exit"] = ["code": .int(Int64(code))]
         case .signaled(let signal): record["exit"] = ["signal": .int(Int64(signal))]
@@ -153,7 +192,7 @@ struct RunCommand: ParsableCommand {
 
     /// Starts the command with the inherited standard streams, default signal handling and an
     /// empty signal mask, forwards signals to it and waits.
-    private func spawnAndWait(_ arguments: [String]) -> Status {
+    private func spawnAndWait(_ arguments: [String], environment: [UnsafeMutablePointer<CChar>?]? = nil) -> Status {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -176,7 +215,8 @@ struct RunCommand: ParsableCommand {
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let code = posix_spawnp(&pid, arguments[0], nil, &attributes, argv, environ)
+        let code = environment.map { posix_spawnp(&pid, arguments[0], nil, &attributes, argv, $0) }
+            ?? posix_spawnp(&pid, arguments[0], nil, &attributes, argv, environ)
         if code != 0 {
             pthread_sigmask(SIG_SETMASK, &previous, nil)
             return .notStarted(String(cString: strerror(code)))
