@@ -16,8 +16,10 @@ if [[ "${1:-}" == "--test" ]]; then
     # the LaTeX `provenance render` writes; python3-pip: securesystemslib (below);
     # slurm-wlm: a real four-node Slurm cluster on loopback for the prolog/srun/audit test;
     # git and diffutils: the git probe's tests build repositories and re-apply the stored patch;
-    # rocm-smi: the real tool, which says "no AMD GPU" here (gpu.amd must be absent, not failed).
-    packages+=(procps util-linux python3 python3-jsonschema pciutils gcc make
+    # rocm-smi: the real tool, which says "no AMD GPU" here (gpu.amd must be absent, not failed);
+    # python3-yaml: the traced Python job of Tests/EndToEndTests/TraceTests.swift reads a YAML
+    # config (busybox-static above is its statically linked program).
+    packages+=(procps util-linux python3 python3-jsonschema python3-yaml pciutils gcc make
                podman runc fuse-overlayfs uidmap catatonit busybox-static
                python3-pip openssl texlive-latex-base slurm-wlm rocm-smi git diffutils)
 fi
@@ -36,6 +38,11 @@ fi
 if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import jsonschema' 2>/dev/null; then
     # python3 on PATH is not Debian's (pyenv, venv): give it jsonschema too.
     python3 -m pip install --quiet jsonschema
+fi
+
+if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import yaml' 2>/dev/null; then
+    # python3 on PATH is not Debian's: give it PyYAML too (the traced job of TraceTests).
+    python3 -m pip install --quiet pyyaml
 fi
 
 if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import securesystemslib.dsse, securesystemslib.signer, cryptography' 2>/dev/null; then
