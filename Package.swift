@@ -70,6 +70,7 @@ let package = Package(
         .testTarget(name: "ProvenanceProbeKitTests", dependencies: ["ProvenanceProbeKit", "ProvenanceTestSupport"]),
         .testTarget(name: "ProvenanceProbesTests",
                     dependencies: ["ProvenanceProbes", "ProvenanceProbeKit", "ProvenanceTestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ProvenanceCore", "ProvenanceTestSupport", "provenance"]),
+        .testTarget(name: "ProvenanceTraceTests", dependencies: ["ProvenanceTrace", "ProvenanceCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ProvenanceCore", "ProvenanceTestSupport", "ProvenanceTrace", "provenance"]),
     ]
 )

@@ -39,11 +39,15 @@ public enum FileSHA256 {
         }
         defer { close(fd) }
         var info = stat()
-        if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+        let known = fstat(fd, &info) == 0
+        if known, (info.st_mode & S_IFMT) == S_IFDIR {
             throw Error(description: "\(path): is a directory, not a file")
         }
         var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        // No larger than the file needs (+1 to see its end in one read): a traced job's 10,000
+        // files of 1 KiB took 6.3 s to digest with a fresh 1 MiB buffer each (zeroed), on a busy machine.
+        let size = known && (info.st_mode & S_IFMT) == S_IFREG ? Int(info.st_size) : 1 << 20
+        var buffer = [UInt8](repeating: 0, count: max(4096, min(size + 1, 1 << 20)))
         var total: Int64 = 0
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }

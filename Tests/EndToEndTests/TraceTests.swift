@@ -1,6 +1,7 @@
 import ProvenanceCore
 import ProvenanceProbeKit
 import ProvenanceTestSupport
+import ProvenanceTrace
 import Testing
 
 #if canImport(Glibc)
@@ -187,6 +188,21 @@ struct TraceTests {
         #expect(inputs[directory + "/state.txt"]?["changedDuringRun"] == true)
         #expect(inputs[directory + "/other.txt"]?["changedDuringRun"] == nil)
         expectDigests(entries(trace, "outputs", under: directory), [directory + "/state.txt"])
+    }
+
+    @Test("the recorded inputs checked again later (TraceCheck): an input changed since the run is found")
+    func checkInputsLater() throws {
+        let directory = temporaryDirectory()
+        defer { _ = shell("rm -rf \(directory)") }
+        _ = shell("echo one > \(directory)/a.txt; echo two > \(directory)/b.txt")
+        let (trace, result) = try traced(["sh", "-c", "cat \(directory)/a.txt \(directory)/b.txt > /dev/null"], in: directory)
+        #expect(result.outcome == .exited(0), "\(result.stderrText)")
+        let before = TraceCheck.inputs(of: trace)
+        #expect(before.checked >= 2 && before.findings.isEmpty, "\(before.findings)")
+        _ = shell("echo changed > \(directory)/b.txt; rm \(directory)/a.txt")
+        let after = TraceCheck.inputs(of: trace).findings
+        #expect(after.map(\.kind) == [.missing, .changed], "\(after)")
+        #expect(after.last?.now == sha256sum(directory + "/b.txt"))
     }
 
     @Test("a statically linked program in the job is reported as untraced")
