@@ -94,7 +94,13 @@ static struct pvt_record *reserve(uint32_t length, int pid) {
         }
         if (__atomic_load_n(&segment, __ATOMIC_ACQUIRE) == current) {
             struct pvt_header *next = new_segment(pid);
-            if (!next) { pthread_mutex_unlock(&rollover); return NULL; }
+            if (!next) {
+                // The directory is gone (provenance finished while this process lives on) or
+                // full: stop recording rather than retry on every call.
+                enabled = 0;
+                pthread_mutex_unlock(&rollover);
+                return NULL;
+            }
             __atomic_store_n(&segment, next, __ATOMIC_RELEASE);
             segment_pid = pid;
         }

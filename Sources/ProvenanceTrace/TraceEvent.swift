@@ -39,8 +39,9 @@ public struct TraceEvent: Sendable, Equatable {
         flags & UInt32(O_ACCMODE) != UInt32(O_RDONLY) || flags & UInt32(O_CREAT | O_TRUNC) != 0
     }
 
-    /// The open asked for reading (O_RDONLY or O_RDWR).
+    /// The open asked for reading (O_RDONLY or O_RDWR; not O_PATH, which reads nothing).
     public var reads: Bool {
+        if flags & 0o10000000 /* O_PATH */ != 0 { return false }
         let mode = flags & UInt32(O_ACCMODE)
         return mode == UInt32(O_RDONLY) || mode == UInt32(O_RDWR)
     }

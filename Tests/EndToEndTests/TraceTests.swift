@@ -199,7 +199,19 @@ struct TraceTests {
         #expect(result.outcome == .exited(0), "\(result.stderrText)")
         let before = TraceCheck.inputs(of: trace)
         #expect(before.checked >= 2 && before.findings.isEmpty, "\(before.findings)")
+        let recordedB = sha256sum(directory + "/b.txt")
+        #expect(entries(trace, "inputs", under: directory)[directory + "/b.txt"]?["sha256"]?.stringValue == recordedB)
         _ = shell("echo changed > \(directory)/b.txt; rm \(directory)/a.txt")
+        // The same run as an in-toto runtime-trace statement: outputs as subjects, every file access.
+        let statement = try #require(TraceAttestation.statement(runRecord: try readJSON(directory + "/run/run.json")))
+        #expect(statement.predicateType == "https://in-toto.io/attestation/runtime-trace/v0.1")
+        let parsed = try InTotoStatement.parse(statement.payload)
+        #expect(parsed.predicateType == statement.predicateType)
+        let accesses = statement.predicate["monitorLog"]?["fileAccess"]?.arrayValue ?? []
+        let read = accesses.first { $0["name"]?.stringValue == directory + "/b.txt" }
+        #expect(read?["digest"]?["sha256"]?.stringValue.map { "sha256:" + $0 } == recordedB)
+        #expect(read?["annotations"]?["access"] == "read")
+        #expect(accesses.contains { $0["annotations"]?["access"] == "executed" && $0["name"]?.stringValue?.hasSuffix("/cat") == true })
         let after = TraceCheck.inputs(of: trace).findings
         #expect(after.map(\.kind) == [.missing, .changed], "\(after)")
         #expect(after.last?.now == sha256sum(directory + "/b.txt"))
