@@ -136,6 +136,32 @@ struct TraceTests {
         #expect(children.count >= 3, "\(processes)")
     }
 
+    @Test("threads, subprocess (vfork + exec) and posix_spawn: every read and every program is recorded")
+    func threadsAndSpawn() throws {
+        let directory = temporaryDirectory()
+        defer { _ = shell("rm -rf \(directory)") }
+        _ = shell("cd \(directory) && mkdir t && for i in $(seq 0 199); do echo $i > t/f$i; done && echo spawned > s1 && echo posix > s2")
+        let script = """
+            import os, subprocess
+            from concurrent.futures import ThreadPoolExecutor
+            def read(i): return open("t/f%d" % i).read()
+            with ThreadPoolExecutor(8) as pool: total = sum(int(x) for x in pool.map(read, range(200)))
+            subprocess.run(["cat", "s1"], check=True, stdout=subprocess.DEVNULL)
+            pid = os.posix_spawn("/bin/cat", ["cat", "s2"], os.environ)
+            os.waitpid(pid, 0)
+            with open("sum.txt", "w") as f: f.write(str(total))
+            """
+        try script.write(toFile: directory + "/job.py")
+        let (trace, result) = try traced(["sh", "-c", "cd \(directory) && python3 job.py"], in: directory)
+        #expect(result.outcome == .exited(0), "\(result.stderrText)")
+        expectDigests(entries(trace, "inputs", under: directory),
+                      [directory + "/job.py", directory + "/s1", directory + "/s2"] + (0..<200).map { "\(directory)/t/f\($0)" })
+        expectDigests(entries(trace, "outputs", under: directory), [directory + "/sum.txt"])
+        let programs = Set((trace["programs"]?.arrayValue ?? []).compactMap { $0["path"]?.stringValue })
+        #expect(programs.contains("/bin/cat"), "\(programs)")
+        #expect(programs.contains { $0.hasSuffix("/cat") && $0 != "/bin/cat" }, "\(programs)")
+    }
+
     @Test("paths with spaces, newlines and invalid UTF-8 are recorded exactly (pathBytes)")
     func oddPaths() throws {
         let directory = temporaryDirectory()
