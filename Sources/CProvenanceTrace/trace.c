@@ -569,8 +569,8 @@ EXPORT int execlp(const char *file, const char *arg, ...) {
 }
 
 EXPORT int execle(const char *path, const char *arg, ...) {
-    COLLECT_ARGS(arg, (void)0);
-    char *const *envp = va_arg(args, char *const *);
+    char *const *envp;
+    COLLECT_ARGS(arg, envp = va_arg(args, char *const *));  // before the macro's va_end
     return execve(path, argv, envp);
 }
 

@@ -162,6 +162,41 @@ struct TraceTests {
         #expect(programs.contains { $0.hasSuffix("/cat") && $0 != "/bin/cat" }, "\(programs)")
     }
 
+    @Test("the exec family from C (execl, execle with its own environment, execlp in a vfork child): same output, programs recorded")
+    func execFamily() throws {
+        let directory = temporaryDirectory()
+        defer { _ = shell("rm -rf \(directory)") }
+        let source = """
+            #include <unistd.h>
+            #include <sys/wait.h>
+            int main(void) {
+                int status;
+                if (fork() == 0) { execl("/bin/echo", "echo", "execl", "works", (char *)0); _exit(9); }
+                wait(&status);
+                char *env[] = {"ONLY=this", 0};
+                if (fork() == 0) { execle("/usr/bin/env", "env", (char *)0, env); _exit(9); }
+                wait(&status);
+                if (vfork() == 0) { execlp("true", "true", (char *)0); _exit(9); }
+                wait(&status);
+                return WEXITSTATUS(status);
+            }
+            """
+        try source.write(toFile: directory + "/execs.c")
+        let compiled = shell("cc -O2 -o \(directory)/execs \(directory)/execs.c 2>&1")
+        try #require(compiled.status == 0, "cc failed: \(compiled.output)")
+        let plain = shell("\(directory)/execs")
+        let (trace, result) = try traced([directory + "/execs"], in: directory)
+        #expect(result.outcome == .exited(0), "\(result.stderrText)")
+        #expect(result.stdoutText == plain.output && plain.output == "execl works\nONLY=this\n", "\(result.stdoutText)")
+        let programs = trace["programs"]?.arrayValue ?? []
+        let paths = Set(programs.compactMap { $0["path"]?.stringValue })
+        #expect(paths.isSuperset(of: [directory + "/execs", "/bin/echo", "/usr/bin/env"]), "\(paths)")
+        #expect(paths.contains { $0.hasSuffix("/true") }, "\(paths)")
+        // execle dropped LD_PRELOAD: env ran untraced, and the record says so.
+        let env = programs.first { $0["path"] == "/usr/bin/env" }
+        #expect(env?["untraced"]?.stringValue?.contains("without LD_PRELOAD") == true)
+    }
+
     @Test("paths with spaces, newlines and invalid UTF-8 are recorded exactly (pathBytes)")
     func oddPaths() throws {
         let directory = temporaryDirectory()
