@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "ProvenanceCore", targets: ["ProvenanceCore"]),
         .library(name: "ProvenanceProbeKit", targets: ["ProvenanceProbeKit"]),
         .library(name: "ProvenanceProbes", targets: ["ProvenanceProbes"]),
+        // The LD_PRELOAD interposer of `provenance run --trace` (libprovenance-trace.so).
+        .library(name: "provenance-trace", type: .dynamic, targets: ["CProvenanceTrace"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,11 +41,24 @@ let package = Package(
         // load libgit2 and 16 more libraries): CLibGit2Loader loads it when the git probe needs it.
         .systemLibrary(name: "CLibGit2", path: "Sources/CLibGit2", providers: [.apt(["libgit2-dev"])]),
         .target(name: "CLibGit2Loader", dependencies: ["CLibGit2"], path: "Sources/CLibGit2Loader"),
+        // The interposer preloaded into traced jobs: plain C, no Swift runtime (it is loaded into
+        // every process of the job). Never a dependency of another target: provenance itself must
+        // not interpose its own calls. Built as the dynamic library product above.
+        .target(name: "CProvenanceTrace", path: "Sources/CProvenanceTrace",
+                cSettings: [.unsafeFlags(["-fvisibility=hidden", "-O2"])],
+                // The product is linked by the Swift driver, which adds its start-up object (swiftrt.o)
+                // and the Swift runtime: -nostartfiles leaves the object out, -static-stdlib makes the
+                // runtime an archive nothing is taken from, --as-needed drops what is unused. A traced
+                // process then loads libc, libm and libstdc++ (the driver's -lstdc++ comes before
+                // --as-needed) but not the Swift runtime.
+                linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib", "-Xlinker", "--as-needed"])]),
+        // `run --trace`: starts the job with the interposer and turns its trace into the run record.
+        .target(name: "ProvenanceTrace", dependencies: ["ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes"]),
         // The thin command-line front end.
         .executableTarget(
             name: "provenance",
             dependencies: [
-                "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes",
+                "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes", "ProvenanceTrace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -58,6 +73,8 @@ let package = Package(
         .testTarget(name: "ProvenanceProbeKitTests", dependencies: ["ProvenanceProbeKit", "ProvenanceTestSupport"]),
         .testTarget(name: "ProvenanceProbesTests",
                     dependencies: ["ProvenanceProbes", "ProvenanceProbeKit", "ProvenanceTestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ProvenanceCore", "ProvenanceProbes", "ProvenanceTestSupport", "provenance"]),
+        .testTarget(name: "ProvenanceTraceTests", dependencies: ["ProvenanceTrace", "ProvenanceCore"]),
+        .testTarget(name: "EndToEndTests",
+                    dependencies: ["ProvenanceCore", "ProvenanceProbes", "ProvenanceTestSupport", "ProvenanceTrace", "provenance"]),
     ]
 )

@@ -19,8 +19,9 @@ if [[ "${1:-}" == "--test" ]]; then
     # rocm-smi: the real tool, which says "no AMD GPU" here (gpu.amd must be absent, not failed);
     # strace: the attack suite kills a capture at a chosen rename (inject=rename:signal=SIGKILL);
     # python3-venv: throwaway venvs into which tests pip-install real wheels from the package index
-    # (nvidia-cuda-runtime-cu12, six, mlflow-skinny, wandb).
-    packages+=(procps util-linux python3 python3-jsonschema pciutils gcc make
+    # (nvidia-cuda-runtime-cu12, six, mlflow-skinny, wandb); python3-yaml: the traced Python job of
+    # Tests/EndToEndTests/TraceTests.swift reads a YAML config (busybox-static is its static program).
+    packages+=(procps util-linux python3 python3-jsonschema python3-yaml pciutils gcc make
                podman runc fuse-overlayfs uidmap catatonit busybox-static
                python3-pip python3-venv openssl texlive-latex-base slurm-wlm rocm-smi git diffutils strace)
 fi
@@ -39,6 +40,11 @@ fi
 if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import jsonschema' 2>/dev/null; then
     # python3 on PATH is not Debian's (pyenv, venv): give it jsonschema too.
     python3 -m pip install --quiet jsonschema
+fi
+
+if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import yaml' 2>/dev/null; then
+    # python3 on PATH is not Debian's: give it PyYAML too (the traced job of TraceTests).
+    python3 -m pip install --quiet pyyaml
 fi
 
 if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import securesystemslib.dsse, securesystemslib.signer, cryptography' 2>/dev/null; then

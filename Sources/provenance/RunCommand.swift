@@ -2,6 +2,7 @@ import ArgumentParser
 import ProvenanceCore
 import ProvenanceProbeKit
 import ProvenanceProbes
+import ProvenanceTrace
 
 #if canImport(Glibc)
 import Glibc
@@ -71,11 +72,29 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var options: CaptureOptions
     @OptionGroup var job: JobOptions
 
+    // --- trace hook (ProvenanceTrace, docs/trace.md): options.
+    @Flag(help: "Record the files the command and every process it starts read, write and execute (run.json: trace).")
+    var trace = false
+    @Option(name: .customLong("trace-include"),
+            help: ArgumentHelp("With --trace: list files under this absolute path even in a summarised system tree (repeatable).", valueName: "PATH"))
+    var traceInclude: [String] = []
+    @Option(name: .customLong("trace-exclude"),
+            help: ArgumentHelp("With --trace: summarise files under this absolute path instead of listing them (repeatable).", valueName: "PATH"))
+    var traceExclude: [String] = []
+    // --- end of trace hook.
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after '--'.", valueName: "COMMAND"))
     var command: [String] = []
 
     func validate() throws {
         if command.isEmpty { throw ValidationError("give the command to run after '--'") }
+        // Trace hook.
+        if !trace && !(traceInclude.isEmpty && traceExclude.isEmpty) {
+            throw ValidationError("--trace-include and --trace-exclude need --trace")
+        }
+        if let relative = (traceInclude + traceExclude).first(where: { !$0.hasPrefix("/") }) {
+            throw ValidationError("--trace-include/--trace-exclude take absolute paths: '\(relative)'")
+        }
     }
 
     func run() throws {
@@ -129,6 +148,20 @@ struct RunCommand: ParsableCommand {
         }
         if !options.quiet { printError("provenance run: \(directory) (\(outcome.statusSummary); \(fingerprint))") }
 
+        // Trace hook: the interposer's environment for the command (a problem is reported, the job runs untraced).
+        var traceSession: TraceSession?
+        var traceFailure: String?
+        if trace {
+            do {
+                let library = try TraceSession.locateLibrary(environment: processEnvironment())
+                traceSession = try TraceSession(library: library, parent: TraceSession.segmentParent(runDirectory: manifestWritten ? directory : "/tmp"),
+                                                filter: TraceFilter(include: traceInclude, exclude: traceExclude))
+            } catch {
+                traceFailure = error.description
+                printError("provenance run: --trace: \(error.description); running the command untraced")
+            }
+        }
+
         // 3. The command, told where its run directory is and what its seeds are.
         var environment = processEnvironment()
         let absoluteDirectory = DatasetSpec.absolutePath(directory, workingDirectory: currentDirectory())
@@ -148,6 +181,9 @@ struct RunCommand: ParsableCommand {
         }
         for (name, value) in capturePlan.seeds {
             environment["PROVENANCE_SEED_" + RunCommand.environmentName(name)] = value
+        }
+        if let traceSession {
+            for (name, value) in traceSession.variables(preload: environment["LD_PRELOAD"]) { environment[name] = value }
         }
         let status = spawnAndWait(command, environment: environment)
         let end = clock.secondsSinceEpoch()
@@ -177,6 +213,12 @@ struct RunCommand: ParsableCommand {
         if !parameters.entries.isEmpty || !parameters.configs.isEmpty { record["parameters"] = parameters.json }
         if !problems.isEmpty { record["captureProblems"] = .array(problems.map { .string($0) }) }
         if let hostName = outcome.manifest.hostName { record["hostName"] = .string(hostName) }
+        // Trace hook: what the job read, wrote and executed.
+        if let traceSession {
+            record["trace"] = traceSession.finish(command: command[0], environment: processEnvironment())
+        } else if let traceFailure {
+            record["trace"] = ["failed": .string(traceFailure)]
+        }
         switch status {
         case .exited(let code): record["exit"] = ["code": .int(Int64(code))]
         case .signaled(let signal): record["exit"] = ["signal": .int(Int64(signal))]
