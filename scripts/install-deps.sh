@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # libgit2-dev: the git probe reads repositories through libgit2 (loaded when a repository is found;
-# the binary then needs libgit2-1.5); libpci-dev, pci.ids: the pci probe.
-packages=(pkg-config ca-certificates libpci-dev pci.ids libgit2-dev)
+# the binary then needs libgit2-1.5); libpci-dev, pci.ids: the pci probe; libyaml-dev: YAML policies
+# and site-probe definitions (libyaml's parser; the binary then needs libyaml-0-2).
+packages=(pkg-config ca-certificates libpci-dev pci.ids libgit2-dev libyaml-dev)
 if [[ "${1:-}" == "--test" ]]; then
     # procps: ps for the process-group tests; util-linux: lscpu to cross-check the cpu probe;
     # python3-jsonschema: an independent JSON Schema validator for the manifests; pciutils: lspci
@@ -16,10 +17,11 @@ if [[ "${1:-}" == "--test" ]]; then
     # the LaTeX `provenance render` writes; python3-pip: securesystemslib (below);
     # slurm-wlm: a real four-node Slurm cluster on loopback for the prolog/srun/audit test;
     # git and diffutils: the git probe's tests build repositories and re-apply the stored patch;
-    # rocm-smi: the real tool, which says "no AMD GPU" here (gpu.amd must be absent, not failed).
+    # rocm-smi: the real tool, which says "no AMD GPU" here (gpu.amd must be absent, not failed);
+    # python3-yaml: PyYAML, an independent YAML loader to compare ours with (YAMLLoaderTests).
     packages+=(procps util-linux python3 python3-jsonschema pciutils gcc make
                podman runc fuse-overlayfs uidmap catatonit busybox-static
-               python3-pip openssl texlive-latex-base slurm-wlm rocm-smi git diffutils)
+               python3-pip openssl texlive-latex-base slurm-wlm rocm-smi git diffutils python3-yaml)
 fi
 
 missing=()
