@@ -1,7 +1,6 @@
 import ProvenanceCore
 import ProvenanceProbeKit
 import ProvenanceProbes
-import Yams
 
 #if canImport(Glibc)
 import Glibc
@@ -50,12 +49,9 @@ func loadPolicy(_ nameOrPath: String) throws -> Policy {
     let document: JSONValue
     if nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") {
         do {
-            let text = String(decoding: bytes, as: UTF8.self)
-            document = try jsonValue(fromYAML: Yams.load(yaml: text))
-        } catch let error as ProbeDefinitionError {
-            throw UserError(message: "\(nameOrPath): \(error.description)", code: Exit.badInput)
+            document = try YAMLLoader.load(bytes)
         } catch {
-            throw UserError(message: "\(nameOrPath): invalid YAML: \("\(error)".lines.first ?? "")", code: Exit.badInput)
+            throw UserError(message: "\(nameOrPath): invalid YAML: \(error)", code: Exit.badInput)
         }
     } else {
         do {
