@@ -15,7 +15,6 @@ let package = Package(
         // CryptoExtras reads and writes Ed25519 PEM (PKCS#8, SubjectPublicKeyInfo) since apple/swift-crypto#419
         // (2025); 4.5.2 is the version checked. Package.resolved pins the exact revisions.
         .package(url: "https://github.com/apple/swift-crypto", "4.5.2"..<"5.0.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Pure: manifest model, canonical JSON, fingerprint. No I/O, no C libraries of ours.
@@ -30,7 +29,7 @@ let package = Package(
         // Built-in probes, one per file.
         .target(name: "ProvenanceProbes", dependencies: [
             "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", "CLibGit2", "CLibGit2Loader", "CLibYAML",
-            .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // libpci (pciutils) for the pci probe: module map + non-variadic shims of its variadic calls.
         .systemLibrary(name: "CLibPCI", path: "Sources/CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
@@ -51,7 +50,6 @@ let package = Package(
             dependencies: [
                 "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Test helpers: where Fixtures/ is, expected-fact tables, running the built binary.
