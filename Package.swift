@@ -14,22 +14,24 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // CryptoExtras reads and writes Ed25519 PEM (PKCS#8, SubjectPublicKeyInfo) since apple/swift-crypto#419
+        // (2025); 4.5.2 is the version checked. Package.resolved pins the exact revisions.
+        .package(url: "https://github.com/apple/swift-crypto", "4.5.2"..<"5.0.0"),
     ],
     targets: [
         // Pure: manifest model, canonical JSON, fingerprint. No I/O, no C libraries of ours.
         .target(
             name: "ProvenanceCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [.product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "CryptoExtras", package: "swift-crypto")]
         ),
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
         .target(name: "ProvenanceProbeKit",
                 dependencies: ["ProvenanceCore", .product(name: "Crypto", package: "swift-crypto")]),
         // Built-in probes, one per file.
         .target(name: "ProvenanceProbes", dependencies: [
-            "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", "CLibGit2", "CLibGit2Loader",
-            .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
+            "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", "CLibGit2", "CLibGit2Loader", "CLibYAML",
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // libpci (pciutils) for the pci probe: module map + non-variadic shims of its variadic calls.
         .systemLibrary(name: "CLibPCI", path: "Sources/CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
@@ -54,13 +56,15 @@ let package = Package(
                 linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib", "-Xlinker", "--as-needed"])]),
         // `run --trace`: starts the job with the interposer and turns its trace into the run record.
         .target(name: "ProvenanceTrace", dependencies: ["ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes"]),
+        // libyaml's event parser (Debian: libyaml-dev) for policies and site-probe definitions, instead of
+        // Yams, which brings Foundation and ICU: see YAMLLoader.swift and docs/architecture.md.
+        .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // The thin command-line front end.
         .executableTarget(
             name: "provenance",
             dependencies: [
                 "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes", "ProvenanceTrace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
             ],
             // libgit2's start-up skips the CA bundle parse (Sources/CLibGit2Loader/loader.c): the
             // executable exports the function libgit2 calls for it.

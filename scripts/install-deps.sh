@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # libgit2-dev: the git probe reads repositories through libgit2 (loaded when a repository is found;
-# the binary then needs libgit2-1.5); libpci-dev, pci.ids: the pci probe.
-packages=(pkg-config ca-certificates libpci-dev pci.ids libgit2-dev)
+# the binary then needs libgit2-1.5); libpci-dev, pci.ids: the pci probe; libyaml-dev: YAML policies
+# and site-probe definitions (libyaml's parser; the binary then needs libyaml-0-2).
+packages=(pkg-config ca-certificates libpci-dev pci.ids libgit2-dev libyaml-dev)
 if [[ "${1:-}" == "--test" ]]; then
     # procps: ps for the process-group tests; util-linux: lscpu to cross-check the cpu probe;
     # python3-jsonschema: an independent JSON Schema validator for the manifests; pciutils: lspci

@@ -21,7 +21,7 @@ public enum TraceCheck {
         var checked = 0
         for input in trace["inputs"]?.arrayValue ?? [] {
             guard let recorded = input["sha256"]?.stringValue, let text = input["path"]?.stringValue else { continue }
-            let path = input["pathBytes"]?.stringValue.flatMap(DatasetListing.decodeBase64) ?? Array(text.utf8)
+            let path = input["pathBytes"]?.stringValue.flatMap(Base64.decode) ?? Array(text.utf8)
             checked += 1
             do {
                 let now = "sha256:" + (try FileSHA256.sha256AndSize(pathBytes: path)).digest

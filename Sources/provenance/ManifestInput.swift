@@ -1,7 +1,6 @@
 import ProvenanceCore
 import ProvenanceProbeKit
 import ProvenanceProbes
-import Yams
 
 #if canImport(Glibc)
 import Glibc
@@ -72,11 +71,9 @@ func useColor() -> Bool {
 /// A YAML document as a JSON value; invalid YAML is one line and exit 65.
 func parseYAML(_ bytes: [UInt8], path: String) throws -> JSONValue {
     do {
-        return try jsonValue(fromYAML: Yams.load(yaml: String(decoding: bytes, as: UTF8.self)))
-    } catch let error as ProbeDefinitionError {
-        throw UserError(message: "\(path): \(error.description)", code: Exit.badInput)
+        return try YAMLLoader.load(bytes)
     } catch {
-        throw UserError(message: "\(path): invalid YAML: \("\(error)".lines.first ?? "")", code: Exit.badInput)
+        throw UserError(message: "\(path): invalid YAML: \(error)", code: Exit.badInput)
     }
 }
 

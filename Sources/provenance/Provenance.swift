@@ -8,7 +8,7 @@ import Glibc
 import Musl
 #endif
 
-/// Exit codes shared by every subcommand (documented in the README and in `--help`).
+/// Exit codes shared by every subcommand (documented in docs/exit-codes.md and in `--help`).
 enum Exit {
     static let ok: Int32 = 0
     static let failure: Int32 = 1

@@ -30,11 +30,11 @@ private func removeDirectory(_ directory: String) {
     _ = shell("rm -rf '\(directory)'")
 }
 
-/// The recomputation command the README documents, with PATH replaced.
+/// The recomputation command docs/datasets.md documents, with PATH replaced.
 private func readmeCommand(path: String) throws -> String {
-    let readme = try #require(try RootedFileSystem(root: Project.root).read("/README.md"))
+    let readme = try #require(try RootedFileSystem(root: Project.root).read("/docs/datasets.md"))
     let line = try #require(readme.lines.first { $0.contains("find . -type f -print0") && $0.contains("cd PATH") },
-                            "the README shows no recomputation command")
+                            "docs/datasets.md shows no recomputation command")
     var command = line.trimmed
     if let comment = command.range(of: "  #") { command = String(command[..<comment.lowerBound]).trimmed }
     return command.replacingOccurrences(of: "PATH", with: "'\(path)'")

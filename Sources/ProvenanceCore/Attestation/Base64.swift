@@ -1,4 +1,9 @@
-/// Base64 (RFC 4648 §4) without Foundation: the encoding DSSE uses for payloads and signatures.
+/// Base64 (RFC 4648 §4): the project's one Base64 — DSSE payloads and signatures, inline attachments,
+/// dataset paths that are not UTF-8 (`pathBytes`).
+///
+/// Written here rather than taken from FoundationEssentials' `Data(base64Encoded:)`: DSSE readers
+/// must accept the URL-safe alphabet (`-`, `_`) and missing padding as well, which that decoder
+/// refuses, and this one also refuses non-zero trailing bits (`Zh==`). About 70 lines.
 public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 

@@ -1,4 +1,5 @@
 import Crypto
+import ProvenanceCore
 
 #if canImport(Glibc)
 import Glibc
@@ -155,7 +156,7 @@ public enum DatasetListing {
     public static func jsonPath(_ bytes: [UInt8]) -> (text: String, base64: String?) {
         let text = String(decoding: bytes, as: UTF8.self)
         if isValidUTF8(bytes) { return (text, nil) }
-        return (text, base64(bytes))
+        return (text, Base64.encode(bytes))
     }
 
     public static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
@@ -168,55 +169,6 @@ public enum DatasetListing {
             case .error: return false
             }
         }
-    }
-
-    /// RFC 4648 base64 with padding (what `base64 -d` reads).
-    public static func base64(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let a = UInt32(bytes[index])
-            let b = index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0
-            let c = index + 2 < bytes.count ? UInt32(bytes[index + 2]) : 0
-            let group = a << 16 | b << 8 | c
-            out.append(alphabet[Int(group >> 18 & 63)])
-            out.append(alphabet[Int(group >> 12 & 63)])
-            out.append(index + 1 < bytes.count ? alphabet[Int(group >> 6 & 63)] : UInt8(ascii: "="))
-            out.append(index + 2 < bytes.count ? alphabet[Int(group & 63)] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// The inverse of `base64`; nil for malformed input.
-    public static func decodeBase64(_ text: String) -> [UInt8]? {
-        var values: [UInt8] = []
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(byte - UInt8(ascii: "A"))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(byte - UInt8(ascii: "a") + 26)
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(byte - UInt8(ascii: "0") + 52)
-            case UInt8(ascii: "+"): values.append(62)
-            case UInt8(ascii: "/"): values.append(63)
-            case UInt8(ascii: "="): values.append(64)
-            default: return nil
-            }
-        }
-        guard values.count % 4 == 0 else { return nil }
-        var out: [UInt8] = []
-        for start in stride(from: 0, to: values.count, by: 4) {
-            let group = values[start..<start + 4]
-            let padding = group.filter { $0 == 64 }.count
-            guard padding <= 2, group.prefix(4 - padding).allSatisfy({ $0 < 64 }) else { return nil }
-            let v = group.map { UInt32($0 & 63) }
-            let word = v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]
-            out.append(UInt8(word >> 16 & 0xFF))
-            if padding < 2 { out.append(UInt8(word >> 8 & 0xFF)) }
-            if padding < 1 { out.append(UInt8(word & 0xFF)) }
-        }
-        return out
     }
 }
 

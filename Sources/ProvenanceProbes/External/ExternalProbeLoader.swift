@@ -1,6 +1,5 @@
 import ProvenanceCore
 import ProvenanceProbeKit
-import Yams
 
 #if canImport(Glibc)
 import Glibc
@@ -91,34 +90,7 @@ public enum ExternalProbeLoader {
         if path.hasSuffix(".json") {
             do { return try JSONParser.parse(bytes) } catch { throw ProbeDefinitionError("\(path): \(error)") }
         }
-        do {
-            return try jsonValue(fromYAML: Yams.load(yaml: String(decoding: bytes, as: UTF8.self)))
-        } catch let error as ProbeDefinitionError {
-            throw error
-        } catch {
-            throw ProbeDefinitionError("\(path): invalid YAML: \("\(error)".lines.first ?? "")")
-        }
-    }
-}
-
-/// Converts what Yams loads (`[String: Any]`, `[Any]`, scalars) to a JSON value.
-public func jsonValue(fromYAML value: Any?) throws(ProbeDefinitionError) -> JSONValue {
-    switch value {
-    case nil: return .null
-    case let string as String: return .string(string)
-    case let bool as Bool: return .bool(bool)
-    case let int as Int: return .int(Int64(int))
-    case let double as Double: return .double(double)
-    case let list as [Any]:
-        var result: [JSONValue] = []
-        for item in list { result.append(try jsonValue(fromYAML: item)) }
-        return .array(result)
-    case let map as [String: Any]:
-        var object: [String: JSONValue] = [:]
-        for (key, item) in map { object[key] = try jsonValue(fromYAML: item) }
-        return .object(object)
-    default:
-        throw ProbeDefinitionError("unsupported YAML value \(String(describing: value).prefix(40))")
+        do { return try YAMLLoader.load(bytes) } catch { throw ProbeDefinitionError("\(path): invalid YAML: \(error)") }
     }
 }
 
