@@ -15,7 +15,10 @@ trap 'rm -rf "$out"' EXIT
 swift build --product provenance
 swift build --product generate-manual
 bin=$(swift build --show-bin-path)
-"$bin/generate-manual-tool" "$bin/provenance" "${arguments[@]}" --output-directory "$out"
+# `swift build --product generate-manual` names the tool generate-manual; the plugin, generate-manual-tool.
+tool="$bin/generate-manual"
+[[ -x "$bin/generate-manual-tool" ]] && tool="$bin/generate-manual-tool"
+"$tool" "$bin/provenance" "${arguments[@]}" --output-directory "$out"
 rm -rf docs/man && mkdir -p docs/man
 cp "$out"/*.1 docs/man/
 rm -f docs/man/provenance.help.1     # `provenance help` is ArgumentParser's, not a command of ours
