@@ -147,6 +147,11 @@ struct RunCommand: ParsableCommand {
             throw UserError(message: "run: not starting the command (--strict and the capture had problems)", code: Exit.failure)
         }
         if !options.quiet { printError("provenance run: \(directory) (\(outcome.statusSummary); \(fingerprint))") }
+        // Determinism advice: warnings only, the job runs regardless.
+        for advice in outcome.determinism {
+            printError("provenance run: warning: \(advice.variable) is not set (\(advice.framework): \(advice.reason)); "
+                + "export \(advice.variable)=\(advice.recommended)")
+        }
 
         // Trace hook: the interposer's environment for the command (a problem is reported, the job runs untraced).
         var traceSession: TraceSession?

@@ -38,8 +38,13 @@ struct VerifyCommand: ParsableCommand {
                 extraPatterns: options.environmentPatterns, environment: processEnvironment()))
             current = try captureNow(like: recorded)
         }
-        let diff = ManifestDiff(old: recorded, new: current)
-        let violations = chosenPolicy.violations(in: diff)
+        // The same repositories by identity (remote, commit), wherever they are checked out.
+        let diff = ManifestDiff(old: recorded, new: Reproduction.aligningRepositories(current, with: recorded))
+        let violations = Reproduction.withoutRedundantDigests(chosenPolicy.violations(in: diff)).map { violation in
+            var violation = violation
+            violation.fix = Reproduction.fix(for: violation.change, recorded: recorded)
+            return violation
+        }
         switch format {
         case .text:
             let text = DiffReport.text(violations, policy: chosenPolicy, compared: diff.changes.count - violations.count,

@@ -23,11 +23,11 @@ private func machineWithNewVBIOS(in directory: String) -> String {
 
 @Suite("Section models: the contract of the manifest's data")
 struct SectionModelTests {
-    @Test("every section of every golden decodes as its model and encodes back to the same data")
+    @Test("every section of every recorded machine decodes as its model and encodes back to the same data")
     func goldensRoundTrip() throws {
         var checked = Set<String>()
         for machine in Project.machineNames {
-            let manifest = try readJSON(Project.fixtures + "/goldens/\(machine).json")
+            let manifest = try readJSON(try #require(RecordedCaptures.shared.manifest(machine)))
             for (id, section) in manifest["sections"]?.objectValue ?? [:] {
                 guard let data = section["data"] else { continue }
                 let model = try #require(SectionModels.model(for: id), "\(id) has no model")

@@ -14,11 +14,25 @@ extension Policy {
         Entry("**.uniqueId", .ignore),
     ]
 
-    /// Everything that is recorded must be the same, but identity fields.
+    /// Where things are, not what they are: a reviewer's clone, venv and data copy sit at other
+    /// paths, under another user, on another host. Repositories and datasets are matched by
+    /// identity and name (`verify --repo`, `--dataset`); their contents are still compared.
+    static let locationRules: [Entry] = [
+        Entry("git.repositories[*].path", .ignore), Entry("datasets.*.path", .ignore), Entry("datasets.*.realPath", .ignore),
+        Entry("python.executable", .ignore), Entry("python.resolvedExecutable", .ignore), Entry("python.prefix", .ignore),
+        Entry("python.sitePackages", .ignore), Entry("python.distributions[*].location", .ignore),
+        Entry("run.workingDirectory", .ignore), Entry("run.userID", .ignore), Entry("run.groupID", .ignore),
+        Entry("environment.variables.PATH", .ignore), Entry("environment.variables.VIRTUAL_ENV", .ignore),
+        Entry("environment.variables.CONDA_PREFIX", .ignore), Entry("environment.variables.PYTHONPATH", .ignore),
+        Entry("environment.variables.LD_LIBRARY_PATH", .ignore), Entry("toolchains.tools.*.path", .ignore),
+    ]
+
+    /// Everything that is recorded must be the same, but identity fields and locations.
     public static let strict = Policy(
         name: "strict",
-        description: "Every recorded fact must be the same, except identity fields (serial numbers, UUIDs).",
-        rules: identityRules,
+        description: "Every recorded fact must be the same, except identity fields (serial numbers, UUIDs) and "
+            + "locations (paths, users).",
+        rules: identityRules + locationRules,
         fallback: Entry("default", .equal, .error))
 
     /// What changes numerical results: code, data, drivers, CUDA/ROCm, libraries, CPU model and
@@ -27,8 +41,20 @@ extension Policy {
         name: "default",
         description: "What changes numerical results: code, data, GPU driver and CUDA/ROCm stack, libraries and "
             + "packages, CPU model and flags, kernel and distribution, determinism-related environment.",
-        rules: identityRules + [
+        rules: identityRules + locationRules + [
+            // Packages: a recorded one missing is an error, one installed since a warning (subset).
+            Entry("python.distributions[*]", .subset), Entry("packages.*.packages[*]", .subset),
             // Code and data.
+            // Code: the commit, the patch of uncommitted changes and the submodules decide what runs.
+            // How the checkout is named and tracked (branch, tags, describe, upstream, remotes, the
+            // staged/unstaged split that one patch can give either way) does not.
+            Entry("git.repositories[*].commit", .equal), Entry("git.repositories[*].diff**", .equal),
+            Entry("git.repositories[*].submodules**", .equal),
+            Entry("git.repositories[*].branch", .ignore), Entry("git.repositories[*].detached", .ignore),
+            Entry("git.repositories[*].tags", .ignore), Entry("git.repositories[*].describe", .ignore),
+            Entry("git.repositories[*].upstream**", .ignore), Entry("git.repositories[*].remotes**", .ignore),
+            Entry("git.repositories[*].status**", .ignore), Entry("git.repositories[*].shallow", .ignore),
+            Entry("git.repositories[*].worktree", .ignore),
             Entry("git.**", .equal), Entry("datasets.**", .equal),
             // The driver must support at least the recorded CUDA version; the rest of the GPU stack is exact.
             Entry("gpu.nvidia.cudaDriverVersion", .atLeast), Entry("gpu.nvidia.driverVersion", .equal),

@@ -19,6 +19,8 @@ public enum DiffReport {
     public static func short(_ value: JSONValue?, limit: Int = 80) -> String {
         guard let value else { return "(none)" }
         let text = CanonicalJSON.string(value)
+        // Digests in full: a cut digest cannot be checked against anything.
+        if case .string(let string) = value, string.hasPrefix("sha256:") { return text }
         return text.count > limit ? String(text.prefix(limit - 1)) + "…" : text
     }
 
@@ -160,6 +162,7 @@ public enum DiffReport {
             let line = "\(change.path): \(values): \(violation.reason) "
                 + "(rule \(violation.rule.rawValue) for \(violation.pattern))"
             lines.append("  \(label) " + line.terminalSafe)
+            if let fix = violation.fix { lines.append("          fix: " + fix.terminalSafe) }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -177,6 +180,7 @@ public enum DiffReport {
                 object["pattern"] = .string(violation.pattern)
                 object["severity"] = .string(violation.severity.rawValue)
                 object["reason"] = .string(violation.reason)
+                if let fix = violation.fix { object["fix"] = .string(fix) }
                 return .object(object)
             }),
         ]
@@ -186,10 +190,11 @@ public enum DiffReport {
         var lines = ["# Environment verification", "", "Policy \(code(policy.name)): "
             + (violations.contains { $0.severity == .error } ? "**fails**." : "holds."), ""]
         if !violations.isEmpty {
-            lines += ["| severity | field | recorded | now | rule | why |", "|---|---|---|---|---|---|"]
+            lines += ["| severity | field | recorded | now | rule | why | fix |", "|---|---|---|---|---|---|---|"]
             for v in violations {
                 lines.append("| \(v.severity.rawValue) | \(code(v.change.path)) | \(cell(short(v.change.old, limit: 50))) | "
-                    + "\(cell(short(v.change.new, limit: 50))) | \(v.rule.rawValue) \(code(v.pattern)) | \(cell(v.reason)) |")
+                    + "\(cell(short(v.change.new, limit: 50))) | \(v.rule.rawValue) \(code(v.pattern)) | \(cell(v.reason)) | "
+                    + "\(v.fix.map(code) ?? "") |")
             }
         }
         return lines.joined(separator: "\n") + "\n"

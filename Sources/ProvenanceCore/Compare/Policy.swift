@@ -64,6 +64,10 @@ public struct Policy: Sendable, Equatable {
             if let reason = Policy.breaks(entry.rule, change) {
                 result.append(Violation(change: change, rule: entry.rule, pattern: entry.pattern.text,
                                         severity: entry.severity, reason: reason))
+            } else if entry.rule == .subset, change.kind == .added, entry.severity == .error {
+                // Gained, which subset allows: reported as a warning (a package installed since).
+                result.append(Violation(change: change, rule: entry.rule, pattern: entry.pattern.text,
+                                        severity: .warning, reason: "not recorded, present now (allowed)"))
             }
         }
         return result.sorted { ($0.severity == .error ? 0 : 1) < ($1.severity == .error ? 0 : 1) }
@@ -114,6 +118,8 @@ public struct Violation: Sendable, Equatable {
     public var pattern: String
     public var severity: Policy.Severity
     public var reason: String
+    /// What to run or do to remove the difference, where provenance knows (`Reproduction.fix`).
+    public var fix: String?
 }
 
 /// A policy file that cannot be used.

@@ -63,6 +63,21 @@ public enum Reproduction {
         return identity
     }
 
+    /// The violations without a dataset's digest when files of that dataset are named: the
+    /// files say what changed, the digest only repeats it.
+    public static func withoutRedundantDigests(_ violations: [Violation]) -> [Violation] {
+        let datasetsWithFiles = Set(violations.compactMap { violation -> String? in
+            let path = violation.change.path
+            guard path.hasPrefix("datasets."), let range = path.firstRange(of: ".files[") else { return nil }
+            return String(path[..<range.lowerBound])
+        })
+        return violations.filter { violation in
+            let path = violation.change.path
+            guard path.hasPrefix("datasets."), path.hasSuffix(".digest") else { return true }
+            return !datasetsWithFiles.contains(String(path.dropLast(".digest".count)))
+        }
+    }
+
     /// A command or action that removes a difference, where provenance knows one.
     public static func fix(for change: ManifestDiff.Change, recorded: JSONValue) -> String? {
         let path = change.path

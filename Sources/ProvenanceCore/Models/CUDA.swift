@@ -150,7 +150,9 @@ public struct VisibleDevice: Codable, Equatable, Sendable {
 }
 
 extension CUDASection {
-    public static var listIdentities: [String: String] { ["runtimeLibraries": "path", "libraryHeaders": "path"] }
+    public static var listIdentities: [String: String] {
+        ["runtimeLibraries": "path", "libraryHeaders": "path", "pythonWheels": "name", "frameworks": "name"]
+    }
 
     public var summary: String {
         [toolkit.map { "CUDA toolkit " + $0.version }, rocm.map { "ROCm " + $0.version },

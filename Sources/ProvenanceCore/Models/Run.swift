@@ -7,6 +7,9 @@ public struct RunSection: SectionModel {
     public var workingDirectory: String?
     public var userID: UInt32?
     public var groupID: UInt32?
+    /// Determinism settings the job's frameworks document and its environment lacks (advice,
+    /// added by the capture pipeline from the python section; `DeterminismChecklist`).
+    public var determinism: [DeterminismChecklist.Advice]?
 
     public init(commandLine: [String]? = nil, seeds: [String: String]? = nil, parameters: [String: String]? = nil, workingDirectory: String? = nil, userID: UInt32? = nil, groupID: UInt32? = nil) {
         self.commandLine = commandLine

@@ -125,6 +125,12 @@ public struct EnvironmentSummary: Sendable, Equatable {
         }
         if !software.isEmpty { groups.append(Group(title: "Software", rows: software)) }
         groups += EnvironmentSummary.stackGroups(data)
+        // Determinism settings the frameworks ask for that the job's environment lacked.
+        if let advice = model(RunSection.self)?.determinism, !advice.isEmpty {
+            groups.append(Group(title: "Determinism", rows: advice.map {
+                Row(label: $0.variable, value: "not set (\($0.framework) asks for \($0.recommended): \($0.reason))")
+            }))
+        }
 
         // Code.
         if let git = model(GitSection.self), !git.repositories.isEmpty {

@@ -59,7 +59,9 @@ public struct CUDAProbe: Probe {
                     "/usr/local/cuda/include/{cudnn_version.h,cudnn.h,nccl.h}", "/opt/rocm/.info/version",
                     "SITE/torch/version.py", "SITE/tensorflow/python/platform/build_info.py",
                     "SITE/{jax,jaxlib}/version.py", "SITE/*.dist-info/{METADATA,RECORD}",
-                    "environment: CUDA_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES, HIP_VISIBLE_DEVICES, LD_LIBRARY_PATH"],
+                    "environment: CUDA_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES, HIP_VISIBLE_DEVICES, LD_LIBRARY_PATH"]
+                // The python probe's search for the interpreter and its site directories, run again here.
+                + PythonProbe().descriptor.reads,
             runs: ["nvcc --version (only without version.json and cuda.h)"])
     }
 

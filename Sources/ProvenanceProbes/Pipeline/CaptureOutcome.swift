@@ -18,6 +18,8 @@ public struct CaptureOutcome: Sendable {
     /// The `--sums` listing and where it goes (`-`: standard output).
     public var sums: [UInt8]?
     public var sumsPath: String?
+    /// Determinism settings the job's frameworks ask for and its environment lacks.
+    public var determinism: [DeterminismChecklist.Advice] = []
 
     /// Writes the sums file and dataset sidecars, then the patches and the manifest together
     /// (all temporaries first, then renamed, the manifest last): a manifest never refers to a

@@ -152,6 +152,7 @@ public struct CapturePlan: Sendable {
     public func run() -> CaptureOutcome {
         var (manifest, artifacts) = capture.runCollectingArtifacts(on: machine)
         commandCache?.save()
+        let determinism = Self.addDeterminismAdvice(to: &manifest, environment: machine.environment)
 
         let location = companionLocation(of: request.output)
         func inDirectory(_ name: String) -> String { (location.directory == "/" ? "" : location.directory) + "/" + name }
@@ -188,7 +189,25 @@ public struct CapturePlan: Sendable {
             }
         }
         return CaptureOutcome(manifest: manifest, output: request.output, companions: companions, sums: sums,
-                              sumsPath: request.sums)
+                              sumsPath: request.sums, determinism: determinism)
+    }
+
+    /// The determinism settings the job's frameworks (the python section) ask for and the
+    /// environment lacks, added to the run section of a job (one with a command line).
+    static func addDeterminismAdvice(to manifest: inout Manifest, environment: [String: String])
+        -> [DeterminismChecklist.Advice]
+    {
+        guard let section = manifest.sections["run"], section.status == .ok,
+              var run = RunSection.decode(section.data), run.commandLine != nil,
+              let python = PythonSection.decode(manifest.sections["python"]?.data)
+        else { return [] }
+        let installed = Set(python.distributions.map { normalizeDistributionName($0.name) })
+        let advice = DeterminismChecklist.advice(distributions: installed, environment: environment)
+        guard !advice.isEmpty, let data = try? JSONValueEncoder().encode({ run.determinism = advice; return run }()) else {
+            return advice
+        }
+        manifest.sections["run"]?.data = data
+        return advice
     }
 
     /// `--seed`/`--param` `KEY=VALUE` items as a dictionary.

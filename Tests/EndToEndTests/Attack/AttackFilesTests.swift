@@ -96,7 +96,8 @@ struct AttackFilesTests {
         let leftovers = Self.temporaries(base + "/out")
         let patches = (try RootedFileSystem().list(base + "/out") ?? []).filter { $0.hasSuffix(".patch") }
         print("attack files: kills \(kills), mismatches \(mismatches.count), leftovers \(leftovers.count) (\(leftBefore) before cleanup), patches left \(patches.count)")
-        #expect(kills >= 3, "the deterministic kills did not happen")
+        // A capture renames twice (its patch, then its manifest): kills at the 1st and 2nd rename.
+        #expect(kills >= 2, "the deterministic kills did not happen")
         #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
         #expect(leftovers.isEmpty, "\(leftovers)")
         #expect(patches.count == 1, "obsolete patches are removed: \(patches)")
