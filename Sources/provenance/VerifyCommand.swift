@@ -29,6 +29,7 @@ struct VerifyCommand: ParsableCommand {
         let chosenPolicy = try loadPolicy(policy)
         var recorded = try readManifest(manifest)
         let current: JSONValue
+        var currentPatches: [String: [UInt8]] = [:]
         if let against {
             current = try readManifest(against)
         } else {
@@ -36,13 +37,22 @@ struct VerifyCommand: ParsableCommand {
             // manifest's: a hostile manifest must not make verify record and print our secrets.
             recorded = EnvironmentProbe.restrictingRecorded(recorded, to: EnvironmentProbe.allowList(
                 extraPatterns: options.environmentPatterns, environment: processEnvironment()))
-            current = try captureNow(like: recorded)
+            (current, currentPatches) = try captureNow(like: recorded)
         }
         // The same repositories by identity (remote, commit), wherever they are checked out.
         let diff = ManifestDiff(old: recorded, new: Reproduction.aligningRepositories(current, with: recorded))
         let violations = Reproduction.withoutRedundantDigests(chosenPolicy.violations(in: diff)).map { violation in
             var violation = violation
             violation.fix = Reproduction.fix(for: violation.change, recorded: recorded)
+            // Two patches: which files they change differently, rather than two digests.
+            if violation.change.path.hasSuffix("].diff.sha256"), let old = violation.change.old?.stringValue,
+               let new = violation.change.new?.stringValue, let recordedPatch = recordedAttachment(old, in: recorded),
+               let currentPatch = currentPatches[new]
+            {
+                let files = Reproduction.patchDifferences(recorded: recordedPatch, current: currentPatch)
+                let text = files.map { "\($0.file) (\($0.change == "added" ? "changed only now" : $0.change == "removed" ? "changed only when recorded" : "changed differently"))" }
+                if !text.isEmpty { violation.reason += "; the patches differ in " + text.joined(separator: ", ") }
+            }
             return violation
         }
         switch format {
@@ -60,7 +70,18 @@ struct VerifyCommand: ParsableCommand {
 
     /// Captures with the probes that produced the recorded sections (not skipped there); sections
     /// this machine has no probe for stay as recorded, so they are not compared.
-    private func captureNow(like recorded: JSONValue) throws -> JSONValue {
+    /// The bytes of a recorded attachment: the file beside the manifest, or inline.
+    private func recordedAttachment(_ digest: String, in recorded: JSONValue) -> [UInt8]? {
+        guard let attachment = recorded["attachments"]?[digest] else { return nil }
+        if let file = attachment["file"]?.stringValue, !file.contains("/") {
+            let directory = companionLocation(of: DatasetSpec.absolutePath(manifest, workingDirectory: currentDirectory())).directory
+            return (try? RootedFileSystem().readBytes(directory + "/" + file)) ?? nil
+        }
+        guard let content = attachment["content"]?.stringValue else { return nil }
+        return attachment["encoding"] == "base64" ? Base64.decode(content) : Array(content.utf8)
+    }
+
+    private func captureNow(like recorded: JSONValue) throws -> (JSONValue, [String: [UInt8]]) {
         let sections = recorded["sections"]?.objectValue ?? [:]
         // The run section describes the recorded job, not the machine: it stays as recorded.
         var wanted = Set(sections.filter { $0.value["status"] != "skipped" }.keys).subtracting(["run"])
@@ -91,12 +112,15 @@ struct VerifyCommand: ParsableCommand {
                 .map { "\($0)=\(recordedDatasets[$0]!.path)" }
             request.datasetListFiles = recordedDatasets.mapValues { $0.files != nil }
         }
-        var json = capture(try plan(request)).manifest.json
+        let outcome = capture(try plan(request))
+        var patches: [String: [UInt8]] = [:]
+        for companion in outcome.companions where companion.kind == .patch { patches[Manifest.sha256(companion.bytes)] = companion.bytes }
+        var json = outcome.manifest.json
         if case .object(var object) = json, case .object(var captured)? = object["sections"] {
             for (id, section) in sections where captured[id] == nil { captured[id] = section }
             object["sections"] = .object(captured)
             json = .object(object)
         }
-        return json
+        return (json, patches)
     }
 }

@@ -260,6 +260,10 @@ struct GitCaptureTests {
         let report = try JSONParser.parse(changed.stdout)
         let paths = Set(report["violations"]?.arrayValue?.compactMap { $0["path"]?.stringValue } ?? [])
         #expect(paths.contains("git.repositories[\(directory)].diff.sha256"), "\(paths)")
+        // Not two digests only: which file the two patches change differently.
+        let patchViolation = report["violations"]?.arrayValue?.first { $0["path"]?.stringValue?.hasSuffix("].diff.sha256") == true }
+        #expect(patchViolation?["reason"]?.stringValue?.hasSuffix("; the patches differ in staged.txt (changed differently)") == true,
+                "\(patchViolation ?? nil)")
         #expect(paths.allSatisfy { $0.hasPrefix("git.repositories[\(directory)].") }, "\(paths)")
     }
 

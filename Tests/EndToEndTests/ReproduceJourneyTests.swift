@@ -6,7 +6,8 @@ import Testing
 /// The reviewer's journey on one machine laid out as two: A records a job (a repository with
 /// uncommitted changes, a venv with a real package from the index, a dataset, a determinism
 /// setting); B clones the code elsewhere and applies the patch, builds a new venv from `export
-/// requirements`, copies the data elsewhere, and verifies with --repo and --dataset.
+/// requirements`, copies the data elsewhere, and verifies with --repo and --dataset — under another
+/// host name (a UTS namespace), another user name and another HOME.
 @Suite("reproduce on another layout: export, verify across paths, fixes", .serialized)
 struct ReproduceJourneyTests {
     @Test("B verifies against A under the default policy; three changes are named, each with its fix")
@@ -36,6 +37,16 @@ struct ReproduceJourneyTests {
             LiveCommandRunner(environment: environment).run(
                 ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory, Project.executable] + arguments, timeout: 120)
         }
+        /// B: its own host name, user name and home directory.
+        func onB(_ arguments: [String], _ environment: [String: String]) -> CommandResult {
+            var environment = environment
+            environment["HOME"] = base + "/b/home"
+            environment["USER"] = "reviewer"
+            environment["LOGNAME"] = "reviewer"
+            return LiveCommandRunner(environment: environment).run(
+                ["unshare", "--uts", "/bin/sh", "-c", "hostname reviewer-machine && cd \"$0\" && exec \"$@\"", base + "/b",
+                 Project.executable] + arguments, timeout: 120)
+        }
         let probes = ["--only", "git", "--only", "python", "--only", "environment"]
         let captured = provenanceIn(a, ["capture", "-q", "-o", base + "/record/env.json", "--dataset", "train=\(base)/a/data"] + probes,
                                     environment("a"))
@@ -51,13 +62,13 @@ struct ReproduceJourneyTests {
         let rebuild = shell("""
             set -e; git clone -q '\(a)' '\(b)' && cd '\(b)' && git remote set-url origin https://github.com/example-lab/project.git && \
             git apply --binary '\(base)/record/\(patch)'
-            mkdir -p '\(base)/b' && cp -r '\(base)/a/data' '\(base)/b/data-copy'
+            mkdir -p '\(base)/b/home' && cp -r '\(base)/a/data' '\(base)/b/data-copy'
             python3 -m venv '\(base)/b/venv' && '\(base)/b/venv/bin/python' -m pip install -q -r '\(base)/record/requirements.txt'
             """, timeout: 300)
         try #require(rebuild.status == 0, "\(rebuild.output)")
         let verifyArguments = ["verify", base + "/record/env.json", "--repo", b, "--dataset", "train=\(base)/b/data-copy",
                                "--format", "json"]
-        let holds = provenanceIn(base + "/b", verifyArguments, environment("b"))
+        let holds = onB(verifyArguments, environment("b"))
         #expect(holds.outcome == .exited(0), "\(holds.stdoutText)\(holds.stderrText)")
         if holds.outcome == .exited(0) {
             #expect(try JSONParser.parse(holds.stdout)["violations"] == .array([]), "\(holds.stdoutText)")
@@ -68,7 +79,7 @@ struct ReproduceJourneyTests {
             set -e; '\(base)/b/venv/bin/python' -m pip install -q six==1.15.0 && printf 'x,y\\n1,3\\n' > '\(base)/b/data-copy/train.csv'
             """, timeout: 300)
         try #require(drift.status == 0, "\(drift.output)")
-        let fails = provenanceIn(base + "/b", verifyArguments, environment("b", cublas: ":16:8"))
+        let fails = onB(verifyArguments, environment("b", cublas: ":16:8"))
         #expect(fails.outcome == .exited(2), "\(fails.stdoutText)\(fails.stderrText)")
         let report = try JSONParser.parse(fails.stdout)
         let violations = report["violations"]?.arrayValue ?? []
