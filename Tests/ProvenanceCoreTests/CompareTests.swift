@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import ProvenanceCore
 
@@ -196,5 +199,27 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+@Suite("readable differences")
+struct ReadableDifferenceTests {
+    @Test("a PATH-like value is shown as the entries lost and gained; a long value around its first difference")
+    func readable() throws {
+        // This process's real PATH, and the same with a venv in front and one entry gone.
+        var entries = (getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
+        if entries.count < 3 { entries += ["/usr/sbin", "/sbin"] }
+        let old = entries.joined(separator: ":") + ":/opt/tools/bin/with/a/long/name/to/pass/sixty/characters"
+        let new = (["/scratch/venv/bin"] + entries.dropLast()).joined(separator: ":")
+            + ":/opt/tools/bin/with/a/long/name/to/pass/sixty/characters"
+        let text = try #require(DiffReport.readableChange(.string(old), .string(new)))
+        #expect(text == "path list: -\(entries.last!) +/scratch/venv/bin", "\(text)")
+
+        let long = String(repeating: "a", count: 100) + "X" + String(repeating: "b", count: 100)
+        let changed = String(repeating: "a", count: 100) + "Y" + String(repeating: "b", count: 100)
+        let around = try #require(DiffReport.readableChange(.string(long), .string(changed)))
+        #expect(around.hasSuffix("(from character 101)"))
+        #expect(around.contains("aaaaX") && around.contains("aaaaY"))
+        #expect(DiffReport.readableChange(.string("short"), .string("other")) == nil)
     }
 }

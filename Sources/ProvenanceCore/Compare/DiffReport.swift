@@ -43,8 +43,36 @@ public enum DiffReport {
         switch change.kind {
         case .added: return short(change.new)
         case .removed: return short(change.old)
-        case .changed: return "\(short(change.old, limit: 60)) → \(short(change.new, limit: 60))"
+        case .changed:
+            if let readable = readableChange(change.old, change.new) { return readable }
+            return "\(short(change.old, limit: 60)) → \(short(change.new, limit: 60))"
         }
+    }
+
+    /// Two long strings shown so the change can be read: PATH-like values (`:`-separated paths)
+    /// as the entries gained and lost, other long strings around their first difference. Nil
+    /// when the plain form is readable as it is.
+    static func readableChange(_ old: JSONValue?, _ new: JSONValue?) -> String? {
+        guard case .string(let a)? = old, case .string(let b)? = new, a.count > 60 || b.count > 60 else { return nil }
+        func entries(_ text: String) -> [String]? {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            return parts.count >= 2 && parts.allSatisfy({ $0.isEmpty || $0.hasPrefix("/") }) ? parts : nil
+        }
+        if let before = entries(a), let after = entries(b) {
+            let lost = before.filter { !after.contains($0) }
+            let gained = after.filter { !before.contains($0) }
+            let moved = lost.isEmpty && gained.isEmpty ? " (same entries, another order)" : ""
+            return "path list: " + (lost.map { "-" + $0 } + gained.map { "+" + $0 }).joined(separator: " ") + moved
+        }
+        let x = Array(a), y = Array(b)
+        var start = 0
+        while start < min(x.count, y.count) && x[start] == y[start] { start += 1 }
+        let from = max(0, start - 20)
+        func window(_ characters: [Character]) -> String {
+            let end = min(characters.count, start + 40)
+            return (from > 0 ? "…" : "") + String(characters[from..<max(from, end)]) + (end < characters.count ? "…" : "")
+        }
+        return "\"\(window(x))\" → \"\(window(y))\" (from character \(start + 1))"
     }
 
     static func symbol(_ kind: ManifestDiff.Kind) -> String {
@@ -158,7 +186,8 @@ public enum DiffReport {
             let label = violation.severity == .error ? palette.removed("error  ") : palette.changed("warning")
             let values = change.gained != nil
                 ? describe(change)
-                : "recorded \(short(change.old, limit: 60)), now \(short(change.new, limit: 60))"
+                : readableChange(change.old, change.new).map { "recorded → now: " + $0 }
+                    ?? "recorded \(short(change.old, limit: 60)), now \(short(change.new, limit: 60))"
             let line = "\(change.path): \(values): \(violation.reason) "
                 + "(rule \(violation.rule.rawValue) for \(violation.pattern))"
             lines.append("  \(label) " + line.terminalSafe)
