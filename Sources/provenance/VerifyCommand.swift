@@ -2,6 +2,7 @@ import ArgumentParser
 import ProvenanceCore
 import ProvenanceProbeKit
 import ProvenanceProbes
+import ProvenanceTrace
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,7 +42,7 @@ struct VerifyCommand: ParsableCommand {
         }
         // The same repositories by identity (remote, commit), wherever they are checked out.
         let diff = ManifestDiff(old: recorded, new: Reproduction.aligningRepositories(current, with: recorded))
-        let violations = Reproduction.withoutRedundantDigests(chosenPolicy.violations(in: diff)).map { violation in
+        var violations = Reproduction.withoutRedundantDigests(chosenPolicy.violations(in: diff)).map { violation in
             var violation = violation
             violation.fix = Reproduction.fix(for: violation.change, recorded: recorded)
             // Two patches: which files they change differently, rather than two digests.
@@ -55,6 +56,7 @@ struct VerifyCommand: ParsableCommand {
             }
             return violation
         }
+        if against == nil { violations += traceInputViolations() }
         switch format {
         case .text:
             let text = DiffReport.text(violations, policy: chosenPolicy, compared: diff.changes.count - violations.count,
@@ -70,6 +72,26 @@ struct VerifyCommand: ParsableCommand {
 
     /// Captures with the probes that produced the recorded sections (not skipped there); sections
     /// this machine has no probe for stay as recorded, so they are not compared.
+    /// A traced run's inputs (run.json beside the manifest, `run --trace`) digested again: each
+    /// file the job read that is missing or differs now is an error (the job would read another
+    /// file), whatever the policy.
+    private func traceInputViolations() -> [Violation] {
+        let directory = companionLocation(of: DatasetSpec.absolutePath(manifest, workingDirectory: currentDirectory())).directory
+        guard let bytes = (try? RootedFileSystem().readBytes(directory + "/run.json")) ?? nil,
+              let trace = (try? JSONParser.parse(bytes))?["trace"], trace["inputs"] != nil
+        else { return [] }
+        return TraceCheck.inputs(of: trace).findings.map { finding in
+            let path = String(decoding: finding.path, as: UTF8.self)
+            let change = ManifestDiff.Change(section: "trace", path: "trace.inputs[\(path)].sha256",
+                                             kind: finding.kind == .changed ? .changed : .removed,
+                                             old: finding.recorded.map { .string($0) }, new: finding.now.map { .string($0) })
+            let reason = finding.kind == .changed ? "the job read this file; it differs now"
+                : finding.kind == .missing ? "the job read this file; it is missing now" : "the job read this file; it cannot be read now"
+            return Violation(change: change, rule: .equal, pattern: "trace.inputs (run.json)", severity: .error, reason: reason,
+                             fix: "restore \(path) (recorded \(finding.recorded ?? "?"))")
+        }
+    }
+
     /// The bytes of a recorded attachment: the file beside the manifest, or inline.
     private func recordedAttachment(_ digest: String, in recorded: JSONValue) -> [UInt8]? {
         guard let attachment = recorded["attachments"]?[digest] else { return nil }

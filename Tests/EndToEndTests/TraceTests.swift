@@ -87,6 +87,25 @@ struct TraceTests {
         #expect(!shell("ls -A \(directory)/run").output.contains("provenance-trace"))
     }
 
+    @Test("verify of a traced run digests the job's inputs again and names the one that changed")
+    func verifyInputs() throws {
+        let directory = temporaryDirectory()
+        defer { _ = shell("rm -rf \(directory)") }
+        _ = shell("printf 'b\\na\\n' > \(directory)/in.txt")
+        let (_, result) = try traced(["sh", "-c", "sort \(directory)/in.txt > \(directory)/out.txt"], in: directory,
+                                     extra: ["--only", "os"])
+        #expect(result.outcome == .exited(0), "\(result.stderrText)")
+        let same = provenance(["verify", directory + "/run/env.json", "--format", "json"])
+        #expect(same.outcome == .exited(0), "\(same.stdoutText)\(same.stderrText)")
+        _ = shell("printf 'c\\n' >> \(directory)/in.txt")
+        let changed = provenance(["verify", directory + "/run/env.json", "--format", "json"])
+        #expect(changed.outcome == .exited(2), "\(changed.stdoutText)\(changed.stderrText)")
+        let violations = try JSONParser.parse(changed.stdout)["violations"]?.arrayValue ?? []
+        #expect(violations.compactMap { $0["path"]?.stringValue } == ["trace.inputs[\(directory)/in.txt].sha256"],
+                "\(changed.stdoutText)")
+        #expect(violations.first?["new"]?.stringValue == sha256sum(directory + "/in.txt"))
+    }
+
     @Test("a shell pipeline: every program of it, the file it read, the file it wrote")
     func pipeline() throws {
         let directory = temporaryDirectory()

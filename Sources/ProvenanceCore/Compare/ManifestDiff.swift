@@ -25,6 +25,18 @@ public struct ManifestDiff: Sendable, Equatable {
         /// For sets of plain values (`cpu.flags`): what the new one gained and lost.
         public var gained: [JSONValue]?
         public var lost: [JSONValue]?
+
+        public init(section: String, path: String, kind: Kind, old: JSONValue? = nil, new: JSONValue? = nil,
+                    gained: [JSONValue]? = nil, lost: [JSONValue]? = nil)
+        {
+            self.section = section
+            self.path = path
+            self.kind = kind
+            self.old = old
+            self.new = new
+            self.gained = gained
+            self.lost = lost
+        }
     }
 
     public var changes: [Change]

@@ -120,6 +120,17 @@ public struct Violation: Sendable, Equatable {
     public var reason: String
     /// What to run or do to remove the difference, where provenance knows (`Reproduction.fix`).
     public var fix: String?
+
+    public init(change: ManifestDiff.Change, rule: Policy.Rule, pattern: String, severity: Policy.Severity, reason: String,
+                fix: String? = nil)
+    {
+        self.change = change
+        self.rule = rule
+        self.pattern = pattern
+        self.severity = severity
+        self.reason = reason
+        self.fix = fix
+    }
 }
 
 /// A policy file that cannot be used.
