@@ -12,15 +12,6 @@ public struct JSONValueDecoder {
     }
 }
 
-private struct _Key: CodingKey {
-    var stringValue: String
-    var intValue: Int?
-    init(stringValue: String) { self.stringValue = stringValue }
-    init(intValue: Int) {
-        self.stringValue = String(intValue)
-        self.intValue = intValue
-    }
-}
 
 private func mismatch(_ type: Any.Type, _ value: JSONValue, _ path: [any CodingKey]) -> DecodingError {
     DecodingError.typeMismatch(type, .init(codingPath: path, debugDescription: "expected \(type), found \(value)"))

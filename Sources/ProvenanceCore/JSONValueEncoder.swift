@@ -39,7 +39,8 @@ private final class Slot {
     }
 }
 
-private struct _Key: CodingKey {
+/// A coding key of a JSON value's object member or array element (shared by the encoder and the decoder).
+struct _Key: CodingKey {
     var stringValue: String
     var intValue: Int?
     init(stringValue: String) { self.stringValue = stringValue }

@@ -124,17 +124,8 @@ public struct EnvironmentProbe: Probe {
     }
 }
 
-/// Matches a variable name against a pattern where `*` stands for any run of characters.
+/// Matches a variable name against a pattern where `*` stands for any run of characters (the
+/// same match as a declared read's file-name component, `MachinePathPattern.globMatches`).
 public func matchesNamePattern(_ pattern: String, _ name: String) -> Bool {
-    let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
-    if parts.count == 1 { return pattern == name }
-    guard name.hasPrefix(parts[0]) else { return false }
-    var rest = Substring(name.dropFirst(parts[0].count))
-    for (index, part) in parts.enumerated().dropFirst() {
-        if index == parts.count - 1 { return part.isEmpty || rest.hasSuffix(part) }
-        guard !part.isEmpty else { continue }
-        guard let range = rest.firstRange(of: part) else { return false }
-        rest = rest[range.upperBound...]
-    }
-    return true
+    MachinePathPattern.globMatches(pattern, name)
 }
