@@ -269,8 +269,10 @@ public enum TOMLParser {
                         else { throw fail("bad \\u escape") }
                         out += Array(String(Character(scalar)).utf8)
                         index += count
-                    case 0x0A, 0x0D, 0x20, 0x09 where multiline:
-                        // A line-ending backslash trims the newline and the whitespace after it.
+                    case 0x0A, 0x0D, 0x20, 0x09:
+                        // A line-ending backslash (multi-line strings only) trims the newline and the
+                        // whitespace after it.
+                        guard multiline else { throw fail("a backslash before whitespace outside a multi-line string") }
                         while let next = peek, [0x0A, 0x0D, 0x20, 0x09].contains(next) { index += 1 }
                     default: throw fail("unknown escape \\\(Character(Unicode.Scalar(escaped)))")
                     }
