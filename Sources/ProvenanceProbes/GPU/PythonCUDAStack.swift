@@ -59,7 +59,8 @@ struct PythonCUDAStack {
 
         // NVIDIA wheels.
         for (key, item) in installed.sorted(by: { $0.key < $1.key }) {
-            guard var (libraries, major) = nvidiaWheelLibraries(key) else { continue }
+            guard let (libraries, wheelMajor) = nvidiaWheelLibraries(key) else { continue }
+            var major = wheelMajor
             // CUDA 13's suffix-less toolkit wheels (`nvidia-cublas` 13.1.0.3): the version's major.
             if major == nil, !Set(libraries).isDisjoint(with: Self.toolkitVersionedLibraries) {
                 major = item.version.split(separator: ".").first.map(String.init)

@@ -32,7 +32,7 @@ struct AttackSecretsTests {
         func plant(_ secret: String) -> String { secrets.append(secret); return secret }
 
         // Environment: names that say secret, values that carry one inside, URL forms.
-        var environment: [String: String] = [
+        let environment: [String: String] = [
             "HOME": base + "/home", "XDG_CACHE_HOME": base + "/cache", "XDG_CONFIG_HOME": base + "/config",
             "MYSQL_PWD": plant(tail(1)), "DB_PWD": plant(tail(2)), "GPG_PASSPHRASE": plant(tail(3)),
             "SSHPASS": plant(tail(4)), "AWS_SECRET_ACCESS_KEY": plant(tail(5, length: 40)),
