@@ -49,6 +49,13 @@ public enum MLPerfSystemExport {
         guard cpu != nil || os != nil || nvidia != nil else {
             throw Export.Error(description: "the manifest has no cpu, os or gpu.nvidia section to describe a system from")
         }
+        /// Why a section gives nothing: absent from the manifest, or its status and first issue.
+        func missing(_ id: String, _ otherwise: String) -> String {
+            guard let section = manifest["sections"]?[id] else { return "the manifest has no \(id) section" }
+            let status = section["status"]?.stringValue ?? "?"
+            guard status == "ok" || status == "partial" else { return status == "failed" ? "the \(id) section failed" : "the \(id) section is \(status)" }
+            return otherwise
+        }
         var fields: [String: JSONValue] = [:]
         var unknown: [String: String] = neverKnown
         func set(_ field: String, _ value: String?, else reason: String) {
@@ -62,19 +69,19 @@ public enum MLPerfSystemExport {
 
         // Host.
         fields["number_of_nodes"] = "1"
-        set("host_processors_per_node", cpu?.topology?.sockets.map(String.init), else: "the socket count was not read (no cpu topology)")
-        set("host_processor_model_name", cpu?.modelName, else: "the cpu section has no model name")
+        set("host_processors_per_node", cpu?.topology?.sockets.map(String.init), else: missing("cpu", "the socket count was not read (no cpu topology)"))
+        set("host_processor_model_name", cpu?.modelName, else: missing("cpu", "the cpu section has no model name"))
         let cores: String? = {
             guard let total = cpu?.topology?.cores else { return nil }
             guard let sockets = cpu?.topology?.sockets, sockets > 0 else { return String(total) }
             return String(total / sockets)
         }()
-        set("host_processor_core_count", cores, else: "the core count was not read (no cpu topology)")
-        set("host_processor_vcpu_count", cpu.map { String($0.logicalCPUs) }, else: "the cpu section is absent")
+        set("host_processor_core_count", cores, else: missing("cpu", "the core count was not read (no cpu topology)"))
+        set("host_processor_vcpu_count", cpu.map { String($0.logicalCPUs) }, else: missing("cpu", "the cpu section has no logical CPU count"))
         set("host_processor_frequency", nil, else: "the processor's rated frequency is not captured")
-        set("host_processor_caches", cpu?.caches.flatMap(cacheText), else: "the cache sizes were not read")
-        set("host_memory_capacity", memory?.memTotalBytes.map(gib), else: "the memory section has no MemTotal")
-        set("host_networking", infiniBand.flatMap(networkingText), else: "no InfiniBand/RDMA adapter was captured")
+        set("host_processor_caches", cpu?.caches.flatMap(cacheText), else: missing("cpu", "the cache sizes were not read"))
+        set("host_memory_capacity", memory?.memTotalBytes.map(gib), else: missing("memory", "the memory section has no MemTotal"))
+        set("host_networking", infiniBand.flatMap(networkingText), else: missing("rdma", "no InfiniBand/RDMA adapter was captured"))
 
         // Accelerators (NVIDIA; one model per node in MLPerf descriptions).
         let gpus = nvidia?.gpus ?? []
@@ -82,13 +89,13 @@ public enum MLPerfSystemExport {
         set("accelerators_per_node", count.map(String.init) ?? (nvidia == nil ? "0" : nil), else: "the GPU count was not read")
         let models = unique(gpus.compactMap(\.productName))
         set("accelerator_model_name", models.isEmpty ? nil : models.joined(separator: " + "),
-            else: nvidia == nil ? "no NVIDIA GPU was captured" : "nvidia-smi reported no product name")
+            else: missing("gpu.nvidia", "nvidia-smi reported no product name"))
         let clocks = unique(gpus.compactMap { $0.defaultApplicationClocks?.graphicsMHz.map { "\($0) MHz (default application clock)" } })
         set("accelerator_frequency", clocks.isEmpty ? nil : clocks.joined(separator: ", "),
-            else: "no default application clock was recorded")
+            else: missing("gpu.nvidia", "no default application clock was recorded"))
         let capacities = unique(gpus.compactMap { $0.memoryTotalBytes.map { "\($0 / 1_048_576) MiB" } })
         set("accelerator_memory_capacity", capacities.isEmpty ? nil : capacities.joined(separator: ", "),
-            else: "no GPU memory size was recorded")
+            else: missing("gpu.nvidia", "no GPU memory size was recorded"))
         if gpus.contains(where: { $0.migDevices?.isEmpty == false }) {
             fields["hw_notes"] = .string("MIG enabled: " + gpus.compactMap { gpu in
                 gpu.migDevices.map { "\(gpu.productName ?? "GPU") \($0.count) instance(s)" } }.joined(separator: "; "))
@@ -100,7 +107,7 @@ public enum MLPerfSystemExport {
         // Software.
         let frameworks = frameworkText(input: input, cuda: cuda)
         set("framework", frameworks, else: "no PyTorch, TensorFlow, JAX or other framework was found in the Python environment")
-        set("operating_system", os.flatMap { $0.osRelease?["PRETTY_NAME"] ?? $0.osRelease?["NAME"] }, else: "the os section has no os-release")
+        set("operating_system", os.flatMap { $0.osRelease?["PRETTY_NAME"] ?? $0.osRelease?["NAME"] }, else: missing("os", "the os section has no os-release"))
         var stack: [String: JSONValue] = [:]
         if let version = cuda?.toolkit?.version { stack["cuda_version"] = .string(Export.clean(version)) }
         if let version = nvidia?.cudaDriverVersion { stack["cuda_driver_version"] = .string(Export.clean(version)) }
