@@ -177,6 +177,24 @@ struct ResearchExportTests {
         }
         #expect(host["accelerators_per_node"] == "0")
 
+        // Interconnect where known: an H100 node's /sys/class/infiniband (gpud test data, read in
+        // place through a recorded machine whose sysfs links to it), counted against its ibstat.
+        let fabric = Project.root + "/../shared/reference-data/hpc-fabric"
+        let node = base + "/ib-node"
+        let made = shell("""
+            mkdir -p '\(node)/sys/class' '\(node)/commands' && echo '{"commands": []}' > '\(node)/commands/commands.json' && \
+            ln -s '\(fabric)/infiniband/gpud-h100-node-sys-class-infiniband' '\(node)/sys/class/infiniband'
+            """)
+        try #require(made.status == 0, "\(made.output)")
+        let nodeCapture = provenance(["capture", "-q", "--root", node, "--only", "rdma", "--only", "os", "-o", base + "/ib.json"])
+        try #require(nodeCapture.outcome == .exited(0), "\(nodeCapture.stderrText)")
+        let (ib, _) = try describe(base + "/ib.json")
+        let ibstat = try #require(try RootedFileSystem().read(fabric + "/ibstat/gpud-ibstat-h100-ib-ndr-all-active.txt"))
+        let connectX7 = ibstat.lines.filter { $0.trimmed == "CA type: MT4129" }.count
+        #expect(connectX7 == 8)
+        #expect(ib["host_networking"]?.stringValue?.hasPrefix("\(connectX7)x MT4129 400 Gb/s InfiniBand") == true, "\(ib["host_networking"] ?? nil)")
+        #expect(ib["provenance_unknown_fields"]?["host_networking"] == nil)
+
         // Shape: in the real training descriptions (the usage the checker's rules are for) the
         // required fields are strings, other_software_stack a string or an object; ours too.
         // (Inference descriptions write the counts as numbers.)
