@@ -6,6 +6,7 @@ public enum Export {
     public enum Format: String, CaseIterable, Sendable {
         case requirements, pylock, conda, condaExplicit = "conda-explicit", osPackages = "os-packages"
         case dockerfile, apptainer
+        case mlperfSystem = "mlperf-system", roCrate = "ro-crate"
     }
 
     /// One thing that could not be exported, and why.
@@ -37,6 +38,9 @@ public enum Export {
         case .osPackages: return try OSPackagesExport.render(input)
         case .dockerfile: return try ContainerExport.dockerfile(input)
         case .apptainer: return try ContainerExport.apptainer(input)
+        case .mlperfSystem: return try MLPerfSystemExport.render(input)
+        case .roCrate:
+            throw Error(description: "ro-crate describes a run directory (env.json and run.json), not a manifest alone: use ROCrateExport")
         }
     }
 
