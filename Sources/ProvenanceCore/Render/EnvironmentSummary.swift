@@ -299,6 +299,9 @@ public struct EnvironmentSummary: Sendable, Equatable {
     /// Path, commit, branch, working-tree state and the patch of one repository.
     static func rows(_ repository: GitSection.Repository) -> [Row] {
         var rows = [Row(label: "Repository", value: repository.path)]
+        if let remote = repository.remotes["origin"] ?? repository.remotes.keys.sorted().first.map({ repository.remotes[$0]! }) {
+            rows.append(Row(label: "Remote", value: remote))
+        }
         rows.append(Row(label: "Commit", value: repository.commit ?? "(no commit yet)"))
         if let branch = repository.branch { rows.append(Row(label: "Branch", value: branch)) }
         if repository.detached { rows.append(Row(label: "Branch", value: "(detached HEAD)")) }
