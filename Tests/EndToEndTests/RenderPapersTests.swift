@@ -86,6 +86,15 @@ struct RenderPapersTests {
         ] {
             #expect(text.contains(expected), "missing \(expected) in\n\(text)")
         }
+        // Key system packages by default (libc6's version as dpkg-query reports it), the whole list with --full.
+        if shell("command -v dpkg-query").status == 0 {
+            let libc = shell("dpkg-query -W -f '${Version}' libc6").output.trimmed
+            #expect(text.contains("| libc6 | \(escaped(libc)) |"), "\(text)")
+            #expect(text.contains("| dpkg packages | ") && text.contains(" installed (all listed with --full) |"))
+            let lines = text.split(separator: "\n").count
+            let full = provenance(["render", job.runDirectory, "--full"]).stdoutText.split(separator: "\n").count
+            #expect(lines < 250 && full > lines + 500, "\(lines) lines by default, \(full) with --full")
+        }
         // Peak memory as the kernel measured the command (`head` buffering 30 MB is not needed:
         // ru_maxrss of a shell is a few MiB; only check it is recorded and plausible).
         let peak = try #require(run["resources"]?["maxRSSBytes"]?.intValue)
