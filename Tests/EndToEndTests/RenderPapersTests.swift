@@ -80,7 +80,7 @@ struct RenderPapersTests {
             "| Exit status | 0 (success) |",
             "| Output \(escaped(job.home + "/model.bin")) | sha256:\(model), 7 bytes |",
             "| Duration | ", "(\(run["durationMs"]!.intValue!) ms) |",
-            "| Command | sh -c ", "| Peak memory | ",
+            "| Command | sh -c 'printf ", " job --node-mac \(job.mac) --node-id \(job.uuid) |", "| Peak memory | ",
             "| Commit | \(commit) |", "| Remote | \(escaped(remote)) |", "| Working tree | dirty (uncommitted changes: 1 unstaged) |",
             "| train | sha256:", "### Compute used", "| CPU time | ",
         ] {

@@ -25,7 +25,7 @@ extension EnvironmentSummary {
     public static func runGroup(run: JSONValue, manifest: JSONValue) -> Group {
         var rows: [Row] = []
         if let command = run["command"]?.arrayValue {
-            rows.append(Row(label: "Command", value: command.compactMap(\.stringValue).joined(separator: " ")))
+            rows.append(Row(label: "Command", value: command.compactMap(\.stringValue).map(shellQuoted).joined(separator: " ")))
         }
         if let seeds = RunSection.read(from: manifest)?.seeds, !seeds.isEmpty {
             rows.append(Row(label: "Seeds", value: seeds.keys.sorted().map { "\($0) = \(seeds[$0]!)" }.joined(separator: ", ")))
@@ -77,6 +77,17 @@ extension EnvironmentSummary {
             return "at most \(formatBytes(bytes)) (the command stayed below what Linux counts of provenance itself)"
         }
         return "\(formatBytes(bytes)), the largest resident set of the command or a process it waited for"
+    }
+
+    /// An argument as a POSIX shell reads it back: bare when it holds only safe characters, else
+    /// in single quotes (a `'` written `'\''`), so a reader can paste the command.
+    static func shellQuoted(_ argument: String) -> String {
+        let safe = argument.unicodeScalars.allSatisfy { scalar in
+            (scalar.value >= 0x30 && scalar.value <= 0x39) || (scalar.value >= 0x41 && scalar.value <= 0x5A)
+                || (scalar.value >= 0x61 && scalar.value <= 0x7A) || "-_./=:,+@%".unicodeScalars.contains(scalar)
+        }
+        if safe && !argument.isEmpty { return argument }
+        return "'" + argument.replacing("'", with: "'\\''") + "'"
     }
 
     /// Where a parameter's value came from, in words.
