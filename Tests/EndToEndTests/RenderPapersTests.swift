@@ -22,12 +22,17 @@ struct RenderPapersTests {
         let uuid = "6f1c2d3e-4b5a-4c6d-8e7f-a1b2c3d4e5f6"
     }
 
+    /// The host name planted with a UTS namespace of its own (`unshare -u`, root), where one can be made.
+    static let host = "secret-host-42"
+    static let canSetHost = shell("unshare -u sh -c 'hostname \(host) && hostname'").output.trimmed == host
+
     func provenanceIn(_ directory: String, _ arguments: [String], _ environment: [String: String] = [:]) -> CommandResult {
         var merged = processEnvironment()
         merged["SOURCE_DATE_EPOCH"] = "1700000000"
         merged.merge(environment) { _, new in new }
+        let host = Self.canSetHost ? ["unshare", "-u", "sh", "-c", "hostname \(Self.host) && exec \"$@\"", "sh"] : []
         return LiveCommandRunner(environment: merged).run(
-            ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory, Project.executable] + arguments, timeout: 180)
+            ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory] + host + [Project.executable] + arguments, timeout: 180)
     }
 
     /// A real `provenance run` in a git repository under a user's home, with seeds, parameters from
@@ -159,7 +164,11 @@ struct RenderPapersTests {
         #expect(CanonicalJSON.string(gpuManifest).contains(serial) && CanonicalJSON.string(gpuManifest).contains(gpuUUID))
 
         let remote = try #require(GitSection.read(from: try readJSON(job.runDirectory + "/env.json"))?.repositories.first?.remotes["origin"])
-        let planted = [job.user, job.home, job.base, "secret-org", "secret-repo", job.remote, remote, job.mac, job.uuid, serial, gpuUUID]
+        if Self.canSetHost {
+            #expect(try readJSON(job.runDirectory + "/env.json")["hostName"]?.stringValue == Self.host)
+            #expect(try readJSON(job.runDirectory + "/run.json")["hostName"]?.stringValue == Self.host)
+        }
+        let planted = (Self.canSetHost ? [Self.host] : []) + [job.user, job.home, job.base, "secret-org", "secret-repo", job.remote, remote, job.mac, job.uuid, serial, gpuUUID]
             + (host.count >= 3 && host != "localhost" ? [host] : [])
         for (input, identifiers) in [(job.runDirectory, planted), (gpuRun, [serial, gpuUUID])] {
             // Without --anonymize, the identifiers are there (so the test can fail).
