@@ -17,6 +17,12 @@ public struct Anonymizer: Sendable, Equatable {
         case uuid
         case mac
         case user
+        /// A path outside the system's directories (home, project, data, scratch), in a rendered appendix.
+        case path
+        /// A remote URL (git remotes), in a rendered appendix.
+        case remote
+        /// An organisation or repository name taken from a remote URL, in a rendered appendix.
+        case organisation = "org"
 
         public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
     }
@@ -136,6 +142,9 @@ public struct Anonymizer: Sendable, Equatable {
         case .hostName: return "host-\(number)"
         case .user: return "user-\(number)"
         case .serial: return "serial-\(number)"
+        case .path: return "path-\(number)"
+        case .remote: return "remote-\(number)"
+        case .organisation: return "org-\(number)"
         case .uuid:
             let digits = String(number, radix: 16)
             let tail = String(repeating: "0", count: max(0, 12 - digits.count)) + digits
@@ -238,9 +247,9 @@ public struct Anonymizer: Sendable, Equatable {
                     values[.uuid, default: []].insert(text)
                 } else if lowered.hasSuffix("macaddress") || lowered == "mac" {
                     values[.mac, default: []].insert(text)
-                } else if lowered == "hostname" || lowered == "nodename" {
+                } else if lowered == "hostname" || lowered == "nodename" || lowered == "clustername" {
                     values[.hostName, default: []].insert(text)
-                } else if lowered == "user" || lowered == "username" {
+                } else if lowered == "user" || lowered == "username" || lowered == "logname" {
                     values[.user, default: []].insert(text)
                 }
                 values[.uuid, default: []].formUnion(uuids(in: text))

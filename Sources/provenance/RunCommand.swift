@@ -12,6 +12,8 @@ import Glibc
 nonisolated(unsafe) private var runningChild: pid_t = 0
 /// A signal that arrived during the capture, before the child existed: delivered once it starts.
 nonisolated(unsafe) private var pendingSignal: Int32 = 0
+/// The command's resource usage as `wait4` reports it (the command and the children it waited for).
+nonisolated(unsafe) private var childUsage: rusage?
 
 /// Forwards a signal another process sent to `provenance run` (a scheduler, `kill`) to the child.
 /// Signals from the terminal (`^C`: si_code SI_KERNEL) already reach the whole foreground process
@@ -215,6 +217,21 @@ struct RunCommand: ParsableCommand {
             }),
         ]
         if manifestWritten { record["manifest"] = "env.json" }
+        // Compute used (render's summary): the largest resident set of the command or a process it
+        // waited for (Linux reports ru_maxrss in KiB) and the CPU time they spent.
+        var own = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &own)
+        let launcherMaxRSS = Int64(own.ru_maxrss) * 1024
+        if let usage = childUsage {
+            record["resources"] = [
+                "maxRSSBytes": .int(Int64(usage.ru_maxrss) * 1024),
+                // Linux carries the spawning process's peak into the child's at exec: a peak at
+                // or below provenance's own says only "at most this much".
+                "launcherMaxRSSBytes": .int(launcherMaxRSS),
+                "userCPUMs": .int(Int64(usage.ru_utime.tv_sec) * 1000 + Int64(usage.ru_utime.tv_usec) / 1000),
+                "systemCPUMs": .int(Int64(usage.ru_stime.tv_sec) * 1000 + Int64(usage.ru_stime.tv_usec) / 1000),
+            ]
+        }
         if !parameters.entries.isEmpty || !parameters.configs.isEmpty { record["parameters"] = parameters.json }
         if !problems.isEmpty { record["captureProblems"] = .array(problems.map { .string($0) }) }
         if let hostName = outcome.manifest.hostName { record["hostName"] = .string(hostName) }
@@ -324,9 +341,11 @@ struct RunCommand: ParsableCommand {
         for signal in forwarded { sigdelset(&unblock, signal) }
         pthread_sigmask(SIG_SETMASK, &unblock, nil)
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 {
             if errno != EINTR { return .notStarted("waitpid: \(String(cString: strerror(errno)))") }
         }
+        childUsage = usage
         if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
         return .signaled(status & 0x7f)
     }

@@ -111,7 +111,7 @@ struct RenderCommandTests {
         #expect(full.contains("#### gpu.amd (absent)\n\nNo data."))
     }
 
-    @Test("LaTeX escapes special characters and compiles with pdflatex: rich, recorded and live manifests")
+    @Test("LaTeX (--standalone) escapes special characters and compiles with pdflatex: rich, recorded and live manifests")
     func latex() throws {
         #expect(shell("command -v pdflatex").status == 0,
                 "pdflatex is not installed: run scripts/install-deps.sh --test (texlive-latex-base)")
@@ -124,7 +124,7 @@ struct RenderCommandTests {
         for (index, input) in inputs.enumerated() {
             for full in [false, true] {
                 let output = "\(directory)/appendix\(index)\(full ? "-full" : "").tex"
-                let result = provenance(["render", input, "--format", "latex", "-o", output] + (full ? ["--full"] : []))
+                let result = provenance(["render", input, "--format", "latex", "--standalone", "-o", output] + (full ? ["--full"] : []))
                 #expect(result.outcome == .exited(0), "\(result.stderrText)")
                 let compiled = pdflatex(output)
                 #expect(compiled.ok, "\(input) did not compile:\n\(compiled.log)")

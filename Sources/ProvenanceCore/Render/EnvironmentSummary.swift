@@ -124,6 +124,19 @@ public struct EnvironmentSummary: Sendable, Equatable {
             }
         }
         if !software.isEmpty { groups.append(Group(title: "Software", rows: software)) }
+        // System packages: the count, and the few that change numerical results or speed (the
+        // whole list, thousands of lines, is one flag away: --full).
+        var packages: [Row] = []
+        func addPackages(_ manager: String, _ count: Int, _ installed: [InstalledPackage]) {
+            packages.append(Row(label: "\(manager) packages", value: "\(count) installed (all listed with --full)"))
+            for package in installed where EnvironmentSummary.isKeyPackage(package.name) && packages.count <= 30 {
+                packages.append(Row(label: package.name, value: package.version))
+            }
+        }
+        if let dpkg = model(DpkgSection.self) { addPackages("dpkg", dpkg.count, dpkg.packages) }
+        if let rpm = model(RpmSection.self) { addPackages("rpm", rpm.count, rpm.packages) }
+        if let apk = model(ApkSection.self) { addPackages("apk", apk.count, apk.packages) }
+        if !packages.isEmpty { groups.append(Group(title: "System packages", rows: packages)) }
         groups += EnvironmentSummary.stackGroups(data)
         // Determinism settings the frameworks ask for that the job's environment lacked.
         if let advice = model(RunSection.self)?.determinism, !advice.isEmpty {
@@ -165,6 +178,20 @@ public struct EnvironmentSummary: Sendable, Equatable {
         }
     }
 
+
+    /// System packages named in the default appendix: the C and C++ runtimes, compilers, MPI,
+    /// BLAS/LAPACK/FFT, NCCL, cuDNN, the CUDA toolkit and the NVIDIA driver, ROCm, InfiniBand.
+    static let keyPackageNames: Set<String> = [
+        "libc6", "glibc", "musl", "libstdc++6", "libstdc++", "libgomp1", "libgomp", "gcc", "g++", "gfortran", "clang",
+        "python3", "openmpi-bin", "libopenmpi3", "openmpi", "mpich", "libmpich12", "libblas3", "liblapack3",
+        "libopenblas0", "libopenblas0-pthread", "openblas", "intel-mkl", "libmkl-rt", "libfftw3-double3", "fftw",
+        "libnccl2", "libibverbs1", "rdma-core", "ucx", "libucx0", "slurm-client", "slurm",
+    ]
+    static let keyPackagePrefixes = ["libcudnn", "cuda-toolkit-", "cuda-runtime-", "nvidia-driver-", "libnccl", "rocm-core", "hip-runtime"]
+
+    static func isKeyPackage(_ name: String) -> Bool {
+        keyPackageNames.contains(name) || keyPackagePrefixes.contains { name.hasPrefix($0) }
+    }
 
     /// `128 GiB (137438953472 bytes)`-style text, in integer arithmetic (one decimal).
     public static func formatBytes(_ bytes: Int64) -> String {
@@ -299,6 +326,9 @@ public struct EnvironmentSummary: Sendable, Equatable {
     /// Path, commit, branch, working-tree state and the patch of one repository.
     static func rows(_ repository: GitSection.Repository) -> [Row] {
         var rows = [Row(label: "Repository", value: repository.path)]
+        if let remote = repository.remotes["origin"] ?? repository.remotes.keys.sorted().first.map({ repository.remotes[$0]! }) {
+            rows.append(Row(label: "Remote", value: remote))
+        }
         rows.append(Row(label: "Commit", value: repository.commit ?? "(no commit yet)"))
         if let branch = repository.branch { rows.append(Row(label: "Branch", value: branch)) }
         if repository.detached { rows.append(Row(label: "Branch", value: "(detached HEAD)")) }

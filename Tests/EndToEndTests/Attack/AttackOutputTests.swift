@@ -84,11 +84,18 @@ struct AttackOutputTests {
             "*section": ["[a]": ["[b]", "*c", "\\relax"]],
             "environment": ["variables": ["[X": "]", "*Y": "ü", "Z": "\u{1B}[31m"]],
         ]), to: base + "/m.json")
-        let render = provenance(["render", "--format", "latex", base + "/m.json", "-o", base + "/m.tex"])
+        let render = provenance(["render", "--format", "latex", "--standalone", base + "/m.json", "-o", base + "/m.tex"])
         #expect(render.outcome == .exited(0), "\(render.stderrText)")
         let compiled = shell("cd '\(base)' && pdflatex -interaction=nonstopmode -halt-on-error m.tex >/dev/null 2>&1; echo $?; test -s m.pdf && echo pdf",
                              timeout: 120)
         #expect(compiled.output.lines == ["0", "pdf"], "pdflatex: \(shell("tail -20 '\(base)/m.log'").output)")
+        // The default, a fragment, in a bare \input wrapper.
+        let fragment = provenance(["render", "--format", "latex", base + "/m.json", "-o", base + "/f.tex"])
+        #expect(fragment.outcome == .exited(0), "\(fragment.stderrText)")
+        try AtomicFile.write(Array("\\documentclass{article}\\begin{document}\\input{f.tex}\\end{document}\n".utf8), to: base + "/w.tex")
+        let wrapped = shell("cd '\(base)' && pdflatex -interaction=nonstopmode -halt-on-error w.tex >/dev/null 2>&1; echo $?; test -s w.pdf && echo pdf",
+                            timeout: 120)
+        #expect(wrapped.output.lines == ["0", "pdf"], "pdflatex: \(shell("tail -20 '\(base)/w.log'").output)")
         let tex = try #require(try RootedFileSystem().read(base + "/m.tex"))
         #expect(!tex.contains("\\\\\n["), "a row starts with [ after \\\\")
     }
