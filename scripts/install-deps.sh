@@ -21,10 +21,12 @@ if [[ "${1:-}" == "--test" ]]; then
     # strace: the attack suite kills a capture at a chosen rename (inject=rename:signal=SIGKILL);
     # python3-venv: throwaway venvs into which tests pip-install real wheels from the package index
     # (nvidia-cuda-runtime-cu12, six, mlflow-skinny, wandb); python3-yaml: the traced Python job of
-    # Tests/EndToEndTests/TraceTests.swift reads a YAML config (busybox-static is its static program).
+    # Tests/EndToEndTests/TraceTests.swift reads a YAML config (busybox-static is its static program);
+    # chromium: the HTML appendix is loaded headless, its DOM checked and a screenshot taken.
     packages+=(procps util-linux python3 python3-jsonschema python3-yaml pciutils gcc make
                podman runc fuse-overlayfs uidmap catatonit busybox-static
-               python3-pip python3-venv openssl texlive-latex-base slurm-wlm rocm-smi git diffutils strace)
+               python3-pip python3-venv openssl texlive-latex-base slurm-wlm rocm-smi git diffutils strace
+               chromium)
 fi
 
 missing=()

@@ -108,6 +108,28 @@ struct RenderPapersTests {
         #expect(try readJSON(job.runDirectory + "/env.json")["sections"]?["run"]?["data"]?["seeds"]?["torch"] == "42")
     }
 
+    /// The HTML appendix as a person sees it: headless Chromium loads the page, its DOM has the
+    /// facts, and a screenshot is kept in the test's output directory (printed) to look at.
+    @Test("the HTML appendix of a run directory, looked at in headless Chromium (DOM and screenshot)")
+    func htmlInChromium() throws {
+        let chromium = shell("command -v chromium || command -v chromium-browser").output.trimmed
+        try #require(!chromium.isEmpty, "chromium is not installed: run scripts/install-deps.sh --test")
+        let job = try runJob(name: "html")
+        let html = job.base + "/appendix.html"
+        let rendered = provenance(["render", job.runDirectory, "--format", "html", "-o", html])
+        #expect(rendered.outcome == .exited(0), "\(rendered.stderrText)")
+        let chrome = "'\(chromium)' --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir='\(job.base)/chrome'"
+        let dom = shell("\(chrome) --dump-dom 'file://\(html)' 2>/dev/null", timeout: 120).output
+        let commit = GitFixture.git("rev-parse HEAD", in: job.repository)
+        #expect(dom.contains(commit), "the page Chromium loaded lacks the commit")
+        #expect(dom.contains("lr") && dom.contains("set on the command line"), "the Run group is not in the page")
+        let screenshot = job.base + "/appendix.png"
+        _ = shell("\(chrome) --screenshot='\(screenshot)' --window-size=1200,1600 'file://\(html)' 2>/dev/null", timeout: 120)
+        let size = (try? RootedFileSystem().readBytes(screenshot))??.count ?? 0
+        #expect(size > 20_000, "no screenshot of the page (\(size) bytes)")
+        print("render HTML screenshot: \(screenshot) (\(size) bytes)")
+    }
+
     @Test("several run directories: GPU-hours per run and in total on a recorded A100 machine, CPU-hours from the live one")
     func computeUsed() throws {
         let live = try runJob(name: "live")
