@@ -2,7 +2,7 @@
 /// tags, W&B config): fingerprint, code commit and whether it was dirty, GPUs as "N × model",
 /// driver and its CUDA, the CUDA toolkit, the container image, and the run directory.
 ///
-/// Keys are `provenance.<name>`; values are strings within MLflow's tag limits (keys ≤ 250,
+/// Read through the section models. Keys are `provenance.<name>`; values are strings within MLflow's tag limits (keys ≤ 250,
 /// values ≤ 5,000 characters, the older and smaller of MLflow's two value limits).
 public struct TrackerSummary: Sendable, Equatable {
     public private(set) var values: [String: String] = [:]
@@ -10,30 +10,32 @@ public struct TrackerSummary: Sendable, Equatable {
     public static let maxValueCharacters = 5000
 
     public init(manifest: JSONValue, runDirectory: String?) {
-        let sections = manifest["sections"]
-        func data(_ id: String) -> JSONValue? {
-            guard let section = sections?[id], ["ok", "partial"].contains(section["status"]?.stringValue ?? "") else { return nil }
-            return section["data"]
+        /// A section's model, when the section finished (ok or partial).
+        func model<M: SectionModel>(_ type: M.Type) -> M? {
+            guard let section = manifest["sections"]?[M.sectionID],
+                  ["ok", "partial"].contains(section["status"]?.stringValue ?? "")
+            else { return nil }
+            return M.decode(section["data"])
         }
         set("fingerprint", manifest["fingerprint"]?.stringValue)
-        if let repository = data("git")?["repositories"]?.arrayValue?.first {
-            set("git.commit", repository["commit"]?.stringValue)
-            let status = repository["status"]
-            let changed = ["staged", "unstaged", "untracked", "conflicted"].contains { (status?[$0]?["count"]?.intValue ?? 0) > 0 }
+        if let repository = model(GitSection.self)?.repositories.first {
+            set("git.commit", repository.commit)
+            let changed = repository.status.map { [$0.staged, $0.unstaged, $0.untracked, $0.conflicted].contains { $0.count > 0 } }
+                ?? false
             set("git.dirty", changed ? "true" : "false")
-            if changed { set("git.patch", repository["diff"]?["sha256"]?.stringValue) }
+            if changed { set("git.patch", repository.diff?.sha256) }
         }
-        if let nvidia = data("gpu.nvidia") {
+        if let nvidia = model(NVIDIASection.self) {
             var counts: [String: Int] = [:]
-            for gpu in nvidia["gpus"]?.arrayValue ?? [] { counts[gpu["productName"]?.stringValue ?? "NVIDIA GPU", default: 0] += 1 }
+            for gpu in nvidia.gpus { counts[gpu.productName ?? "NVIDIA GPU", default: 0] += 1 }
             set("gpu", counts.keys.sorted().map { "\(counts[$0]!) × \($0)" }.joined(separator: " + "))
-            set("gpu.driver", nvidia["driverVersion"]?.stringValue)
-            set("gpu.driver_cuda", nvidia["cudaDriverVersion"]?.stringValue)
+            set("gpu.driver", nvidia.driverVersion)
+            set("gpu.driver_cuda", nvidia.cudaDriverVersion)
         }
-        set("cuda.toolkit", data("cuda")?["toolkit"]?["version"]?.stringValue)
-        if let container = data("container") {
-            set("image", container["imageName"]?.stringValue)
-            set("image.digest", container["imageDigest"]?.stringValue ?? container["imageId"]?.stringValue)
+        set("cuda.toolkit", model(CUDASection.self)?.toolkit?.version)
+        if let container = model(ContainerSection.self) {
+            set("image", container.imageName)
+            set("image.digest", container.imageDigest ?? container.imageId)
         }
         set("run_dir", runDirectory)
     }

@@ -283,7 +283,7 @@ public struct CapturePlan: Sendable {
             path.hasPrefix("/") ? path : (request.workingDirectory == "/" ? "" : request.workingDirectory) + "/" + path
         }
         var paths: [String] = []
-        if request.output != "-" {
+        if !isStreamOutput(request.output) {
             let output = normalizedPath(absolute(request.output))
             paths.append(output)
             let location = companionLocation(of: output)
