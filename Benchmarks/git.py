@@ -29,6 +29,7 @@ Builds the release binary (static Swift runtime, as scripts/install.sh does, scr
 (below 1: ours is faster) and the load average before and after.
 """
 import argparse
+import json
 import hashlib
 import os
 import shutil
@@ -114,7 +115,10 @@ def agreement(binary, repository, scratch):
     """Whether our patch has git's bytes (untracked files included) and our counts git's."""
     output = os.path.join(scratch, "check.json")
     subprocess.run([binary, "capture", "-q", "--only", "git", "--repo", repository, "-o", output], check=True)
-    patch_path = os.path.join(scratch, "check.diff.patch")
+    # The patch is named by its digest (check.diff.HEX12.patch): the manifest's attachments say which.
+    attachments = json.load(open(output)).get("attachments", {})
+    names = [a["file"] for a in attachments.values() if "file" in a]
+    patch_path = os.path.join(scratch, names[0]) if names else os.path.join(scratch, "none")
     ours = open(patch_path, "rb").read() if os.path.exists(patch_path) else b""
     theirs = git_cli(repository, scratch)()
     if os.path.exists(patch_path):
