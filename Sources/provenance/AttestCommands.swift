@@ -145,7 +145,3 @@ private func digest(_ path: String) throws -> String {
         throw UserError(message: error.description, code: Exit.noInput)
     }
 }
-
-func absolutePath(_ path: String) -> String {
-    path.hasPrefix("/") ? path : currentDirectory() + "/" + path
-}

@@ -27,7 +27,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         if format == .roCrate { return try exportROCrate() }
         let output = self.output ?? "-"
-        let path = RootedFileSystem().isDirectory(absolute(manifest)) ? manifest + "/env.json" : manifest
+        let path = RootedFileSystem().isDirectory(absolutePath(manifest)) ? manifest + "/env.json" : manifest
         let document = try readManifest(path)
         let result: Export.Output
         do {
@@ -45,7 +45,7 @@ struct ExportCommand: ParsableCommand {
     /// patches) hashed, the crate written into the run directory (or to -o).
     private func exportROCrate() throws {
         let fs = RootedFileSystem()
-        let directory = absolute(manifest)
+        let directory = absolutePath(manifest)
         guard fs.isDirectory(directory) else {
             throw UserError(message: "export ro-crate: \(manifest): not a run directory", code: Exit.noInput)
         }
@@ -84,9 +84,5 @@ struct ExportCommand: ParsableCommand {
             printError("provenance export: not exported: \(entry.item): \(entry.reason)")
         }
         try writeOutput(Array(result.text.utf8), to: output ?? directory + "/ro-crate-metadata.json")
-    }
-
-    private func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : currentDirectory() + "/" + path
     }
 }

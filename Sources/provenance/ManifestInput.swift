@@ -18,7 +18,7 @@ func readManifest(_ path: String) throws -> JSONValue {
 
 /// The bytes of an input file, at most 64 MiB (a manifest keeps large listings in sidecars).
 func readInputFile(_ path: String, what: String) throws -> [UInt8] {
-    let absolute = path.hasPrefix("/") ? path : currentDirectory() + "/" + path
+    let absolute = absolutePath(path)
     do {
         guard let bytes = try RootedFileSystem().readBytes(absolute) else {
             throw UserError(message: "\(path): no such file", code: Exit.noInput)
@@ -29,6 +29,11 @@ func readInputFile(_ path: String, what: String) throws -> [UInt8] {
         throw UserError(message: "\(path): \(tooLarge ? "larger than 64 MiB: not a \(what)" : error.message)",
                         code: tooLarge ? Exit.badInput : Exit.noInput)
     }
+}
+
+/// `path` made absolute against the working directory (`DatasetSpec.absolutePath`).
+func absolutePath(_ path: String) -> String {
+    DatasetSpec.absolutePath(path, workingDirectory: currentDirectory())
 }
 
 func currentDirectory() -> String {

@@ -57,7 +57,7 @@ struct RecordCommand: ParsableCommand {
         if let archive, !(archive.hasSuffix(".tar.gz") || archive.hasSuffix(".tgz")) {
             throw UserError(message: "--archive \(archive): the file name must end in .tar.gz or .tgz", code: Exit.usage)
         }
-        for path in [directory, archive].compactMap({ $0 }) where RootedFileSystem().exists(absolute(path)) {
+        for path in [directory, archive].compactMap({ $0 }) where RootedFileSystem().exists(absolutePath(path)) {
             throw UserError(message: "\(path) already exists: record never overwrites", code: Exit.cannotWrite)
         }
 
@@ -82,7 +82,7 @@ struct RecordCommand: ParsableCommand {
         let target: String
         var temporary: String?
         if let directory {
-            target = absolute(directory)
+            target = absolutePath(directory)
         } else {
             let parent = "/tmp/provenance-record-\(getpid())"
             guard mkdir(parent, 0o700) == 0 else {
@@ -99,7 +99,7 @@ struct RecordCommand: ParsableCommand {
         } catch {
             throw UserError(message: error.description, code: Exit.cannotWrite)
         }
-        if let archive { try writeArchive(of: target, to: absolute(archive)) }
+        if let archive { try writeArchive(of: target, to: absolutePath(archive)) }
 
         if !quiet {
             let summary = result.summary
@@ -134,13 +134,6 @@ struct RecordCommand: ParsableCommand {
         for suffix in [".tar.gz", ".tgz"] where name.hasSuffix(suffix) { name.removeLast(suffix.count) }
         return name.isEmpty ? "recording" : name
     }
-}
-
-/// `path` made absolute against the working directory.
-private func absolute(_ path: String) -> String {
-    if path.hasPrefix("/") { return path }
-    let directory = currentDirectory()
-    return (directory == "/" ? "" : directory) + "/" + path
 }
 
 /// 1.2 MiB, 340 KiB, 12 bytes.

@@ -36,7 +36,7 @@ struct RenderCommand: ParsableCommand {
         guard !inputs.isEmpty else { throw UserError(message: "render: name a manifest or run directory", code: Exit.usage) }
         var documents: [JSONValue] = []
         let summary: EnvironmentSummary
-        if inputs.count == 1, !RootedFileSystem().isDirectory(absolute(inputs[0])) {
+        if inputs.count == 1, !RootedFileSystem().isDirectory(absolutePath(inputs[0])) {
             let manifest = try readManifest(inputs[0])
             documents = [manifest]
             summary = EnvironmentSummary(manifest: manifest, full: full)
@@ -48,7 +48,7 @@ struct RenderCommand: ParsableCommand {
         } else {
             var runs: [ComputeUsed] = []
             for input in inputs {
-                guard RootedFileSystem().isDirectory(absolute(input)) else {
+                guard RootedFileSystem().isDirectory(absolutePath(input)) else {
                     throw UserError(message: "\(input): not a run directory (several inputs give the compute used by runs)", code: Exit.usage)
                 }
                 let (manifest, run) = try readRunDirectory(input)
@@ -63,13 +63,12 @@ struct RenderCommand: ParsableCommand {
         try writeOutput(bytes, to: output)
     }
 
-    private func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : currentDirectory() + "/" + path }
 
     /// A run directory's env.json and, when there, its run.json.
     private func readRunDirectory(_ directory: String) throws -> (JSONValue, JSONValue?) {
         let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         let manifest = try readManifest(base + "/env.json")
-        guard RootedFileSystem().exists(absolute(base + "/run.json")) else { return (manifest, nil) }
+        guard RootedFileSystem().exists(absolutePath(base + "/run.json")) else { return (manifest, nil) }
         let bytes = try readInputFile(base + "/run.json", what: "run record")
         do {
             let run = try JSONParser.parse(bytes)

@@ -171,7 +171,7 @@ struct RunCommand: ParsableCommand {
 
         // 3. The command, told where its run directory is and what its seeds are.
         var environment = processEnvironment()
-        let absoluteDirectory = DatasetSpec.absolutePath(directory, workingDirectory: currentDirectory())
+        let absoluteDirectory = absolutePath(directory)
         environment["PROVENANCE_RUN_DIR"] = absoluteDirectory
         if manifestWritten { environment["PROVENANCE_MANIFEST"] = absoluteDirectory + "/env.json" }
         // Experiment trackers: MLflow tags every run the job starts with MLFLOW_RUN_CONTEXT; for

@@ -76,7 +76,7 @@ struct VerifyCommand: ParsableCommand {
     /// file the job read that is missing or differs now is an error (the job would read another
     /// file), whatever the policy.
     private func traceInputViolations() -> [Violation] {
-        let directory = companionLocation(of: DatasetSpec.absolutePath(manifest, workingDirectory: currentDirectory())).directory
+        let directory = companionLocation(of: absolutePath(manifest)).directory
         guard let bytes = (try? RootedFileSystem().readBytes(directory + "/run.json")) ?? nil,
               let trace = (try? JSONParser.parse(bytes))?["trace"], trace["inputs"] != nil
         else { return [] }
@@ -96,7 +96,7 @@ struct VerifyCommand: ParsableCommand {
     private func recordedAttachment(_ digest: String, in recorded: JSONValue) -> [UInt8]? {
         guard let attachment = recorded["attachments"]?[digest] else { return nil }
         if let file = attachment["file"]?.stringValue, !file.contains("/") {
-            let directory = companionLocation(of: DatasetSpec.absolutePath(manifest, workingDirectory: currentDirectory())).directory
+            let directory = companionLocation(of: absolutePath(manifest)).directory
             return (try? RootedFileSystem().readBytes(directory + "/" + file)) ?? nil
         }
         guard let content = attachment["content"]?.stringValue else { return nil }
@@ -119,7 +119,7 @@ struct VerifyCommand: ParsableCommand {
         request.alsoWrites = ["runs"]
         // A run directory (run.json beside the manifest) was written by `run` whole.
         let directory = companionLocation(of: manifest).directory
-        if RootedFileSystem().exists(DatasetSpec.absolutePath(directory, workingDirectory: currentDirectory()) + "/run.json") {
+        if RootedFileSystem().exists(absolutePath(directory) + "/run.json") {
             request.alsoWrites.append(directory)
         }
         if options.repositories.isEmpty { request.repositories = GitProbe.repositoryPaths(in: sections["git"]) }

@@ -279,9 +279,7 @@ public struct CapturePlan: Sendable {
     /// capture's own are written after the probes ran), the sums file and the command's other
     /// paths (a run directory: everything under it).
     static func writtenPaths(_ request: CaptureRequest) -> [String] {
-        func absolute(_ path: String) -> String {
-            path.hasPrefix("/") ? path : (request.workingDirectory == "/" ? "" : request.workingDirectory) + "/" + path
-        }
+        func absolute(_ path: String) -> String { DatasetSpec.absolutePath(path, workingDirectory: request.workingDirectory) }
         var paths: [String] = []
         if !isStreamOutput(request.output) {
             let output = normalizedPath(absolute(request.output))

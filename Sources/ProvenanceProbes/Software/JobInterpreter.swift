@@ -20,9 +20,7 @@ public enum JobInterpreter {
     public static func python(commandLine: [String], environment: [String: String], workingDirectory: String,
                               fs: RootedFileSystem, resolve: (String) -> String?) -> String?
     {
-        func absolute(_ path: String) -> String {
-            path.hasPrefix("/") ? path : (workingDirectory == "/" ? "" : workingDirectory) + "/" + path
-        }
+        func absolute(_ path: String) -> String { DatasetSpec.absolutePath(path, workingDirectory: workingDirectory) }
         func program(_ word: String) -> String? {
             word.contains("/") ? (fs.exists(absolute(word)) ? absolute(word) : nil) : resolve(word)
         }
