@@ -10,13 +10,8 @@ public struct TrackerSummary: Sendable, Equatable {
     public static let maxValueCharacters = 5000
 
     public init(manifest: JSONValue, runDirectory: String?) {
-        /// A section's model, when the section finished (ok or partial).
-        func model<M: SectionModel>(_ type: M.Type) -> M? {
-            guard let section = manifest["sections"]?[M.sectionID],
-                  ["ok", "partial"].contains(section["status"]?.stringValue ?? "")
-            else { return nil }
-            return M.decode(section["data"])
-        }
+        // Only sections that finished (ok, partial) have data to decode.
+        func model<M: SectionModel>(_ type: M.Type) -> M? { M.read(from: manifest) }
         set("fingerprint", manifest["fingerprint"]?.stringValue)
         if let repository = model(GitSection.self)?.repositories.first {
             set("git.commit", repository.commit)
