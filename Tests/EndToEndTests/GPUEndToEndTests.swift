@@ -14,7 +14,9 @@ struct GPUEndToEndTests {
     func hangingNVIDIASMI() throws {
         let directory = temporaryDirectory()
         // First on PATH: an nvidia-smi that hangs, as a wedged driver makes the real one do.
-        try AtomicFile.write(Array("#!/bin/sh\nsleep 300\n".utf8), to: directory + "/bin/nvidia-smi", mode: 0o755)
+        // Its sleep has a duration unique to this run, so that other tests' processes are not counted below.
+        let nonce = Int.random(in: 100_000...999_999)
+        try AtomicFile.write(Array("#!/bin/sh\nsleep 300.\(nonce)\n".utf8), to: directory + "/bin/nvidia-smi", mode: 0o755)
         let path = directory + "/bin:" + (processEnvironment()["PATH"] ?? "/usr/bin:/bin")
         let started = monotonicSeconds()
         let result = provenance(["capture", "-q", "-o", directory + "/env.json", "--timeout", "1"],
@@ -29,7 +31,7 @@ struct GPUEndToEndTests {
         #expect(messages.contains { $0.contains("timed out after 1 s") }, "\(messages)")
         // The hung process and its children were killed.
         usleep(200_000)
-        #expect(shell("ps -eo args | grep -c '[s]leep 300$'").output.trimmed == "0")
+        #expect(shell("ps -eo args | grep -c '[s]leep 300[.]\(nonce)'").output.trimmed == "0")
     }
 
     @Test("the real rocm-smi without an AMD GPU: gpu.amd is absent, not failed")

@@ -23,26 +23,28 @@ struct LiveCommandRunnerTests {
 
     @Test("a hanging command and everything it started are killed at the timeout")
     func timeout() throws {
-        let marker = "provenance-test-\(getpid())-\(Int.random(in: 0...1_000_000))"
+        // Durations unique to this run, so processes of other tests or builds on the machine do not count.
+        let nonce = Int.random(in: 100_000...999_999)
         let started = monotonicSeconds()
-        let result = runner.run(["sh", "-c", "sleep 300 & sleep 301; echo \(marker)"], timeout: 0.5)
+        let result = runner.run(["sh", "-c", "sleep 300.\(nonce) & sleep 301.\(nonce); echo done"], timeout: 0.5)
         let elapsed = monotonicSeconds() - started
         #expect(result.outcome == .timedOut(seconds: 0.5))
         #expect(elapsed < 1.5, "took \(elapsed) s")
         // Neither the shell nor its children survive (they are one process group).
         usleep(100_000)
-        #expect(shell("ps -eo args | grep -c '[s]leep 30[01]'").output.trimmed == "0")
+        #expect(shell("ps -eo args | grep -c '[s]leep 30[01][.]\(nonce)'").output.trimmed == "0")
     }
 
     @Test("a background child holding the pipes does not hold the command")
     func lingeringGrandchild() {
+        let nonce = Int.random(in: 100_000...999_999)
         let started = monotonicSeconds()
-        let result = runner.run(["sh", "-c", "sleep 302 & echo ready"], timeout: 5)
+        let result = runner.run(["sh", "-c", "sleep 302.\(nonce) & echo ready"], timeout: 5)
         #expect(result.outcome == .exited(0))
         #expect(result.stdoutText == "ready\n")
         #expect(monotonicSeconds() - started < 1.5)
         usleep(100_000)
-        #expect(shell("ps -eo args | grep -c '[s]leep 302'").output.trimmed == "0")
+        #expect(shell("ps -eo args | grep -c '[s]leep 302[.]\(nonce)'").output.trimmed == "0")
     }
 
     @Test("children get default signal handling even when spawned from a thread that blocks SIGTERM")
