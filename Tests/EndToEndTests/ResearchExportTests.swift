@@ -154,6 +154,8 @@ struct ResearchExportTests {
         // The contexts came from the vendored files, nothing from the network.
         #expect(stderr.contains("offline context: https://w3id.org/ro/crate/1.1/context -> Tests/Resources/jsonld/ro-crate-1.1-context.jsonld"), "\(stderr)")
         #expect(stderr.contains("offline context: https://w3id.org/ro/terms/workflow-run/context -> Tests/Resources/jsonld/workflow-run-context.json"), "\(stderr)")
+        // And it asked for nothing else (a refused request would be printed).
+        #expect(!stderr.contains("offline: refused"), "\(stderr)")
         #expect(report["validation_settings"]?["profile_identifier"] == "process-run-crate-0.5")
         return (report, stderr + run.output)
     }
