@@ -8,9 +8,10 @@ URLs from the copies vendored in Tests/Resources/jsonld (origin and checksums in
 by answering them at the transport adapter, and refuses every other connection: the validator
 and its profiles run unchanged, and nothing it does can reach (or silently depend on) the network.
 
-Usage: rocrate_validate_offline.py VENV_PYTHON_ARGS...  — run it with the venv's python; the
-arguments are those of `rocrate-validator` (e.g. `validate -p process-run-crate-0.5 -l recommended .`).
-Every URL served is listed on stderr (`offline context: URL -> FILE`), every refused one too.
+Usage: VENV/bin/python rocrate_validate_offline.py ARGUMENTS...  (the python of the venv where
+roc-validator is installed; the arguments are those of `rocrate-validator`, e.g.
+`validate --no-cache -p process-run-crate-0.5 -l recommended RUN_DIR`). Every URL served is
+listed on stderr (`offline context: URL -> FILE`), every refused one too (`offline: refused …`).
 """
 
 import io
