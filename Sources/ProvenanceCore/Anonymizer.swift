@@ -1,5 +1,5 @@
-/// Replaces identifying values (host names, serial numbers, UUIDs, MAC addresses, user names)
-/// with placeholders, consistently: one value always becomes the same placeholder, in text, bytes
+/// Replaces identifying values (host names, serial numbers, UUIDs, MAC addresses, user names,
+/// the values of fields a site probe marked identifying) with placeholders, consistently: one value always becomes the same placeholder, in text, bytes
 /// and JSON alike, so a recording (`provenance record --anonymize`) or a rendered appendix stays
 /// coherent (the GPU named in one file is the GPU named in the other).
 ///
@@ -23,6 +23,8 @@ public struct Anonymizer: Sendable, Equatable {
         case remote
         /// An organisation or repository name taken from a remote URL, in a rendered appendix.
         case organisation = "org"
+        /// The value of a field a site probe marked identifying (a section's `identifying`).
+        case site
 
         public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
     }
@@ -145,6 +147,7 @@ public struct Anonymizer: Sendable, Equatable {
         case .path: return "path-\(number)"
         case .remote: return "remote-\(number)"
         case .organisation: return "org-\(number)"
+        case .site: return "site-\(number)"
         case .uuid:
             let digits = String(number, radix: 16)
             let tail = String(repeating: "0", count: max(0, 12 - digits.count)) + digits
@@ -162,6 +165,19 @@ public struct Anonymizer: Sendable, Equatable {
     }
 
     // MARK: - Finding identifying values
+
+    /// The strings of a marked field's value (a string, or the strings in a list or object), trimmed.
+    /// Numbers and booleans are not taken: a bare `17` replaced as a word would rename every 17.
+    static func siteValues(_ value: JSONValue?) -> Set<String> {
+        switch value {
+        case .string(let text)?:
+            let trimmed = text.trimmed
+            return trimmed.isEmpty ? [] : [trimmed]
+        case .array(let items)?: return items.reduce(into: []) { $0.formUnion(siteValues($1)) }
+        case .object(let members)?: return members.values.reduce(into: []) { $0.formUnion(siteValues($1)) }
+        default: return []
+        }
+    }
 
     /// UUIDs written 8-4-4-4-12 in hex (any case), as whole words.
     public static func uuids(in text: String) -> Set<String> {
@@ -231,11 +247,17 @@ public struct Anonymizer: Sendable, Equatable {
     }
 
     /// The identifying values of a manifest: its host name, values of keys that name serial
-    /// numbers, UUIDs and MAC addresses (`serial`, `boardSerial`, `uuid`, `macAddress`, ...), and
-    /// every UUID or MAC address written in its strings.
+    /// numbers, UUIDs and MAC addresses (`serial`, `boardSerial`, `uuid`, `macAddress`, ...),
+    /// every UUID or MAC address written in its strings, and the values of the fields each
+    /// section lists as `identifying` (a site probe's marking: every string under that field).
     public static func identifyingValues(inManifest manifest: JSONValue) -> [Kind: Set<String>] {
         var values: [Kind: Set<String>] = [:]
         if let host = manifest["hostName"]?.stringValue { values[.hostName, default: []].insert(host) }
+        for section in manifest["sections"]?.objectValue?.values.map({ $0 }) ?? [] {
+            for field in section["identifying"]?.arrayValue?.compactMap(\.stringValue) ?? [] {
+                values[.site, default: []].formUnion(siteValues(section["data"]?[field]))
+            }
+        }
         func visit(_ value: JSONValue, key: String?) {
             switch value {
             case .string(let text):

@@ -9,7 +9,7 @@ import Crypto
 ///   attachments).
 /// - 1.1.0: the same documents, now with every built-in section's data typed in the schema,
 ///   generated from the section models (`ManifestSchema`, `provenance schema`); 1.0.0 manifests
-///   read as before.
+///   read as before. A section may list the fields a site probe marked `identifying`.
 public struct Manifest: Sendable, Equatable {
     public static let schemaVersion = "1.1.0"
 
@@ -168,9 +168,13 @@ public struct Section: Sendable, Equatable {
     public var issues: [ProbeIssue]
     /// Wall time the probe took. Volatile.
     public var durationMs: Int64
+    /// The top-level fields of `data` whose values identify the site, as the (site) probe declared
+    /// them: what `--anonymize` replaces without needing the probe file. Metadata about the data,
+    /// not environment: not in the fingerprint. Written only when not empty.
+    public var identifying: [String]
 
     public init(status: SectionStatus, probeVersion: String, data: JSONValue? = nil, volatile: JSONValue? = nil,
-                issues: [ProbeIssue] = [], durationMs: Int64 = 0)
+                issues: [ProbeIssue] = [], durationMs: Int64 = 0, identifying: [String] = [])
     {
         self.status = status
         self.probeVersion = probeVersion
@@ -178,6 +182,7 @@ public struct Section: Sendable, Equatable {
         self.volatile = volatile
         self.issues = issues
         self.durationMs = durationMs
+        self.identifying = identifying
     }
 
     var fingerprintContent: JSONValue {
@@ -195,6 +200,7 @@ public struct Section: Sendable, Equatable {
         ]
         if let data { object["data"] = data }
         if let volatile { object["volatile"] = volatile }
+        if !identifying.isEmpty { object["identifying"] = .array(identifying.sorted().map { .string($0) }) }
         return .object(object)
     }
 }

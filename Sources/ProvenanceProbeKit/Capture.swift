@@ -116,7 +116,8 @@ public struct Capture: Sendable {
             let data = try JSONValueEncoder().encode(output)
             let issues = report.issues
             return Section(status: issues.isEmpty ? .ok : .partial, probeVersion: descriptor.version, data: data,
-                           volatile: report.volatile, issues: issues, durationMs: elapsed())
+                           volatile: report.volatile, issues: issues, durationMs: elapsed(),
+                           identifying: descriptor.identifying)
         } catch let absent as ProbeAbsent {
             return Section(status: .absent, probeVersion: descriptor.version,
                            issues: report.issues + [ProbeIssue(source: absent.source, message: absent.reason)],

@@ -34,6 +34,10 @@ public struct ProbeDescriptor: Sendable, Equatable {
     public var enabledByDefault: Bool
     /// The probe's own deadline in seconds; nil means the capture's `--timeout`.
     public var timeoutSeconds: Double?
+    /// Fields of the probe's data whose values identify the site (a rack, a room, a project
+    /// code): a site probe declares them, the capture records them in the section's `identifying`
+    /// and `--anonymize` (render, record) replaces their values. Built-in probes declare none.
+    public var identifying: [String] = []
 
     public init(id: String, version: String, summary: String, reads: [String] = [], runs: [String] = [],
                 enabledByDefault: Bool = true, timeoutSeconds: Double? = nil)

@@ -39,6 +39,7 @@ struct ProbesCommand: ParsableCommand {
                     "enabledByDefault": .bool(d.enabledByDefault),
                 ]
                 if let seconds = d.timeoutSeconds { object["timeoutSeconds"] = .double(seconds) }
+                if !d.identifying.isEmpty { object["identifying"] = .array(d.identifying.map { .string($0) }) }
                 return .object(object)
             })
             writeStandardOutput(CanonicalJSON.pretty(list))
@@ -50,6 +51,7 @@ struct ProbesCommand: ParsableCommand {
                 lines.append("\(d.id) \(d.version) [\(d.enabledByDefault ? "on" : "off")]  \(d.summary)")
                 if !d.reads.isEmpty { lines.append("    reads: \(d.reads.joined(separator: ", "))") }
                 if !d.runs.isEmpty { lines.append("    runs:  \(d.runs.joined(separator: "; "))") }
+                if !d.identifying.isEmpty { lines.append("    identifying: \(d.identifying.joined(separator: ", "))") }
             }
             // Site probes' ids, summaries and paths are data: printed terminal-safe.
             writeStandardOutput(Array((lines.map(\.terminalSafe).joined(separator: "\n") + "\n").utf8))

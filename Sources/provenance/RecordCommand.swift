@@ -17,8 +17,8 @@ struct RecordCommand: ParsableCommand {
             Runs the probes and keeps exactly what they read and ran: files at their absolute paths, \
             command outputs in commands/commands.json, the environment by the environment probe's \
             allow-list with secrets masked. git, datasets and run are not recorded (they describe the \
-            job). --anonymize replaces host names, serial numbers, UUIDs, MAC addresses and user \
-            names by placeholders. The recording's README.md says what it holds. See docs/record.md.
+            job). --anonymize replaces host names, serial numbers, UUIDs, MAC addresses, user \
+            names and the values site probes mark identifying by placeholders. The recording's README.md says what it holds. See docs/record.md.
             """)
 
     @Argument(help: ArgumentHelp("The directory to write (must not exist).", valueName: "DIR"))
@@ -27,7 +27,7 @@ struct RecordCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also (or instead) write the recording as one .tar.gz file.", valueName: "FILE.tar.gz"))
     var archive: String?
 
-    @Flag(help: "Replace identifying values (host names, serial numbers, UUIDs, MAC addresses, user names).")
+    @Flag(help: "Replace identifying values (host names, serial numbers, UUIDs, MAC addresses, user names, values site probes mark identifying).")
     var anonymize = false
 
     @Option(name: .customLong("env"),

@@ -16,8 +16,8 @@ struct RenderCommand: ParsableCommand {
             duration, outputs with their digests, and the compute used. Several run directories \
             give a summary of the compute used: GPU-hours and CPU-hours per run and in total, peak \
             memory. --full adds every section's data flattened; --anonymize replaces host, \
-            cluster and user names, paths, remote URLs and organisations, serial numbers, UUIDs \
-            and MAC addresses for double-blind review. LaTeX is a fragment to \\input (no package \
+            cluster and user names, paths, remote URLs and organisations, serial numbers, UUIDs, \
+            MAC addresses and the values site probes mark identifying for double-blind review. LaTeX is a fragment to \\input (no package \
             needed), --standalone a whole document for pdflatex; HTML one self-contained page. \
             Exit status: 0 written, 64 several inputs that are not all run directories, 65 not a \
             readable manifest or run record, 66 no such file, 73 the output cannot be written.
@@ -26,7 +26,7 @@ struct RenderCommand: ParsableCommand {
     @Argument(help: "The manifest or run directory to render, or several run directories.") var inputs: [String]
     @Option(help: "markdown, latex or html.") var format: EnvironmentRenderer.Format = .markdown
     @Flag(help: "Add a table of every section's data.") var full = false
-    @Flag(help: "Replace identifying values (host, user and organisation names, paths, remote URLs, serial numbers, UUIDs, MAC addresses).")
+    @Flag(help: "Replace identifying values (host, user and organisation names, paths, remote URLs, serial numbers, UUIDs, MAC addresses, values site probes mark identifying).")
     var anonymize = false
     @Flag(help: "LaTeX: a whole document rather than a fragment to \\input.") var standalone = false
     @Option(name: [.short, .customLong("output")], help: "Where to write ('-' for standard output).")

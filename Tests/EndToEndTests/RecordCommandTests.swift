@@ -154,6 +154,37 @@ struct RecordCommandTests {
         #expect(readme.contains("## Anonymized") && readme.contains("1 host"))
     }
 
+    @Test("--anonymize replaces the values of site-probe fields marked identifying in every recorded file; the replay reads the placeholder")
+    func anonymizedSiteProbes() throws {
+        let site = RenderPapersTests.identifyingSiteProbes()
+        defer { _ = shell("rm -rf '\(site.directory)'") }
+        let environment = ["XDG_CONFIG_HOME": site.directory + "/config"]
+        // `provenance probes` shows the marking of each site probe.
+        let listed = provenance(["probes"], environment: environment).stdoutText
+        #expect(listed.contains("site.location 1.0.0 [on]") && listed.contains("    identifying: rack\n")
+                && listed.contains("    identifying: switch\n"), "\(listed)")
+        // Without --anonymize the rack is recorded as read (so the check below can fail).
+        let plain = provenance(["record", site.directory + "/plain"], environment: environment, timeout: 120)
+        #expect(plain.succeeded, "\(plain.stderrText)")
+        #expect(Self.everything(under: site.directory + "/plain").contains("r17-ams-4"))
+
+        let record = provenance(["record", "--anonymize", site.directory + "/recording"], environment: environment, timeout: 120)
+        #expect(record.succeeded, "\(record.stderrText)")
+        let everything = Self.everything(under: site.directory + "/recording")
+        for value in site.values { #expect(!everything.contains(value), "\(value) is in the anonymized recording") }
+        let recorded = RootedFileSystem(root: site.directory + "/recording")
+        let readme = try #require(try recorded.read("/README.md"))
+        #expect(readme.contains(" site"), "\(readme)")
+        // The declarative probe replays on the recording: the rack is its placeholder, the row as it was.
+        let replay = provenance(["capture", "-q", "--root", site.directory + "/recording", "--probes-dir", site.probes,
+                                 "-o", site.directory + "/replay.json"])
+        #expect(replay.succeeded, "\(replay.stderrText)")
+        let location = try readJSON(site.directory + "/replay.json")["sections"]?["site.location"]
+        #expect(location?["data"]?["row"] == "B", "\(String(describing: location))")
+        #expect(location?["data"]?["rack"]?.stringValue?.hasPrefix("site-") == true, "\(String(describing: location))")
+        #expect(location?["identifying"] == ["rack"])
+    }
+
     @Test("record refuses to overwrite, and needs a destination")
     func badUsage() {
         let directory = temporaryDirectory()

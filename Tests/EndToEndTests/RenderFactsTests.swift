@@ -99,6 +99,19 @@ struct RenderFactsTests {
         #expect(text.contains("| Working tree | dirty (uncommitted changes: 1 unstaged) |"), "\(text)")
         #expect(text.contains("| Patch | sha256:\(patch), \(patchSize) bytes |"), "\(text)")
 
+        // Committed: a clean tree says so and has no patch row, though the git probe still records
+        // the empty patch (0 bytes, the SHA-256 of nothing).
+        _ = GitFixture.run("git commit -q -a -m two", in: repository)
+        let clean = directory + "/out/clean.json"
+        let recaptured = provenance(["capture", "-q", "--repo", repository, "-o", clean], environment: ["XDG_CACHE_HOME": directory + "/cache"])
+        #expect(recaptured.outcome == .exited(0), "\(recaptured.stderrText)")
+        let cleanDiff = GitSection.read(from: try readJSON(clean))?.repositories.first?.diff
+        #expect(cleanDiff == nil || cleanDiff?.sizeBytes == 0, "\(String(describing: cleanDiff))")
+        let cleanText = provenance(["render", clean]).stdoutText
+        #expect(cleanText.contains("| Working tree | clean |"), "\(cleanText)")
+        #expect(cleanText.contains("| Commit | \(GitFixture.git("rev-parse HEAD", in: repository)) |"))
+        #expect(!cleanText.contains("| Patch |") && !cleanText.contains("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "\(cleanText)")
+
         // The dataset: its digest as recorded (DatasetCommandTests recompute it with coreutils),
         // its file count and size as find and stat count them.
         let model = try #require(DatasetsSection.read(from: try readJSON(manifest)))

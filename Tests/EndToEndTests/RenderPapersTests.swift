@@ -166,9 +166,54 @@ struct RenderPapersTests {
         #expect(bad.outcome == .exited(64))
     }
 
-    @Test("--anonymize: no planted identifier (host, user, home, paths, remote, organisation, GPU uuid and serial, MAC, UUID) in any format")
+    /// Site probes that mark identifying fields: a declarative one (`identifying: [rack]`, read from
+    /// a file of the machine) and an executable one (`provenance-identifying: switch`), with an
+    /// unmarked field each that stays, in `DIRECTORY/config/provenance/probes.d` (where
+    /// `XDG_CONFIG_HOME=DIRECTORY/config` finds them). Returns the directories and the planted values.
+    static func identifyingSiteProbes() -> (directory: String, probes: String, values: [String]) {
+        let directory = temporaryDirectory()
+        let made = shell("""
+            set -e
+            printf 'rack: r17-ams-4\\nrow: B\\n' > '\(directory)/location.txt'
+            mkdir -p '\(directory)/config/provenance/probes.d'
+            cd '\(directory)/config/provenance'
+            cat > 'probes.d/site.location.yaml' <<'END'
+            id: site.location
+            summary: where the node stands
+            identifying: [rack]
+            fields:
+              rack:
+                file: \(directory)/location.txt
+                regex: 'rack: (\\S+)'
+              row:
+                file: \(directory)/location.txt
+                regex: 'row: (\\S+)'
+            END
+            cat > 'probes.d/site.fabric.sh' <<'END'
+            #!/bin/sh
+            # provenance-identifying: switch
+            echo '{"switch": "sw-ams-r17-b", "speed": "200G"}'
+            END
+            chmod +x 'probes.d/site.fabric.sh'
+            """)
+        #expect(made.status == 0, "\(made.output)")
+        return (directory, directory + "/config/provenance/probes.d", ["r17-ams-4", "sw-ams-r17-b"])
+    }
+
+    @Test("--anonymize: no planted identifier (host, user, home, paths, remote, organisation, GPU uuid and serial, MAC, UUID, site-probe values marked identifying) in any format")
     func anonymize() throws {
-        let job = try runJob()
+        let site = Self.identifyingSiteProbes()
+        defer { _ = shell("rm -rf '\(site.directory)'") }
+        let job = try runJob(extra: ["--probes-dir", site.probes])
+        // The site probes ran, and their sections carry the marking.
+        let env = try readJSON(job.runDirectory + "/env.json")
+        #expect(env["sections"]?["site.location"]?["data"] == ["rack": "r17-ams-4", "row": "B"], "\(String(describing: env["sections"]?["site.location"]))")
+        #expect(env["sections"]?["site.location"]?["identifying"] == ["rack"])
+        #expect(env["sections"]?["site.fabric"]?["data"] == ["switch": "sw-ams-r17-b", "speed": "200G"], "\(String(describing: env["sections"]?["site.fabric"]))")
+        #expect(env["sections"]?["site.fabric"]?["identifying"] == ["switch"])
+        // A manifest with the marking is valid under the generated schema.
+        let valid = validateWithSchema([job.runDirectory + "/env.json"])
+        #expect(valid.ok, "\(valid.output)")
         let host = shell("hostname").output.trimmed
         let machine = "gpu-telegraf-a100-sxm4-v12"
         let gpuRun = job.base + "/runs/gpu"
@@ -191,11 +236,12 @@ struct RenderPapersTests {
             #expect(try readJSON(job.runDirectory + "/run.json")["hostName"]?.stringValue == Self.host)
         }
         let planted = (Self.canSetHost ? [Self.host] : []) + [job.user, job.home, job.base, "secret-org", "secret-repo", job.remote, remote, job.mac, job.uuid, serial, gpuUUID]
+            + site.values
             + (host.count >= 3 && host != "localhost" ? [host] : [])
         for (input, identifiers) in [(job.runDirectory, planted), (gpuRun, [serial, gpuUUID])] {
             // Without --anonymize, the identifiers are there (so the test can fail).
             let plain = provenance(["render", input, "--full"]).stdoutText
-            for identifier in [job.mac, job.uuid] where input == job.runDirectory {
+            for identifier in [job.mac, job.uuid] + site.values where input == job.runDirectory {
                 #expect(plain.contains(identifier), "\(identifier) not rendered at all")
             }
             #expect(plain.contains(job.base) || input == gpuRun)
@@ -217,6 +263,10 @@ struct RenderPapersTests {
         let text = provenance(["render", job.runDirectory, "--anonymize"]).stdoutText
         #expect(text.contains("| Seeds | torch = 42 |"))
         #expect(!text.contains(job.home))
+        // The marked values become site-N like the others; the unmarked ones stay.
+        let full = provenance(["render", job.runDirectory, "--anonymize", "--full"]).stdoutText
+        #expect(full.contains("| rack | site-1 |") && full.contains("| switch | site-2 |"), "\(full)")
+        #expect(full.contains("| row | B |") && full.contains("| speed | 200G |"), "\(full)")
     }
 
     @Test("LaTeX fragments compile in a bare \\input wrapper: live run, recorded GPU machine, run directory, a manifest built to break LaTeX")

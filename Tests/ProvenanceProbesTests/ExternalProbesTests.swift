@@ -106,6 +106,9 @@ struct ExternalProbesTests {
         ["bad.yaml": "id: x\nfields: {y: {command: [a], regex: '('}}\n"],
         ["bad.yaml": "id: x\nfields: {y: {file: /a, command: [b]}}\n"],
         ["bad.yaml": "id: x\nfields: [\n"],
+        ["bad.yaml": "id: x\nfields: {y: {file: /a}}\nidentifying: [z]\n"],
+        ["bad.yaml": "id: x\nfields: {y: {file: /a}}\nidentifying: y\n"],
+        ["bad.yaml": "id: x\nfields: {y: {file: /a}}\nidentifying: []\n"],
     ])
     func invalid(files: [String: String]) throws {
         let directory = try probeDirectory(files)
@@ -120,6 +123,41 @@ struct ExternalProbesTests {
             #expect(section.issues.first?.message.contains(probe.path.split(separator: "/").last.map(String.init) ?? "?") == true,
                     "\(section.issues)")
         }
+    }
+
+    @Test("site probes mark identifying fields (declarative `identifying:`, executable `provenance-identifying:`); the section records them and the anonymizer replaces their values")
+    func identifying() throws {
+        let base = "/tmp/provenance-site-\(getpid())-\(Int.random(in: 0...1_000_000_000))"
+        defer { _ = shell("rm -rf '\(base)'") }
+        _ = shell("mkdir -p '\(base)' && printf 'rack=r17-ams-4\\nrow=B\\n' > '\(base)/location'")
+        let directory = try probeDirectory([
+            "site.location.yaml": "id: site.location\nidentifying: [rack]\nfields:\n  rack:\n    file: \(base)/location\n    regex: 'rack=(\\S+)'\n  row:\n    file: \(base)/location\n    regex: 'row=(\\S+)'\n",
+            "site.fabric.sh": "#!/bin/sh\n# provenance-identifying: switch, ports\necho '{\"switch\": \"sw-ams-r17-b\", \"ports\": [\"ams-p1\", \"ams-p2\"], \"speed\": \"200G\"}'\n",
+        ])
+        let probes = try loadProbes(directory)
+        let location = try #require(probes.first { $0.descriptor.id == "site.location" })
+        let fabric = try #require(probes.first { $0.descriptor.id == "site.fabric" })
+        #expect(location.descriptor.identifying == ["rack"] && fabric.descriptor.identifying == ["ports", "switch"])
+        let sections = ["site.location": try run(location), "site.fabric": try run(fabric)]
+        #expect(sections["site.location"]?.data == ["rack": "r17-ams-4", "row": "B"])
+        #expect(sections["site.location"]?.json["identifying"] == ["rack"])
+        #expect(sections["site.fabric"]?.json["identifying"] == ["ports", "switch"])
+        // The marking is not environment: the fingerprint is the same without it.
+        func manifest(_ sections: [String: Section]) -> Manifest {
+            Manifest(tool: .init(name: "provenance", version: "test"), captureTime: "2026-12-02T00:00:00Z", hostName: nil,
+                     capture: .init(mode: "live", root: nil, durationMs: 0), sections: sections)
+        }
+        let unmarked = sections.mapValues { section in var copy = section; copy.identifying = []; return copy }
+        #expect(manifest(sections).fingerprint == manifest(unmarked).fingerprint)
+        #expect(manifest(unmarked).json["sections"]?["site.location"]?["identifying"] == nil)
+        // The anonymizer finds the marked values in the manifest alone (no probe file) and
+        // replaces them consistently; the unmarked ones stay.
+        let values = Anonymizer.identifyingValues(inManifest: manifest(sections).json)
+        #expect(values[.site] == ["r17-ams-4", "sw-ams-r17-b", "ams-p1", "ams-p2"])
+        let anonymizer = Anonymizer(values: values)
+        let text = anonymizer.apply(to: CanonicalJSON.string(manifest(sections).json))
+        for value in ["r17-ams-4", "sw-ams-r17-b", "ams-p1", "ams-p2"] { #expect(!text.contains(value)) }
+        #expect(text.contains("\"rack\":\"site-3\"") && text.contains("\"row\":\"B\"") && text.contains("\"speed\":\"200G\""), "\(text)")
     }
 
     @Test("hyphens in probe ids are fine; a bad file fails alone")

@@ -6,9 +6,13 @@
 ///   are data entities (`File`, or `Dataset` for a directory), with `contentSize` and `sha256`.
 ///   Outputs inside the run directory are referenced by relative path; outputs elsewhere by their
 ///   absolute `file://` URI (the crate does not carry them); all are in the root's `hasPart`.
-/// - The command is a `CreateAction`: `instrument` the program run (a `SoftwareApplication`),
+/// - The command is a `CreateAction` (an `ActivateAction` when it left no output: nothing created):
+///   `instrument` the program run (a `SoftwareApplication`),
 ///   `object` the datasets the manifest recorded, `result` the outputs, `startTime`/`endTime`
-///   from run.json, `actionStatus` Completed or Failed (with `error`) from its exit status.
+///   from run.json (UTC written `+00:00`), `actionStatus` Completed or Failed (with `error`) from
+///   its exit status, as the IRI `{"@id": "http://schema.org/CompletedActionStatus"}` the
+///   RO-Crate 1.1 examples use. A property with one value is written as that value, not a
+///   singleton array (RO-Crate 1.1's JSON-LD recommendation).
 /// - provenance itself is the `instrument` of a second `CreateAction` whose `result` is the
 ///   record (env.json, run.json, patches): the profile's `agent` is a Person or Organization,
 ///   which a run directory does not name, so no agent is written.
@@ -81,6 +85,7 @@ public enum ROCrateExport {
             if let digest = output["sha256"]?.stringValue { entity["sha256"] = .string(hex(digest)) }
             if let digest = output["digest"]?.stringValue { entity["identifier"] = .string(Export.clean(digest)) }
             if let bytes = output["bytes"]?.intValue ?? output["totalBytes"]?.intValue { entity["contentSize"] = .string(String(bytes)) }
+            if !isDirectory { entity["encodingFormat"] = .string(mediaType(ofPath: path)) }
             graph.append(.object(entity))
             resultIDs.append(["@id": .string(id)])
         }
@@ -115,16 +120,18 @@ public enum ROCrateExport {
                               "softwareVersion": .string(ProvenanceVersion.current),
                               "url": "https://provenance.dev/"]))
 
+        // A run that left no output created nothing: the profile's ActivateAction ("MAY be
+        // ActivateAction if the provenance does not include any result").
         var action: [String: JSONValue] = [
-            "@id": "#run", "@type": "CreateAction",
+            "@id": "#run", "@type": .string(resultIDs.isEmpty ? "ActivateAction" : "CreateAction"),
             "name": .string("Run of " + programName),
             "description": .string("command line: " + command.map(Export.clean).joined(separator: " ")),
             "instrument": ["@id": .string(programID)],
         ]
-        if !objectIDs.isEmpty { action["object"] = .array(objectIDs) }
-        if !resultIDs.isEmpty { action["result"] = .array(resultIDs) }
-        if let start = run["startTime"]?.stringValue { action["startTime"] = .string(Export.clean(start)) }
-        if let end = run["endTime"]?.stringValue { action["endTime"] = .string(Export.clean(end)) }
+        if !objectIDs.isEmpty { action["object"] = oneOrMany(objectIDs) }
+        if !resultIDs.isEmpty { action["result"] = oneOrMany(resultIDs) }
+        if let start = run["startTime"]?.stringValue { action["startTime"] = .string(dateTime(start)) }
+        if let end = run["endTime"]?.stringValue { action["endTime"] = .string(dateTime(end)) }
         if let exit = run["exit"] {
             if let code = exit["code"]?.intValue, code == 0 {
                 action["actionStatus"] = ["@id": "http://schema.org/CompletedActionStatus"]
@@ -143,22 +150,22 @@ public enum ROCrateExport {
             "description": "environment manifest and run record written by provenance run",
             "instrument": ["@id": .string(toolID)],
             "actionStatus": ["@id": "http://schema.org/CompletedActionStatus"],
-            "result": .array(recordIDs),
+            "result": oneOrMany(recordIDs),
         ]
-        if let end = run["endTime"]?.stringValue { capture["endTime"] = .string(Export.clean(end)) }
-        if let start = run["startTime"]?.stringValue { capture["startTime"] = .string(Export.clean(start)) }
+        if let end = run["endTime"]?.stringValue { capture["endTime"] = .string(dateTime(end)) }
+        if let start = run["startTime"]?.stringValue { capture["startTime"] = .string(dateTime(start)) }
         graph.append(.object(capture))
 
         var root: [String: JSONValue] = [
             "@id": "./", "@type": "Dataset",
             "name": .string("Run of " + programName),
             "description": .string("Run directory of `provenance run`: " + command.map(Export.clean).joined(separator: " ")),
-            "datePublished": .string(Export.clean(run["endTime"]?.stringValue ?? run["startTime"]?.stringValue ?? "")),
+            "datePublished": .string(dateTime(run["endTime"]?.stringValue ?? run["startTime"]?.stringValue ?? "")),
             "license": ["@id": "https://creativecommons.org/licenses/by/4.0/"],
             "conformsTo": ["@id": .string(profile)],
             // Every data entity, the ones outside the directory (absolute `file://`) too, as
             // RO-Crate 1.1 asks ("data entities … linked from the root via hasPart").
-            "hasPart": .array(recordIDs + resultIDs + objectIDs),
+            "hasPart": oneOrMany(recordIDs + resultIDs + objectIDs),
             "mentions": [["@id": "#run"], ["@id": "#provenance-record"]],
         ]
         if root["datePublished"] == "" { root["datePublished"] = nil }
@@ -180,6 +187,48 @@ public enum ROCrateExport {
         if name == "run.json" { return "run record: command, times, exit status, outputs" }
         if name.hasSuffix(".patch") { return "uncommitted changes of a git repository at the run" }
         return "file of the run directory"
+    }
+
+    /// RO-Crate 1.1 recommends a single value rather than a singleton array ("object": {"@id": …}).
+    static func oneOrMany(_ values: [JSONValue]) -> JSONValue {
+        values.count == 1 ? values[0] : .array(values)
+    }
+
+    /// A run.json time (`2026-12-02T06:31:38Z`) with its UTC offset written as `+00:00`: the same
+    /// ISO 8601 instant, in the form the Process Run Crate profile's checks expect for
+    /// `startTime`/`endTime` (`YYYY-MM-DDThh:mm:ss[.sss]+hh:mm`, as in the profile's examples).
+    static func dateTime(_ time: String) -> String {
+        let cleaned = Export.clean(time)
+        return cleaned.hasSuffix("Z") ? String(cleaned.dropLast()) + "+00:00" : cleaned
+    }
+
+    /// The media type of an output by its file name extension (RO-Crate 1.1: a File SHOULD have an
+    /// `encodingFormat`); `application/octet-stream` ("arbitrary binary data", RFC 2046) when the
+    /// extension names none of these. The bytes are never sniffed: the crate describes, it does not guess.
+    static func mediaType(ofPath path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "application/octet-stream" }
+        switch name[name.index(after: dot)...].lowercased() {
+        case "json": return "application/json"
+        case "jsonl", "ndjson": return "application/x-ndjson"
+        case "txt", "log", "out", "err": return "text/plain"
+        case "csv": return "text/csv"
+        case "tsv": return "text/tab-separated-values"
+        case "md": return "text/markdown"
+        case "html", "htm": return "text/html"
+        case "xml": return "application/xml"
+        case "yaml", "yml": return "application/yaml"
+        case "toml": return "application/toml"
+        case "pdf": return "application/pdf"
+        case "png": return "image/png"
+        case "jpg", "jpeg": return "image/jpeg"
+        case "svg": return "image/svg+xml"
+        case "gz": return "application/gzip"
+        case "zip": return "application/zip"
+        case "tar": return "application/x-tar"
+        case "patch", "diff": return "text/x-diff"
+        default: return "application/octet-stream"
+        }
     }
 
     /// `sha256:abc…` → `abc…`.

@@ -281,6 +281,16 @@ public enum ManifestSchema {
           "$ref": "#/$defs/count",
           "description": "Wall time the probe took in milliseconds; volatile."
         },
+        "identifying": {
+          "description": "Top-level fields of data whose values identify the site, as a site probe declared them; --anonymize replaces their values. Not fingerprinted.",
+          "items": {
+            "minLength": 1,
+            "type": "string"
+          },
+          "minItems": 1,
+          "type": "array",
+          "uniqueItems": true
+        },
         "issues": {
           "description": "Problems the probe met, each with its source.",
           "items": {

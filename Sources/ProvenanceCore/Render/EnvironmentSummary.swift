@@ -340,7 +340,8 @@ public struct EnvironmentSummary: Sendable, Equatable {
             rows.append(Row(label: "Working tree", value: counts.isEmpty ? "clean"
                 : "dirty (uncommitted changes: \(counts.joined(separator: ", ")))"))
         }
-        if let diff = repository.diff {
+        // An empty patch (a clean tree: 0 bytes, the SHA-256 of nothing) is no patch: no row.
+        if let diff = repository.diff, !(diff.sizeBytes == 0 || diff.sha256 == emptySHA256) {
             if let sha256 = diff.sha256 {
                 rows.append(Row(label: "Patch", value: sha256 + (diff.sizeBytes.map { ", \($0) bytes" } ?? "")))
             } else if let reason = diff.omittedReason {
@@ -349,6 +350,9 @@ public struct EnvironmentSummary: Sendable, Equatable {
         }
         return rows
     }
+
+    /// The digest of zero bytes, as the git probe writes the patch of a clean tree.
+    static let emptySHA256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
     /// "sha256:…, 12 files, 1.2 MiB (1234567 bytes), /data/x".
     static func text(_ dataset: DatasetsSection.Dataset) -> String {

@@ -1,9 +1,11 @@
 import ProvenanceCore
 import ProvenanceProbeKit
 
-/// A probe described in a JSON or YAML file (schema `Schemas/probe-1.0.0.schema.json`): named
+/// A probe described in a JSON or YAML file (schema `Schemas/probe-1.1.0.schema.json`): named
 /// fields, each read from a file or a command and extracted with a regular expression (its first
 /// capture group) or a JSON pointer — the common "what version is X" case, without code.
+/// `identifying: [field, …]` marks fields whose values identify the site (`--anonymize`
+/// replaces them); each must name one of the fields.
 ///
 /// Files are read and commands run through the capture context, so a declarative probe works
 /// unchanged on a recorded machine. A field whose file or command is not there is left out; the
@@ -26,6 +28,8 @@ public struct DeclarativeProbe: Probe {
     public let summary: String
     public let fields: [Field]
     public let path: String
+    /// The fields whose values identify the site.
+    public let identifying: [String]
 
     public var descriptor: ProbeDescriptor {
         var reads: [String] = []
@@ -36,15 +40,17 @@ public struct DeclarativeProbe: Probe {
             case .command(let argv): runs.append(argv.joined(separator: " "))
             }
         }
-        return ProbeDescriptor(id: id, version: version, summary: summary + " (declarative: \(path))",
-                               reads: reads, runs: runs)
+        var descriptor = ProbeDescriptor(id: id, version: version, summary: summary + " (declarative: \(path))",
+                                         reads: reads, runs: runs)
+        descriptor.identifying = identifying
+        return descriptor
     }
 
     /// Reads a declarative probe document; `path` names it in errors.
     public init(document: JSONValue, path: String) throws(ProbeDefinitionError) {
         func fail(_ message: String) -> ProbeDefinitionError { ProbeDefinitionError("\(path): \(message)") }
         guard case .object(let object) = document else { throw fail("a probe definition is an object") }
-        for key in object.keys where !["id", "version", "summary", "fields"].contains(key) {
+        for key in object.keys where !["id", "version", "summary", "fields", "identifying"].contains(key) {
             throw fail("unknown key \"\(key)\"")
         }
         guard let id = object["id"]?.stringValue, isValidProbeID(id) else {
@@ -81,6 +87,17 @@ public struct DeclarativeProbe: Probe {
             if let pointer, !(pointer.isEmpty || pointer.hasPrefix("/")) { throw fail("field \(name): a JSON pointer starts with /") }
             fields.append(Field(name: name, source: source, regex: regex, pointer: pointer))
         }
+        var identifying: [String] = []
+        if let marked = object["identifying"] {
+            guard case .array(let names) = marked, !names.isEmpty, names.allSatisfy({ $0.stringValue != nil }) else {
+                throw fail("\"identifying\" must be a non-empty list of field names")
+            }
+            for name in names.compactMap(\.stringValue) {
+                guard fieldMap[name] != nil else { throw fail("\"identifying\" names \(name), which is not one of its fields") }
+                if !identifying.contains(name) { identifying.append(name) }
+            }
+        }
+        self.identifying = identifying.sorted()
         self.id = id
         self.version = object["version"]?.stringValue ?? "1.0.0"
         self.summary = object["summary"]?.stringValue ?? "Site probe \(id)"

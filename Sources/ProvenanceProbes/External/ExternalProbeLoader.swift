@@ -56,7 +56,7 @@ public enum ExternalProbeLoader {
                         }
                         let head = (try? host.readBytes(path)).flatMap { $0 }.map { Array($0.prefix(4096)) } ?? []
                         probe = ExecutableProbe(id: stem, path: path, supportsRoot: declaresRootSupport(head),
-                                                hostEnvironment: environment)
+                                                hostEnvironment: environment, identifying: declaredIdentifyingFields(head))
                     } else {
                         continue
                     }
