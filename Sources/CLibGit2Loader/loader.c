@@ -15,6 +15,8 @@
 #include "CLibGit2Loader.h"
 
 #define PROVENANCE_GIT_FUNCTIONS(F, V) \
+    V(git_config_free, (git_config *cfg), (cfg)) \
+    F(int, git_config_get_string, (const char **out, const git_config *cfg, const char *name), (out, cfg, name)) \
     F(int, git_describe_commit, (git_describe_result **result, git_object *committish, git_describe_options *opts), (result, committish, opts)) \
     F(int, git_diff_index_to_workdir, (git_diff **diff, git_repository *repo, git_index *index, const git_diff_options *opts), (diff, repo, index, opts)) \
     F(int, git_diff_merge, (git_diff *onto, const git_diff *from), (onto, from)) \
@@ -65,6 +67,7 @@
     F(int, git_remote_lookup, (git_remote **out, git_repository *repo, const char *name), (out, repo, name)) \
     F(const char *, git_remote_url, (const git_remote *remote), (remote)) \
     V(git_repository_free, (git_repository *repo), (repo)) \
+    F(int, git_repository_config_snapshot, (git_config **out, git_repository *repo), (out, repo)) \
     F(int, git_repository_hashfile, (git_oid *out, git_repository *repo, const char *path, git_object_t type, const char *as_path), (out, repo, path, type, as_path)) \
     F(int, git_repository_head, (git_reference **out, git_repository *repo), (out, repo)) \
     F(int, git_repository_head_detached, (git_repository *repo), (repo)) \

@@ -32,6 +32,22 @@ func count(_ repository: JSONValue?, _ list: String) -> Int64? {
 
 @Suite("git probe")
 struct GitProbeTests {
+    @Test("remotes are recorded as configured, not after this machine's url.insteadOf rewrites")
+    func remotesAsConfigured() throws {
+        let directory = GitFixture.directory()
+        // A repository-level rewrite, as /etc/gitconfig or ~/.gitconfig would hold one (a mirror, an SSH alias).
+        try #require(GitFixture.run("""
+            git init -q -b main . && git remote add origin https://github.com/example-org/example.git && \
+            git remote add mirror https://token123@mirror.example/x.git && \
+            git config url./srv/mirror/.insteadOf https://github.com/
+            """, in: directory).status == 0)
+        // git itself applies the rewrite; the configuration has the URL the user gave.
+        #expect(GitFixture.git("remote get-url origin", in: directory) == "/srv/mirror/example-org/example.git")
+        let repository = try #require(onlyRepository(collectGit([directory])))
+        #expect(repository["remotes"] == ["origin": "https://github.com/example-org/example.git",
+                                          "mirror": "https://[masked]@mirror.example/x.git"])
+    }
+
     @Test("a dirty repository: HEAD, branch, tags, describe, remotes and status agree with the git CLI")
     func dirtyRepository() throws {
         let directory = GitFixture.directory()

@@ -227,16 +227,30 @@ final class GitRepository {
         return String(cString: buffer.ptr)
     }
 
-    /// Configured remotes and their fetch URLs, as configured (`git_remote_list`,
-    /// `git_remote_lookup`, `git_remote_url`). A remote that cannot be read gives its error.
+    /// Configured remotes and their fetch URLs, as written in the configuration (`remote.NAME.url`
+    /// from a config snapshot). `git_remote_url` is not used for the URL: it applies this machine's
+    /// `url.<base>.insteadOf` rewrites (a mirror, an SSH alias: here /etc/gitconfig maps
+    /// github.com to a local directory), which another machine cannot fetch from. A remote whose
+    /// URL is not in the configuration (one defined only by a rewrite) falls back to
+    /// `git_remote_lookup`/`git_remote_url`; one that cannot be read gives its error.
     func remotes() throws(GitError) -> [(name: String, url: Result<String?, GitError>)] {
         var list = git_strarray()
         try check("git_remote_list", git_remote_list(&list, handle))
         defer { git_strarray_dispose(&list) }
+        var config: OpaquePointer?
+        if git_repository_config_snapshot(&config, handle) < 0 { config = nil }
+        defer { if let config { git_config_free(config) } }
         var result: [(String, Result<String?, GitError>)] = []
         for index in 0..<list.count {
             guard let pointer = list.strings[index] else { continue }
             let name = String(cString: pointer)
+            if let config {
+                var value: UnsafePointer<CChar>?
+                if git_config_get_string(&value, config, "remote.\(name).url") == 0, let value {
+                    result.append((name, .success(String(cString: value))))
+                    continue
+                }
+            }
             var remote: OpaquePointer?
             let code = git_remote_lookup(&remote, handle, pointer)
             if code < 0 {
