@@ -29,6 +29,14 @@ extension EnvironmentSummary {
                 frameworks.append(Row(label: "CUDA conflict", value: message))
             }
         }
+        // Across sections: a framework built with a newer CUDA than the driver supports.
+        if let recorded = data("cuda")?["frameworks"],
+           let models = try? JSONValueDecoder().decode([MLFramework].self, from: recorded) {
+            let driver = data("gpu.nvidia")?["cudaDriverVersion"]?.stringValue
+            for conflict in CUDAConflict.frameworkCUDANewerThanDriver(models, driverCUDA: driver) {
+                frameworks.append(Row(label: "CUDA conflict", value: conflict.message))
+            }
+        }
         if !frameworks.isEmpty { groups.append(Group(title: "ML frameworks", rows: frameworks)) }
 
         // What changes speed: frequency scaling, boost, SMT, THP.
