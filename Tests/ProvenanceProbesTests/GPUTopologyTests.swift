@@ -99,6 +99,14 @@ struct GPUTopologyTests {
         let section = withTopology["sections"]?["gpu.topology"]
         #expect(section?["status"]?.stringValue == "ok", "\(opted.output.prefix(300))")
         #expect(section?["data"]?["devices"]?.arrayValue?.count == 18)
+        let written = machine.root + ".json"
+        defer { _ = shell("rm -f '\(written)'") }
+        _ = shell("'\(Project.executable)' capture --root '\(machine.root)' --probe gpu.topology -o '\(written)' 2>/dev/null", timeout: 120)
+        let render = shell("'\(Project.executable)' render '\(written)'", timeout: 60).output
+        for text in ["GPU topology", "| Devices | 8 GPUs, 10 NICs, 28 NVLink pairs |", "| GPU–GPU links | NV18 × 28 |",
+                     "GPU0 GPU1 GPU2 GPU3: NUMA 0, CPUs 0-63,128-191; GPU4 GPU5 GPU6 GPU7: NUMA 1, CPUs 64-127,192-255"] {
+            #expect(render.contains(text), "render lacks '\(text)': \(render)")
+        }
     }
 
     /// No GPU here: a stand-in `nvidia-smi` on PATH prints the real recorded matrix and counts its
