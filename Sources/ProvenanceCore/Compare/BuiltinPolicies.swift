@@ -61,6 +61,8 @@ extension Policy {
             Entry("gpu.nvidia.gpus[*].productName", .equal), Entry("gpu.nvidia.gpus[*].migDevices**", .equal),
             Entry("gpu.nvidia.gpus", .equal), Entry("gpu.nvidia.gpus[*]", .equal),
             Entry("gpu.nvidia.gpus[*].applicationClocks**", .equal, .warning),
+            Entry("gpu.nvidia.gpus[*].deferredMemoryClockMHz", .equal, .warning),
+            Entry("gpu.nvidia.gpus[*].autoBoost", .equal, .warning),
             Entry("gpu.nvidia.**", .ignore),
             // How GPUs, NICs and CPUs are connected: speed, not results.
             Entry("gpu.topology.**", .equal, .warning),
