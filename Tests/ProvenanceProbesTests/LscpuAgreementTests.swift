@@ -211,6 +211,13 @@ struct LscpuAgreementTests {
             if covered == 0 {
                 #expect(theirs.sockets == 0 || theirs.sockets == nil, "\(tree.name): \(theirs)")
             }
+            // Threads per core where lscpu has them: s390's cpuinfo `max thread id` (no sysfs), or
+            // the sibling sets of the CPUs a trimmed tree kept (host-procfs: 2 of 8).
+            if let threads = theirs.threadsPerCore, threads > 0 {
+                #expect(ours.topology?.threadsPerCore == threads, "\(tree.name): threads per core ours \(ours.topology?.threadsPerCore ?? -1), lscpu \(threads)")
+                let from = covered == 0 ? "cpuinfo's max thread id" : "the \(covered) of \(present) CPUs with sysfs topology"
+                return "\(tree.name): threads per core compared (\(threads), lscpu from \(from)); not the rest\(derived)"
+            }
             return "\(tree.name): no lscpu topology (sysfs topology for \(covered) of \(present) CPUs; \(Self.lscpuVersion) reads topology only from cpuN/topology/*_siblings); compared vendor/model only\(derived)"
         }
         let topology = try #require(ours.topology, "\(tree.name): we have no topology where lscpu has: \(theirs)")

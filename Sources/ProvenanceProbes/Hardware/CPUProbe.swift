@@ -211,6 +211,12 @@ public struct CPUProbe: Probe {
             topology.source = "cpuinfo"
             return topology
         }
+        // s390 states its threads per core machine-wide (`max thread id: 1` = SMT-2), as lscpu reads it.
+        if let threadID = cpuinfo?.machineValue("max thread id").flatMap({ Int($0) }), threadID >= 0 {
+            topology.threadsPerCore = threadID + 1
+            topology.source = "cpuinfo"
+            return topology
+        }
         if topology.online != nil || topology.possible != nil || topology.present != nil { return topology }
         return nil
     }
