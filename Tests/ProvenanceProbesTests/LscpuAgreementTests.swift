@@ -225,10 +225,22 @@ struct LscpuAgreementTests {
         #expect(topology.sockets == (theirs.sockets ?? theirs.clusters), "\(tree.name): sockets ours \(topology.sockets ?? -1), lscpu \(theirs)")
         #expect(topology.cores == theirs.cores, "\(tree.name): cores ours \(topology.cores ?? -1), lscpu \(theirs)")
         if let online = topology.online {
-            #expect(online == theirs.online, "\(tree.name): online ours \(online), lscpu \(theirs)")
+            // lscpu rewrites the kernel's list (`0-1` as `0,1`): compare the CPUs.
+            #expect(parseCPUList(online) == theirs.online.flatMap(parseCPUList), "\(tree.name): online ours \(online), lscpu \(theirs)")
         }
         let scope = covered == present ? "" : " over the \(covered) of \(present) CPUs with sysfs topology"
         return "\(tree.name): topology compared\(scope) (lscpu: \(theirs); ours: sockets \(topology.sockets ?? -1), cores \(topology.cores ?? -1), threads/core \(topology.threadsPerCore ?? -1))\(derived)"
+    }
+
+    @Test("this machine: sockets, cores, threads per core and online CPUs equal lscpu's")
+    func live() throws {
+        let section = Capture.collect(CPUProbe(), ProbeContext(machine: Machine.live(), commandTimeout: 5, deadline: monotonicSeconds() + 5))
+        let data = try #require(section.data)
+        let topology = try #require(try JSONDecoder().decode(CPUSection.self, from: Data(CanonicalJSON.serialize(data))).topology)
+        let theirs = LscpuTopology(parseLscpuSummary(shell("LC_ALL=C lscpu").output))
+        #expect(topology.sockets == theirs.sockets && topology.cores == theirs.cores && topology.threadsPerCore == theirs.threadsPerCore,
+                "ours \(topology), lscpu \(theirs)")
+        #expect(topology.online.flatMap(parseCPUList) == theirs.online.flatMap(parseCPUList), "ours \(topology), lscpu \(theirs)")
     }
 
     @Test("lscpu is util-linux's")
