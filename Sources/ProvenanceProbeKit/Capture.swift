@@ -60,7 +60,9 @@ public struct Capture: Sendable {
             let descriptor = probe.descriptor
             let isEnabled = enabled.map { $0.contains(descriptor.id) } ?? descriptor.enabledByDefault
             guard isEnabled else {
-                let reason = enabled == nil ? "off by default" : "not selected"
+                // An off-by-default probe nobody named is "off by default" whether or not the
+                // enabled set was spelled out (a recording spells it out; its replay does not).
+                let reason = enabled == nil || !descriptor.enabledByDefault ? "off by default" : "not selected"
                 sections[descriptor.id] = Section(
                     status: .skipped, probeVersion: descriptor.version,
                     issues: [ProbeIssue(source: "capture", message: reason)])

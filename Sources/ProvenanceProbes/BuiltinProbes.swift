@@ -29,7 +29,7 @@ public enum BuiltinProbes {
 
     public static func all(_ configuration: ProbeConfiguration) -> [any Probe] {
         [
-            OSProbe(), CPUProbe(), MemoryProbe(), CPUTuningProbe(), NVIDIAProbe(), AMDProbe(), CUDAProbe(pythonInterpreter: configuration.pythonInterpreter), PCIProbe(cache: configuration.commandCache),
+            OSProbe(), CPUProbe(), MemoryProbe(), CPUTuningProbe(), NVIDIAProbe(), NVIDIATopologyProbe(cache: configuration.commandCache), AMDProbe(), CUDAProbe(pythonInterpreter: configuration.pythonInterpreter), PCIProbe(cache: configuration.commandCache),
             ContainerProbe(), SchedulerProbe(), InfiniBandProbe(), MPIProbe(cache: configuration.commandCache),
             LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(interpreter: configuration.pythonInterpreter),
             SoftwareStackProbe(),

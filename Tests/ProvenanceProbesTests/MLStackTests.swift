@@ -325,3 +325,41 @@ struct ApplicationClockTests {
         if graphics == nil, file != "telegraf-gtx-1070-ti.xml" { #expect(gpu.unavailable?["applicationClocks.graphics"] != nil) }
     }
 }
+
+@Suite("nvidia-smi -q -x: locked clocks and clock policy (every nvidia-smi-xml reference file, read in place)",
+       .enabled(if: ReferenceData.available, Comment(rawValue: ReferenceData.missing)))
+struct LockedClockTests {
+    /// The only locked clock the XML carries is `<deferred_clocks><mem_clock>` (drivers 525+);
+    /// every recorded GPU reports it, and `<clock_policy>` auto boost, as `N/A`, which must land in
+    /// `unavailable` (as grep reads the file), never as a value or a parse problem.
+    @Test("deferred memory clock and auto boost as the files state them")
+    func everyFile() throws {
+        let directory = ReferenceData.path + "/nvidia-smi-xml"
+        let files = try #require(try RootedFileSystem().list(directory)).filter { $0.hasSuffix(".xml") }
+        #expect(files.count >= 13)
+        var deferred = 0
+        for file in files {
+            let text = try ReferenceData.read("nvidia-smi-xml/" + file)
+            let log = try parseNVIDIASMIXML(text)
+            #expect(!log.problems.contains { $0.contains("deferred") || $0.contains("autoBoost") }, "\(file): \(log.problems)")
+            // An independent reading: the element's text by grep/sed.
+            func elementText(_ parent: String, _ child: String) -> String? {
+                let value = shell("sed -n '/<\(parent)>/,/<\\/\(parent)>/p' '\(directory)/\(file)' | sed -n 's/.*<\(child)>\\(.*\\)<\\/\(child)>.*/\\1/p' | head -1").output.trimmed
+                return value.isEmpty ? nil : value
+            }
+            for gpu in log.gpus {
+                if let text = elementText("deferred_clocks", "mem_clock") {
+                    deferred += 1
+                    #expect(text == "N/A" ? gpu.unavailable?["deferredMemoryClockMHz"] == "N/A"
+                                          : gpu.deferredMemoryClockMHz.map { "\($0) MHz" } == text, "\(file)")
+                } else {
+                    #expect(gpu.deferredMemoryClockMHz == nil && gpu.unavailable?["deferredMemoryClockMHz"] == nil, "\(file)")
+                }
+                let boost = elementText("clock_policy", "auto_boost")
+                #expect(boost == nil || boost == "N/A" ? gpu.autoBoost == nil : gpu.autoBoost == boost, "\(file)")
+                if boost == "N/A" { #expect(gpu.unavailable?["autoBoost"] == "N/A" && gpu.unavailable?["autoBoostDefault"] == "N/A") }
+            }
+        }
+        #expect(deferred >= 5)
+    }
+}

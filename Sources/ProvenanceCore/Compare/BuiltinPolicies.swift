@@ -61,7 +61,11 @@ extension Policy {
             Entry("gpu.nvidia.gpus[*].productName", .equal), Entry("gpu.nvidia.gpus[*].migDevices**", .equal),
             Entry("gpu.nvidia.gpus", .equal), Entry("gpu.nvidia.gpus[*]", .equal),
             Entry("gpu.nvidia.gpus[*].applicationClocks**", .equal, .warning),
+            Entry("gpu.nvidia.gpus[*].deferredMemoryClockMHz", .equal, .warning),
+            Entry("gpu.nvidia.gpus[*].autoBoost", .equal, .warning),
             Entry("gpu.nvidia.**", .ignore),
+            // How GPUs, NICs and CPUs are connected: speed, not results.
+            Entry("gpu.topology.**", .equal, .warning),
             Entry("gpu.amd.driverVersion", .equal), Entry("gpu.amd.cards[*].series", .equal),
             Entry("gpu.amd.cards", .equal), Entry("gpu.amd.cards[*]", .equal), Entry("gpu.amd.**", .ignore),
             Entry("cuda.visibleDevices**", .equal, .warning),

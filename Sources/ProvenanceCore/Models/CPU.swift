@@ -1,13 +1,13 @@
 public struct CPUSection: SectionModel {
     public static let sectionID = "cpu"
 
-    /// `x86`, `arm64`, `arm`, `powerpc`, `s390`, `riscv`, `mips`, `loongarch` or `ia64`.
+    /// `x86`, `arm64`, `arm`, `powerpc`, `s390`, `riscv`, `mips`, `loongarch`, `ia64` or `sparc`.
     public var architectureFamily: String?
     /// As the kernel reports it (`GenuineIntel`, `AuthenticAMD`, `IBM/S390`); ARM: the implementer's name.
     public var vendor: String?
     /// As /proc/cpuinfo states it for the first processor; ARM64 and s390 state none.
     public var modelName: String?
-    /// Processor entries in /proc/cpuinfo.
+    /// Processor entries in /proc/cpuinfo (SPARC: its `ncpus active`).
     public var logicalCPUs: Int
     /// Features every listed processor has (`flags` / `Features` / `features`), sorted.
     public var flags: [String]

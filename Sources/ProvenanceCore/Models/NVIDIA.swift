@@ -71,6 +71,14 @@ public struct NVIDIAGPU: Codable, Equatable, Sendable {
     /// rather than state; and `<default_applications_clocks>`, the board's defaults.
     public var applicationClocks: ClockPair?
     public var defaultApplicationClocks: ClockPair?
+    /// `<deferred_clocks>/<mem_clock>`: the memory clock locked with `nvidia-smi
+    /// --lock-memory-clocks-deferred`, applied at the next driver load, in MHz. nvidia-smi's XML
+    /// reports no other locked clock (`-lgc` / `-lmc` leave no trace in it, drivers 418–595).
+    public var deferredMemoryClockMHz: Int64?
+    /// `<clock_policy>`: whether auto boost is on now (`autoBoost`) and by default
+    /// (`autoBoostDefault`), `On` / `Off`, where the board supports the setting.
+    public var autoBoost: String?
+    public var autoBoostDefault: String?
     /// Every MIG device, sorted by GPU instance and compute instance; present when MIG is on.
     public var migDevices: [NVIDIAMIGDevice]?
     /// `<gpu_virtualization_mode>/<virtualization_mode>`: `None`, `Pass-Through`, `VGPU` (a vGPU

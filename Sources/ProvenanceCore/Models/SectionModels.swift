@@ -7,7 +7,7 @@ public enum SectionModels {
         PCISection.self, ContainerSection.self, SchedulerSection.self,
         LibcSection.self, DpkgSection.self, RpmSection.self, ApkSection.self, PythonSection.self,
         ToolchainsSection.self, EnvironmentSection.self, RunSection.self, GitSection.self, DatasetsSection.self,
-        CPUTuningSection.self, SoftwareStackSection.self, InfiniBandSection.self, MPISection.self,
+        CPUTuningSection.self, SoftwareStackSection.self, InfiniBandSection.self, MPISection.self, GPUTopologySection.self,
     ]
 
     /// The model of a built-in section id; nil for site probes (their data stays untyped JSON).

@@ -29,6 +29,14 @@ extension EnvironmentSummary {
                 frameworks.append(Row(label: "CUDA conflict", value: message))
             }
         }
+        // Across sections: a framework built with a newer CUDA than the driver supports.
+        if let recorded = data("cuda")?["frameworks"],
+           let models = try? JSONValueDecoder().decode([MLFramework].self, from: recorded) {
+            let driver = data("gpu.nvidia")?["cudaDriverVersion"]?.stringValue
+            for conflict in CUDAConflict.frameworkCUDANewerThanDriver(models, driverCUDA: driver) {
+                frameworks.append(Row(label: "CUDA conflict", value: conflict.message))
+            }
+        }
         if !frameworks.isEmpty { groups.append(Group(title: "ML frameworks", rows: frameworks)) }
 
         // What changes speed: frequency scaling, boost, SMT, THP.
@@ -82,6 +90,33 @@ extension EnvironmentSummary {
             hpc.append(Row(label: "RDMA adapters", value: count == 1 ? text : "\(count) × \(text)"))
         }
         if !hpc.isEmpty { groups.append(Group(title: "HPC stack", rows: hpc)) }
+
+        // How GPUs, NICs and CPUs are connected (the opt-in gpu.topology section).
+        if let recorded = data("gpu.topology"),
+           let topology = try? JSONValueDecoder().decode(GPUTopologySection.self, from: recorded) {
+            var rows = [Row(label: "Devices", value: topology.summary)]
+            let gpuLinks = topology.links.filter { $0.from.hasPrefix("GPU") && $0.to.hasPrefix("GPU") }
+            var kinds: [String: Int] = [:]
+            for link in gpuLinks { kinds[link.connection, default: 0] += 1 }
+            if !kinds.isEmpty {
+                rows.append(Row(label: "GPU–GPU links", value: kinds.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+                    .map { "\($0.key) × \($0.value)" }.joined(separator: ", ")))
+            }
+            // GPUs grouped by the CPUs and NUMA node they are near, in matrix order.
+            var affinities: [(key: String, gpus: [String])] = []
+            for device in topology.devices where device.kind == "gpu" {
+                let key = [device.numaAffinity.map { "NUMA \($0)" }, device.cpuAffinity.map { "CPUs \($0)" }]
+                    .compactMap { $0 }.joined(separator: ", ")
+                guard !key.isEmpty else { continue }
+                if let index = affinities.firstIndex(where: { $0.key == key }) { affinities[index].gpus.append(device.name) }
+                else { affinities.append((key, [device.name])) }
+            }
+            if !affinities.isEmpty {
+                rows.append(Row(label: "GPU affinity", value: affinities.map { "\($0.gpus.joined(separator: " ")): \($0.key)" }
+                    .joined(separator: "; ")))
+            }
+            groups.append(Group(title: "GPU topology", rows: rows))
+        }
         return groups
     }
 }

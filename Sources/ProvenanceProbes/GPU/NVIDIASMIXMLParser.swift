@@ -571,6 +571,13 @@ func parseNVIDIASMIGPU(_ element: XMLElementNode)
         if name == "applications_clocks" { gpu.applicationClocks = pair } else { gpu.defaultApplicationClocks = pair }
     }
 
+    // Locked clocks: only the deferred memory lock appears in the XML; auto boost policy.
+    gpu.deferredMemoryClockMHz = reader.converted(element.element("deferred_clocks", "mem_clock"), "deferredMemoryClockMHz") {
+        parseNVIDIASMIInteger($0, unit: "MHz")
+    }
+    gpu.autoBoost = reader.text(element.element("clock_policy", "auto_boost"), "autoBoost")
+    gpu.autoBoostDefault = reader.text(element.element("clock_policy", "auto_boost_default"), "autoBoostDefault")
+
     if let mig = element.child("mig_mode") {
         let pair = ModePair(current: reader.text(mig.child("current_mig"), "migMode.current"),
                             pending: reader.text(mig.child("pending_mig"), "migMode.pending"))

@@ -79,7 +79,7 @@ public func parseCPUInfo(_ text: String) -> CPUInfoFile {
 }
 
 /// The architecture family a cpuinfo file describes, from the fields only that family's kernel
-/// writes: `x86`, `arm64`, `arm`, `powerpc`, `s390`, `riscv`, `mips`, `loongarch`, `ia64`.
+/// writes: `x86`, `arm64`, `arm`, `powerpc`, `s390`, `riscv`, `mips`, `loongarch`, `ia64`, `sparc`.
 public func cpuArchitectureFamily(_ file: CPUInfoFile) -> String? {
     let first = file.processors.first ?? []
     func has(_ key: String) -> Bool { first.value(key) != nil || file.machineValue(key) != nil }
@@ -97,6 +97,8 @@ public func cpuArchitectureFamily(_ file: CPUInfoFile) -> String? {
     }
     if let isa = value("isa"), isa.hasPrefix("rv") { return "riscv" }
     if has("cpu model") || (value("isa") ?? "").contains("mips") { return "mips" }
+    // SPARC kernels write one machine-wide block: `cpu : UltraSparc T1 (Niagara)`, `ncpus active`.
+    if has("ncpus active") || value("cpu").map({ $0.lowercased().contains("sparc") }) == true { return "sparc" }
     if has("timebase") || value("cpu").map({ $0.contains("POWER") || $0.contains("PPC") || $0.contains("Cell") }) == true {
         return "powerpc"
     }
@@ -105,9 +107,11 @@ public func cpuArchitectureFamily(_ file: CPUInfoFile) -> String? {
     return nil
 }
 
-/// The number of logical CPUs a cpuinfo file lists (s390: its `# processors` line).
+/// The number of logical CPUs a cpuinfo file lists (s390: its `# processors` line; SPARC, which
+/// lists no processors: `ncpus active`).
 public func cpuLogicalCount(_ file: CPUInfoFile) -> Int {
     if let count = file.machineValue("# processors").flatMap({ Int($0) }) { return count }
+    if file.processors.isEmpty, let count = file.machineValue("ncpus active").flatMap({ Int($0) }) { return count }
     return file.processors.count
 }
 
@@ -142,10 +146,11 @@ let armParts: [String: String] = [
     "0xd87": "Cortex-A725", "0xd8e": "Neoverse-N3",
 ]
 
-/// Part numbers of other ARM implementers that appear in server and board cpuinfo files.
+/// Part numbers of other ARM implementers that appear in server and board cpuinfo files, named
+/// as util-linux 2.38's lscpu names them (lscpu-arm.c), so the two agree.
 let otherArmParts: [String: [String: String]] = [
-    "0x43": ["0x0a1": "ThunderX 88XX", "0x0a2": "ThunderX 81XX", "0x0a3": "ThunderX 83XX", "0x0af": "ThunderX2 99xx"],
-    "0x48": ["0xd01": "TaiShan v110 (Kunpeng 920)", "0xd02": "TaiShan v120"],
+    "0x43": ["0x0a1": "ThunderX-88XX", "0x0a2": "ThunderX-81XX", "0x0a3": "ThunderX-83XX", "0x0af": "ThunderX2-99xx"],
+    "0x48": ["0xd01": "Kunpeng-920", "0xd02": "TaiShan-v120"],
     "0x4e": ["0x000": "Denver", "0x003": "Denver 2", "0x004": "Carmel"],
     "0x50": ["0x000": "X-Gene"],
     "0xc0": ["0xac3": "Ampere-1", "0xac4": "Ampere-1a"],

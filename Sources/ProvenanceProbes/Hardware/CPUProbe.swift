@@ -61,7 +61,7 @@ public struct CPUProbe: Probe {
 
         output.vendor = any("vendor_id") ?? any("vendor")
         output.modelName = first.isEmpty ? nil : cpuModelName(first)
-        if output.modelName == nil, family == "loongarch" || family == "mips" { output.modelName = cpuModelName(file.machine) }
+        if output.modelName == nil, family == "loongarch" || family == "mips" || family == "sparc" { output.modelName = cpuModelName(file.machine) }
 
         // Flags every processor has; s390 and machine-wide feature lines count for all.
         let flagKeys = ["flags", "Features", "features", "ASEs implemented"]
@@ -165,12 +165,20 @@ public struct CPUProbe: Probe {
             guard let package = fs.attribute("\(path)/physical_package_id") else { continue }
             let core = fs.attribute("\(path)/core_id") ?? directory
             let die = fs.attribute("\(path)/die_id") ?? "0"
+            let cluster = fs.attribute("\(path)/cluster_id") ?? "-"
             covered += 1
             packages.insert(package)
             dies.insert("\(package)/\(die)")
-            cores.insert("\(package)/\(die)/\(core)")
-            let siblings = fs.attribute("\(path)/thread_siblings_list") ?? fs.attribute("\(path)/core_cpus_list")
-            threads = max(threads, siblings.flatMap(parseCPUList)?.count ?? 1)
+            let siblings = (fs.attribute("\(path)/thread_siblings_list") ?? fs.attribute("\(path)/core_cpus_list"))
+                .flatMap(parseCPUList)
+            // A core is the set of CPUs sharing it, as lscpu counts them (lscpu-topology.c); core
+            // ids alone repeat per cluster on ARM (core_id 0-3 in every cluster of 4).
+            if let siblings, !siblings.isEmpty {
+                cores.insert("siblings \(formatCPUList(siblings))")
+            } else {
+                cores.insert("\(package)/\(die)/\(cluster)/\(core)")
+            }
+            threads = max(threads, siblings?.count ?? 1)
         }
         let listed = cpuinfo.map(cpuLogicalCount) ?? 0
         let cpuinfoHasTopology = cpuinfo?.processors.contains(where: { $0.value("physical id") != nil }) ?? false
@@ -200,6 +208,12 @@ public struct CPUProbe: Probe {
             topology.sockets = packageIDs.count
             topology.cores = coreIDs.count
             topology.threadsPerCore = perCore.values.max()
+            topology.source = "cpuinfo"
+            return topology
+        }
+        // s390 states its threads per core machine-wide (`max thread id: 1` = SMT-2), as lscpu reads it.
+        if let threadID = cpuinfo?.machineValue("max thread id").flatMap({ Int($0) }), threadID >= 0 {
+            topology.threadsPerCore = threadID + 1
             topology.source = "cpuinfo"
             return topology
         }

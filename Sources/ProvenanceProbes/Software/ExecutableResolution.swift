@@ -1,20 +1,44 @@
 import ProvenanceCore
 import ProvenanceProbeKit
 
-/// Follows symbolic links of a machine path (at most 40), as `realpath` does for the last
-/// component chain; relative targets resolve against the link's directory.
+/// The machine path with every symbolic link in it followed (at most 40), as `realpath` does:
+/// links in any component (`/venv/bin -> /opt/venv/bin`), absolute targets and relative ones
+/// (`python3 -> python3.11`, resolved against the link's directory). Targets are machine paths:
+/// under `--root` an absolute target and a `..` past `/` stay inside the recorded root, so the
+/// answer never names a file of the host.
 public func resolveSymlinks(_ path: String, _ fs: RootedFileSystem) -> String {
-    var current = path
-    for _ in 0..<40 {
-        guard let target = fs.readLink(current) else { return current }
-        if target.hasPrefix("/") {
-            current = target
-        } else {
-            let directory = current[..<(current.lastIndex(of: "/") ?? current.startIndex)]
-            current = normalizePath(directory + "/" + target)
+    var pending = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+    pending.reverse()  // a stack: the next component last
+    var resolved: [String] = []
+    var links = 0
+    while let part = pending.popLast() {
+        if part == "." { continue }
+        if part == ".." {
+            _ = resolved.popLast()
+            continue
         }
+        let candidate = "/" + (resolved + [part]).joined(separator: "/")
+        guard let target = fs.readLink(candidate) else {
+            resolved.append(part)
+            continue
+        }
+        links += 1
+        if links > 40 { return normalizePath(candidate + "/" + pending.reversed().joined(separator: "/")) }
+        if target.hasPrefix("/") { resolved = [] }
+        pending.append(contentsOf: target.split(separator: "/", omittingEmptySubsequences: true).map(String.init).reversed())
     }
-    return current
+    return "/" + resolved.joined(separator: "/")
+}
+
+/// The first `name` on a PATH of the machine that is a file (links followed inside the machine),
+/// as the shell's command search finds it; for `--root`, where no recorded command answers.
+public func findOnPath(_ name: String, path: String?, _ fs: RootedFileSystem) -> String? {
+    for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") where directory.hasPrefix("/") {
+        let candidate = normalizePath(directory + "/" + name)
+        let target = resolveSymlinks(candidate, fs)
+        if fs.exists(target) && !fs.isDirectory(target) { return candidate }
+    }
+    return nil
 }
 
 /// Removes `.` and `..` components and repeated slashes from an absolute path.

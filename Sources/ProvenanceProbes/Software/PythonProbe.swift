@@ -6,7 +6,8 @@ import ProvenanceProbeKit
 ///
 /// The interpreter: the one the job's command line starts (`run -- /venv/bin/python train.py`),
 /// else `$VIRTUAL_ENV/bin/python3`, else `$CONDA_PREFIX/bin/python3`, else `python3`
-/// on PATH (pyenv shims resolved). Reads `pyvenv.cfg`, `include/pythonX.Y/patchlevel.h` (exact
+/// on PATH (pyenv shims resolved; under `--root`, PATH searched in the recorded tree). Symbolic
+/// links are followed in every component, relative and absolute, inside the machine. Reads `pyvenv.cfg`, `include/pythonX.Y/patchlevel.h` (exact
 /// version), the site directories (`lib/pythonX.Y/site-packages`, Debian's `dist-packages`, the
 /// user site, `PYTHONPATH`), each `*.dist-info/METADATA` (or `*.egg-info/PKG-INFO`) and
 /// `direct_url.json` (VCS and editable installs), and `conda-meta/*.json` for conda packages.
@@ -46,7 +47,8 @@ public struct PythonProbe: Probe {
         } else if let conda = env["CONDA_PREFIX"], fs.exists(conda + "/bin/python3") {
             executable = conda + "/bin/python3"
             kind = "conda"
-        } else if let onPath = context.commands.resolve("python3") {
+        } else if let onPath = context.commands.resolve("python3")
+                    ?? (fs.isLive ? nil : findOnPath("python3", path: env["PATH"], fs)) {
             executable = onPath
             if onPath.contains("/shims/") {
                 guard let real = resolvePyenvShim(onPath, environment: env, workingDirectory: context.process.workingDirectory,
