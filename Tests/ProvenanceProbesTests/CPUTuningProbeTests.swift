@@ -59,6 +59,23 @@ struct CPUTuningReferenceTests {
         #expect(policy.minimumKHz == 800_000 && policy.maximumKHz == maximum)
     }
 
+    @Test("render says the settings in words: SMT, transparent huge pages, NUMA balancing, governor")
+    func rendered() throws {
+        func rows(_ name: String) throws -> [String: String] {
+            let section = try tuningMachine(name).collect(CPUTuningProbe())
+            let manifest: JSONValue = ["sections": ["tuning": ["status": "ok", "data": try #require(section.data)]]]
+            let group = EnvironmentSummary(manifest: manifest).groups.first { $0.title == "CPU tuning" }
+            return Dictionary(uniqueKeysWithValues: (group?.rows ?? []).map { ($0.label, $0.value) })
+        }
+        let coreos = try rows("coreos-sosreport-hyperv")
+        #expect(coreos["SMT"] == "on (several threads per core); smt/control = on")
+        #expect(coreos["Transparent huge pages"] == "always")
+        #expect(coreos["NUMA balancing"] == "off (0)")
+        let arbiterd = try rows("arbiterd-intel-2s-48cpu")
+        #expect(arbiterd["CPU governor"] == "ondemand (intel_cpufreq)")
+        #expect(arbiterd["Boost"] == "on")
+    }
+
     @Test("sysfs choice files")
     func selection() {
         #expect(parseSysfsSelection("always [madvise] never") == "madvise")

@@ -50,9 +50,11 @@ extension EnvironmentSummary {
             }
             if !governors.isEmpty { tuning.append(Row(label: "CPU governor", value: governors.joined(separator: ", "))) }
             if case .bool(let boost)? = section["boost"] { tuning.append(Row(label: "Boost", value: boost ? "on" : "off")) }
-            if let smt = section["smtControl"]?.stringValue { tuning.append(Row(label: "SMT", value: smt)) }
-            if let thp = section["transparentHugePages"]?.stringValue { tuning.append(Row(label: "Transparent huge pages", value: thp)) }
-            if let numa = section["numaBalancing"]?.intValue { tuning.append(Row(label: "NUMA balancing", value: String(numa))) }
+            if let smt = section["smtControl"]?.stringValue { tuning.append(Row(label: "SMT", value: Self.describeSMTControl(smt))) }
+            if let thp = section["transparentHugePages"]?.stringValue {
+                tuning.append(Row(label: "Transparent huge pages", value: Self.describeTransparentHugePages(thp)))
+            }
+            if let numa = section["numaBalancing"]?.intValue { tuning.append(Row(label: "NUMA balancing", value: Self.describeNUMABalancing(numa))) }
         }
         if !tuning.isEmpty { groups.append(Group(title: "CPU tuning", rows: tuning)) }
 
@@ -118,5 +120,40 @@ extension EnvironmentSummary {
             groups.append(Group(title: "GPU topology", rows: rows))
         }
         return groups
+    }
+
+    /// `/sys/devices/system/cpu/smt/control` in words (the kernel's values: on, off, forceoff,
+    /// notsupported, notimplemented), with the value itself for readers who search for it.
+    static func describeSMTControl(_ value: String) -> String {
+        let words = switch value {
+        case "on": "on (several threads per core)"
+        case "off": "off (disabled at run time)"
+        case "forceoff": "off (disabled on the kernel command line)"
+        case "notsupported": "not supported by the CPU"
+        case "notimplemented": "not controllable by this kernel"
+        default: value
+        }
+        return words == value ? value : "\(words); smt/control = \(value)"
+    }
+
+    /// `/sys/kernel/mm/transparent_hugepage/enabled` in words (always, madvise, never).
+    static func describeTransparentHugePages(_ value: String) -> String {
+        switch value {
+        case "always": "always"
+        case "madvise": "only where a program asks (madvise)"
+        case "never": "never"
+        default: value
+        }
+    }
+
+    /// `/proc/sys/kernel/numa_balancing` in words (0 off, 1 normal, 2 memory tiering, 3 both).
+    static func describeNUMABalancing(_ value: Int64) -> String {
+        switch value {
+        case 0: "off (0)"
+        case 1: "on (1)"
+        case 2: "memory tiering only (2)"
+        case 3: "on, with memory tiering (3)"
+        default: String(value)
+        }
     }
 }
