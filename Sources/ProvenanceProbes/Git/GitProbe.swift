@@ -198,14 +198,17 @@ public struct GitProbe: Probe {
             if exists(workdir + "/.gitmodules") || index.hasGitlinks {
                 result.submodules = submodules(of: repository, path: path, report: report)
             }
-            let staged = try repository.diffHeadToIndex(index)
+            // HEAD → index is read only when the index's cache-tree does not say it holds HEAD's
+            // tree (as git status does: most captures follow a commit or checkout, not a `git add`).
+            let tree = try repository.headTree()
+            let staged = tree.map(index.holdsExactly) == true ? nil : try repository.diffHeadToIndex(index, tree: tree)
             let unstaged = try repository.diffIndexToWorkdir(index)
-            let status = GitProbe.status(staged: staged.deltas.filter { !excluded.contains($0.path) },
+            let status = GitProbe.status(staged: (staged?.deltas ?? []).filter { !excluded.contains($0.path) },
                                          unstaged: unstaged.deltas.filter { !excluded.contains($0.path) },
                                          dirtySubmodules: result.submodules.filter(\.dirty).map(\.path))
             result.status = status
-            try staged.merge(unstaged)
-            result.diff = try diff(staged, of: repository, excluded: excluded, report: report, reportPath: path)
+            try staged?.merge(unstaged)
+            result.diff = try diff(staged ?? unstaged, of: repository, excluded: excluded, report: report, reportPath: path)
             let dirty = status.staged.count + status.unstaged.count + status.conflicted.count > 0
             if result.commit != nil {
                 do {
