@@ -1,6 +1,6 @@
 import ProvenanceCore
 import ProvenanceProbeKit
-import ProvenanceProbes
+@testable import ProvenanceProbes
 import ProvenanceTestSupport
 import Testing
 
@@ -432,5 +432,23 @@ extension String {
             rest = rest[end...]
         }
         return pieces
+    }
+}
+
+@Suite("What a capture writes")
+struct WrittenPathsTests {
+    @Test("earlier patches beside the manifest are excluded in a repository; outside one the directory is not listed")
+    func earlierPatches() {
+        let repository = GitFixture.directory("written")
+        GitFixture.run("git init -q -b main . && touch env.diff.0123456789ab.patch env.datasets.d.sha256 other.txt", in: repository)
+        var request = CaptureRequest(environment: [:], workingDirectory: repository)
+        request.output = "env.json"
+        #expect(Set(CapturePlan.writtenPaths(request)) == [repository + "/env.json", repository + "/env.diff.0123456789ab.patch",
+                                                            repository + "/env.datasets.d.sha256"])
+        let outside = GitFixture.directory("written-outside")
+        GitFixture.run("touch env.diff.0123456789ab.patch", in: outside)
+        request = CaptureRequest(environment: [:], workingDirectory: outside)
+        request.output = "env.json"
+        #expect(CapturePlan.writtenPaths(request) == [outside + "/env.json"])
     }
 }
