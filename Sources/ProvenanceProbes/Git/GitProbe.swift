@@ -384,7 +384,8 @@ public struct GitProbe: Probe {
     /// be in a repository. The load (libgit2 and the 16 libraries it needs, about 2.5 ms of CPU)
     /// then runs beside the command line's parsing and the capture's set-up on the main thread
     /// instead of at the start of the git probe, the longest probe in a repository (measured on
-    /// an 84-file repository, `--only git`: 0.5–0.9 ms less wall time, of 13–14). Only a hint:
+    /// an 84-file repository, `--only git`: at most 0.9 ms less wall time, of 13–14: the probe
+    /// thread starts soon after `main` and waits for the rest of the load). Only a hint:
     /// a wrong guess costs that CPU time or saves nothing; the git probe loads libgit2 itself
     /// when it needs it (once: it waits for a load in progress).
     public static func loadLibraryEarly(captureArguments arguments: [String], workingDirectory: String) {
