@@ -7,6 +7,7 @@
 #define PROVENANCE_CLIBGIT2_SHIM_H
 
 #include <git2.h>
+#include <git2/sys/repository.h>
 
 /// The loaded library's `git_libgit2_opts` (defined in Sources/CLibGit2Loader/loader.c).
 typedef int (*provenance_git_opts_function)(int, ...);

@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <git2.h>
+#include <git2/sys/repository.h>
 #include "CLibGit2Loader.h"
 
 #define PROVENANCE_GIT_FUNCTIONS(F, V) \
@@ -85,7 +86,13 @@
     F(const char *, git_submodule_path, (git_submodule *submodule), (submodule)) \
     F(int, git_submodule_status, (unsigned int *status, git_repository *repo, const char *name, git_submodule_ignore_t ignore), (status, repo, name, ignore)) \
     F(const git_oid *, git_submodule_wd_id, (git_submodule *submodule), (submodule)) \
-    V(git_tree_free, (git_tree *tree), (tree))
+    V(git_tree_free, (git_tree *tree), (tree)) \
+    F(const git_oid *, git_tree_id, (const git_tree *tree), (tree)) \
+    F(int, git_index_write_tree_to, (git_oid *out, git_index *index, git_repository *repo), (out, index, repo)) \
+    F(int, git_odb_new, (git_odb **out), (out)) \
+    V(git_odb_free, (git_odb *db), (db)) \
+    F(int, git_repository_new, (git_repository **out), (out)) \
+    F(int, git_repository_set_odb, (git_repository *repo, git_odb *odb), (repo, odb))
 
 #define DEFINE_F(ret, name, params, args) \
     static ret (*pointer_##name) params; \

@@ -46,13 +46,7 @@ public final class CommandCache: @unchecked Sendable {
     public func run(_ argv: [String], executable: String, using run: () -> CommandResult) -> CommandResult {
         guard let identity = Self.identity(of: executable) else { return run() }
         let key = argv.joined(separator: "\u{1F}")
-        if let entry = mutex.withLock({ entries[key] }), entry["identity"]?.stringValue == identity,
-           let code = entry["exitCode"]?.intValue
-        {
-            return CommandResult(outcome: .exited(Int32(truncatingIfNeeded: code)),
-                                 stdout: Array((entry["stdout"]?.stringValue ?? "").utf8),
-                                 stderr: Array((entry["stderr"]?.stringValue ?? "").utf8), executable: executable)
-        }
+        if let cached = cachedResult(key: key, identity: identity, executable: executable) { return cached }
         let result = run()
         if case .exited(let code) = result.outcome {
             mutex.withLock {
@@ -63,6 +57,22 @@ public final class CommandCache: @unchecked Sendable {
             }
         }
         return result
+    }
+
+    /// What `run` would answer from the cache for `argv`, without running anything; nil when the
+    /// cache has no answer for the executable as it is now.
+    public func cachedResult(_ argv: [String], executable: String) -> CommandResult? {
+        guard let identity = Self.identity(of: executable) else { return nil }
+        return cachedResult(key: argv.joined(separator: "\u{1F}"), identity: identity, executable: executable)
+    }
+
+    private func cachedResult(key: String, identity: String, executable: String) -> CommandResult? {
+        guard let entry = mutex.withLock({ entries[key] }), entry["identity"]?.stringValue == identity,
+              let code = entry["exitCode"]?.intValue
+        else { return nil }
+        return CommandResult(outcome: .exited(Int32(truncatingIfNeeded: code)),
+                             stdout: Array((entry["stdout"]?.stringValue ?? "").utf8),
+                             stderr: Array((entry["stderr"]?.stringValue ?? "").utf8), executable: executable)
     }
 
     /// A value remembered under `key` (not an absolute path: those key commands) while

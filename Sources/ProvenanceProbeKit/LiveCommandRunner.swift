@@ -91,6 +91,8 @@ public struct LiveCommandRunner: CommandRunner {
         childEnvironment["LANG"] = "C"
         let envStrings = childEnvironment.map { "\($0.key)=\($0.value)" }
 
+        // Everything the command starts gets a process id after this one (see `killTagged`).
+        let lastPIDBefore = lastAllocatedProcessID()
         var pid: pid_t = 0
         let spawnStatus = withCStrings(argv) { argvPointers in
             withCStrings(envStrings) { envPointers in
@@ -119,7 +121,7 @@ public struct LiveCommandRunner: CommandRunner {
         output.closeAll()
         guard leaderExited else {
             terminateGroup(pid, status: &status)
-            killTagged(token)
+            killTagged(token, startedAfter: nil)
             return CommandResult(
                 outcome: .timedOut(seconds: timeout), stdout: output.buffers[0], stderr: output.buffers[1],
                 executable: executable, truncated: output.truncated)
@@ -127,7 +129,7 @@ public struct LiveCommandRunner: CommandRunner {
         // The leader is gone; anything it left in its group (background grandchildren) goes too,
         // and whatever left the group with its token.
         kill(-pid, SIGKILL)
-        killTagged(token)
+        killTagged(token, startedAfter: monotonicSeconds() - start < 1 ? lastPIDBefore : nil)
         let outcome: CommandResult.Outcome =
             (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
         return CommandResult(
@@ -170,19 +172,58 @@ public let commandTokenVariable = "PROVENANCE_COMMAND_TOKEN"
 
 /// Kills (SIGKILL) every process whose environment carries `PROVENANCE_COMMAND_TOKEN=token`,
 /// again until none is left (one may fork while the scan runs), at most 50 rounds.
-func killTagged(_ token: String) {
+///
+/// `startedAfter`: the last process id the kernel had handed out before the command was
+/// spawned (`lastAllocatedProcessID`), when the command ended by itself within a second. Process
+/// ids are handed out in increasing order, wrapping at `pid_max`, so everything the command
+/// started has an id in the cyclic range after it, up to the last one handed out now: only those
+/// processes' environments are read (on this machine, 89 processes: the scan after each command
+/// read 89 environments; now the command's own few). A full lap of the ids within one second
+/// is not possible in practice; a command that ran longer, or timed out, gets the full scan.
+func killTagged(_ token: String, startedAfter: pid_t?) {
     let needle = Array("\(commandTokenVariable)=\(token)".utf8) + [0]
     for _ in 0..<50 {
-        let found = processesCarrying(needle)
+        var range: (after: pid_t, upTo: pid_t)?
+        if let startedAfter, let last = lastAllocatedProcessID(), procIsThisNamespace() { range = (startedAfter, last) }
+        let found = processesCarrying(needle, idsIn: range)
         if found.isEmpty { return }
         for pid in found { kill(pid, SIGKILL) }
         usleep(2_000)
     }
 }
 
+/// The last process id handed out in this process's PID namespace (the fifth field of
+/// `/proc/loadavg`), nil if it cannot be read.
+func lastAllocatedProcessID() -> pid_t? {
+    let fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 128)
+    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard count > 0 else { return nil }
+    let fields = buffer[0..<count].split(whereSeparator: { $0 == 0x20 || $0 == 0x0A })
+    guard fields.count >= 5 else { return nil }
+    return pid_t(String(decoding: fields[4], as: UTF8.self))
+}
+
+/// Whether `/proc` shows this process's PID namespace (`/proc/self` names `getpid()`), so the
+/// ids `/proc/loadavg` gives are those of `/proc`'s entries.
+private func procIsThisNamespace() -> Bool {
+    var buffer = [CChar](repeating: 0, count: 32)
+    let count = readlink("/proc/self", &buffer, buffer.count - 1)
+    guard count > 0 else { return false }
+    return pid_t(String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)) == getpid()
+}
+
+/// Whether `pid` lies in the cyclic range `(after, upTo]` of process ids handed out in order.
+func processID(_ pid: pid_t, isIn range: (after: pid_t, upTo: pid_t)) -> Bool {
+    range.after <= range.upTo ? (pid > range.after && pid <= range.upTo) : (pid > range.after || pid <= range.upTo)
+}
+
 /// The processes (other than this one) whose `/proc/PID/environ` holds `needle` (a
-/// `NAME=VALUE\0` entry) at the start or after a NUL.
-func processesCarrying(_ needle: [UInt8]) -> [pid_t] {
+/// `NAME=VALUE\0` entry) at the start or after a NUL; with `idsIn`, only those whose process
+/// id is in that cyclic range (`processID(_:isIn:)`).
+func processesCarrying(_ needle: [UInt8], idsIn range: (after: pid_t, upTo: pid_t)? = nil) -> [pid_t] {
     guard let proc = opendir("/proc") else { return [] }
     defer { closedir(proc) }
     var result: [pid_t] = []
@@ -193,6 +234,7 @@ func processesCarrying(_ needle: [UInt8]) -> [pid_t] {
             $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
         }
         guard let pid = pid_t(name), pid != me else { continue }
+        if let range, !processID(pid, isIn: range) { continue }
         let fd = open("/proc/\(name)/environ", O_RDONLY | O_CLOEXEC)
         if fd < 0 { continue }
         var environ: [UInt8] = []

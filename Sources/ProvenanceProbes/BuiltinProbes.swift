@@ -31,7 +31,7 @@ public enum BuiltinProbes {
         [
             OSProbe(), CPUProbe(), MemoryProbe(), CPUTuningProbe(), NVIDIAProbe(), NVIDIATopologyProbe(cache: configuration.commandCache), AMDProbe(), CUDAProbe(pythonInterpreter: configuration.pythonInterpreter), PCIProbe(cache: configuration.commandCache),
             ContainerProbe(), SchedulerProbe(), InfiniBandProbe(), MPIProbe(cache: configuration.commandCache),
-            LibcProbe(), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(interpreter: configuration.pythonInterpreter),
+            LibcProbe(cache: configuration.commandCache), DpkgProbe(), RpmProbe(), ApkProbe(), PythonProbe(interpreter: configuration.pythonInterpreter),
             SoftwareStackProbe(),
             ToolchainsProbe(cache: configuration.commandCache),
             EnvironmentProbe(extraPatterns: configuration.environmentPatterns),

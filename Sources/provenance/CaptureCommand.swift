@@ -6,6 +6,11 @@ import ProvenanceProbes
 struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
+        // Parsed on its own before every job (`Provenance.parseSubcommandAlone`, which leaves
+        // completion requests to the whole tree): a super-command name makes ArgumentParser skip
+        // its completion-script check, two extra parses costing 0.7 ms of CPU a start. Help and
+        // usage are generated from the root command, whose name they keep.
+        _superCommandName: "provenance",
         abstract: "Capture this machine (or a recorded one) into a manifest.",
         discussion: """
             Probes run concurrently; a probe that fails or hangs is reported in its section \

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ProvenanceCore
 import ProvenanceProbeKit
+import ProvenanceProbes
 
 #if canImport(Glibc)
 import Glibc
@@ -44,6 +45,10 @@ struct Provenance: ParsableCommand {
                       VerifyAttestationCommand.self, RenderCommand.self, ExportCommand.self, SchemaCommand.self])
 
     static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        if let subcommand = arguments.first, subcommand == "capture" || subcommand == "run" {
+            GitProbe.loadLibraryEarly(captureArguments: Array(arguments.dropFirst()), workingDirectory: currentDirectory())
+        }
         do {
             var command = try parseSubcommandAlone() ?? parseAsRoot()
             try command.run()

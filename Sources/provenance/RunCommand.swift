@@ -39,6 +39,11 @@ private func installForwarding() {
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
+        // Parsed on its own before every job (`Provenance.parseSubcommandAlone`, which leaves
+        // completion requests to the whole tree): a super-command name makes ArgumentParser skip
+        // its completion-script check, two extra parses costing 0.7 ms of CPU a start. Help and
+        // usage are generated from the root command, whose name they keep.
+        _superCommandName: "provenance",
         abstract: "Capture the environment, then run a job command and record how it ended (the pre-run hook).",
         discussion: """
             Writes env.json (the manifest, with the command line in its run section; the same \

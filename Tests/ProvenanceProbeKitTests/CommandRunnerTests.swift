@@ -47,6 +47,31 @@ struct LiveCommandRunnerTests {
         #expect(shell("ps -eo args | grep -c '[s]leep 302[.]\(nonce)'").output.trimmed == "0")
     }
 
+    @Test("a child that left the group (setsid) of a command that ended by itself is killed too")
+    func escapedChildOfFinishedCommand() {
+        let marker = "3033\(Int.random(in: 100...999))"
+        let result = runner.run(["sh", "-c", "setsid sleep \(marker) < /dev/null > /dev/null 2>&1 & echo started"], timeout: 5)
+        #expect(result.outcome == .exited(0))
+        usleep(100_000)
+        #expect(shell("ps -eo args | grep -c '[s]leep \(marker)'").output.trimmed == "0")
+    }
+
+    @Test("the processes started after a command: the cyclic range of process ids after the last one before it")
+    func processIDRange() {
+        #expect(processID(101, isIn: (100, 120)))
+        #expect(processID(120, isIn: (100, 120)))
+        #expect(!processID(100, isIn: (100, 120)))
+        #expect(!processID(121, isIn: (100, 120)))
+        // Wrapped at pid_max: after 4194300, ids start again from the bottom.
+        #expect(processID(4_194_301, isIn: (4_194_300, 305)))
+        #expect(processID(301, isIn: (4_194_300, 305)))
+        #expect(!processID(306, isIn: (4_194_300, 305)))
+        #expect(!processID(5_000, isIn: (4_194_300, 305)))
+        // Nothing handed out: no process.
+        #expect(!processID(100, isIn: (100, 100)))
+        #expect(lastAllocatedProcessID() != nil)
+    }
+
     @Test("children get default signal handling even when spawned from a thread that blocks SIGTERM")
     func signalMask() async {
         let result: CommandResult = await withCheckedContinuation { continuation in

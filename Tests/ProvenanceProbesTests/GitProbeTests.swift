@@ -1,6 +1,6 @@
 import ProvenanceCore
 import ProvenanceProbeKit
-import ProvenanceProbes
+@testable import ProvenanceProbes
 import ProvenanceTestSupport
 import Testing
 
@@ -324,6 +324,70 @@ struct GitProbeTests {
         #expect(mixed.data?["repositories"]?.arrayValue?.compactMap { $0["path"]?.stringValue } == [repository, other].sorted())
     }
 
+    @Test("the index's cache-tree: unstaged changes after a commit, then staged ones, then intent-to-add, as git shows them")
+    func cacheTree() throws {
+        let directory = GitFixture.directory()
+        GitFixture.run("""
+            git init -q -b main . && mkdir -p src/deep && printf 'a\\nb\\n' > a.txt && echo m > src/main.c \
+              && echo d > src/deep/d.txt && git add -A && git commit -qm one
+            """, in: directory)
+        func check(_ label: String, staged: Int?, unstaged: Int, untracked: Int) throws {
+            let report = ProbeReport()
+            let section = collectGit([directory], report: report)
+            let repository = try #require(onlyRepository(section), "\(label): \(section)")
+            let git = GitFixture.porcelainCounts(in: directory)
+            #expect([count(repository, "unstaged"), count(repository, "untracked")]
+                == [Int64(git.unstaged), Int64(git.untracked)], "\(label)")
+            #expect([git.unstaged, git.untracked] == [unstaged, untracked], "\(label)")
+            if let staged {
+                #expect(count(repository, "staged") == Int64(git.staged), "\(label)")
+                #expect(git.staged == staged, "\(label)")
+            }
+            // git's patch of HEAD → working tree, untracked files added with intent-to-add on a copy of the index.
+            let theirs = GitFixture.run("""
+                cp "$(git rev-parse --git-path index)" "$TMPDIR/index-copy" && export GIT_INDEX_FILE="$TMPDIR/index-copy" \
+                  && git add -N --all && git diff HEAD --binary --full-index --no-renames
+                """.replacingOccurrences(of: "$TMPDIR", with: directory + "/.git"), in: directory).output
+            let digest = repository["diff"]?["sha256"]?.stringValue
+            let ours = digest.flatMap { report.artifacts[$0] }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            #expect(ours == theirs, "\(label): the patch differs from git's")
+        }
+        // Just committed: the cache-tree holds HEAD's tree; modified and untracked files.
+        GitFixture.run("echo more >> a.txt && echo new > src/new.txt && rm src/deep/d.txt", in: directory)
+        try check("unstaged only", staged: 0, unstaged: 2, untracked: 1)
+        // A staged change invalidates the cache-tree of its directories.
+        GitFixture.run("echo staged >> src/main.c && git add src/main.c", in: directory)
+        try check("staged", staged: 1, unstaged: 2, untracked: 1)
+        // Committed again, then an intent-to-add entry (left out of trees by git).
+        GitFixture.run("git add -A && git commit -qm two && echo later > later.txt && git add -N later.txt", in: directory)
+        // (Its staged count is not compared: libgit2's HEAD → index lists an intent-to-add entry as
+        // added, git status does not; so it was before the cache-tree was used.)
+        try check("intent-to-add", staged: nil, unstaged: 1, untracked: 0)
+    }
+
+    @Test("libgit2 is loaded early only where a capture's git probe will probably need it")
+    func loadEarly() {
+        let repository = GitFixture.directory("early")
+        GitFixture.run("git init -q -b main . && mkdir -p sub/dir", in: repository)
+        let outside = GitFixture.directory("early-outside")
+        func early(_ arguments: [String], _ directory: String) -> Bool {
+            GitProbe.needsLibraryEarly(captureArguments: arguments, workingDirectory: directory)
+        }
+        #expect(early(["-o", "env.json"], repository))
+        #expect(early(["-q"], repository + "/sub/dir"))
+        #expect(!early(["-o", "env.json"], outside))
+        #expect(early(["--repo", repository], outside))
+        #expect(early(["--repo=\(repository)/sub"], outside))
+        #expect(!early(["--repo", outside], repository))
+        #expect(early(["--only", "os", "--only", "git"], repository))
+        #expect(early(["--only=git"], repository))
+        #expect(!early(["--only", "os"], repository))
+        #expect(!early(["--no-probe", "git"], repository))
+        #expect(!early(["--root", "/recorded", "--repo", repository], outside))
+        // The job's own arguments after `--` are not the capture's.
+        #expect(early(["--", "train.py", "--only", "os"], repository))
+    }
+
     /// A truncated loose object is not tried here: libgit2 1.5 loops forever reading one
     /// (libgit2/libgit2#7342); the end-to-end tests show the probe's deadline ends it.
     @Test("a corrupt repository fails with libgit2's message", arguments: [
@@ -384,5 +448,23 @@ extension String {
             rest = rest[end...]
         }
         return pieces
+    }
+}
+
+@Suite("What a capture writes")
+struct WrittenPathsTests {
+    @Test("earlier patches beside the manifest are excluded in a repository; outside one the directory is not listed")
+    func earlierPatches() {
+        let repository = GitFixture.directory("written")
+        GitFixture.run("git init -q -b main . && touch env.diff.0123456789ab.patch env.datasets.d.sha256 other.txt", in: repository)
+        var request = CaptureRequest(environment: [:], workingDirectory: repository)
+        request.output = "env.json"
+        #expect(Set(CapturePlan.writtenPaths(request)) == [repository + "/env.json", repository + "/env.diff.0123456789ab.patch",
+                                                            repository + "/env.datasets.d.sha256"])
+        let outside = GitFixture.directory("written-outside")
+        GitFixture.run("touch env.diff.0123456789ab.patch", in: outside)
+        request = CaptureRequest(environment: [:], workingDirectory: outside)
+        request.output = "env.json"
+        #expect(CapturePlan.writtenPaths(request) == [outside + "/env.json"])
     }
 }

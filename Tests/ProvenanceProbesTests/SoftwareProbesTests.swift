@@ -74,6 +74,32 @@ struct LiveSoftwareProbesTests {
         let stored = try #require(try RootedFileSystem().read(directory + "/provenance/commands-v1.json"))
         #expect(stored.contains("gcc"))
     }
+
+    @Test("glibc's banner is cached by the identity of libc.so.6")
+    func libcCache() throws {
+        let directory = "/tmp/provenance-cache-\(Int.random(in: 0...1_000_000))"
+        defer { _ = shell("rm -rf '\(directory)'") }
+        let environment = processEnvironment().merging(["XDG_CACHE_HOME": directory]) { $1 }
+        let cache = CommandCache(environment: environment)
+        let first = liveSection(LibcProbe(cache: cache))
+        cache.save()
+        let second = liveSection(LibcProbe(cache: CommandCache(environment: environment)))
+        #expect(first.status == .ok)
+        #expect(first.data == second.data)
+        let path = try #require(first.data?["path"]?.stringValue)
+        let stored = try #require(try RootedFileSystem().read(directory + "/provenance/commands-v1.json"))
+        #expect(stored.contains("libc.banner:" + path))
+
+        // The second capture answers from the cache while the file is unchanged, and reads the
+        // file again once its identity differs.
+        let planted = CommandCache(environment: environment)
+        let banner = "GNU C Library (planted) stable release version 9.99."
+        planted.remember(.string(banner), for: "libc.banner:" + path, identity: try #require(CommandCache.identity(of: path)))
+        #expect(liveSection(LibcProbe(cache: planted)).data?["version"] == "9.99")
+        let stale = CommandCache(environment: environment)
+        stale.remember(.string(banner), for: "libc.banner:" + path, identity: "0:0:0:0:0")
+        #expect(liveSection(LibcProbe(cache: stale)).data == first.data)
+    }
 }
 
 @Suite("Software parsers")

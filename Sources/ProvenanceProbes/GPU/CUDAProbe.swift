@@ -90,8 +90,8 @@ public struct CUDAProbe: Probe {
         }
         output.visibleDevices = visible.isEmpty ? nil : visible
 
-        let stack = PythonCUDAStack.read(context, runtimeLibraries: libraries, python: PythonProbe(interpreter: pythonInterpreter),
-                                         report)
+        let stack = PythonCUDAStack.read(context, runtimeLibraries: libraries, python: PythonProbe(
+            interpreter: pythonInterpreter, distributionNamePrefixes: PythonCUDAStack.distributionNamePrefixes), report)
         output.pythonWheels = stack.wheels.isEmpty ? nil : stack.wheels
         output.frameworks = stack.frameworks.isEmpty ? nil : stack.frameworks
         output.conflicts = stack.conflicts.isEmpty ? nil : stack.conflicts

@@ -23,6 +23,12 @@ struct PythonCUDAStack {
     /// Libraries whose version is the CUDA toolkit's (cuFFT, cuDNN, NCCL… have their own).
     static let toolkitVersionedLibraries: Set<String> = ["cudart", "cublas", "cublasLt", "nvrtc", "nvJitLink", "cupti"]
 
+    /// The (normalised) names of the distributions the stack looks at, as prefixes: NVIDIA wheels,
+    /// the frameworks and their CUDA pins (`cuda-toolkit`, `cuda-bindings`). The python probe's
+    /// search reads only these (`PythonProbe.distributionNamePrefixes`): with 105 distributions
+    /// installed and none of these, the cuda probe read 105 metadata files to find nothing.
+    static let distributionNamePrefixes = ["nvidia", "torch", "tensorflow", "tf-nightly", "jax", "cuda-toolkit", "cuda-bindings"]
+
     /// One installed distribution: its metadata name, version, site and dist-info directory.
     struct Installed {
         var name: String
@@ -36,8 +42,8 @@ struct PythonCUDAStack {
     {
         let fs = context.fs
         var stack = PythonCUDAStack()
-        // The python probe's search for the interpreter and its site directories (its own issues
-        // are reported in the python section).
+        // The python probe's search for the interpreter and its site directories, reading only the
+        // distributions of `distributionNamePrefixes` (its own issues are reported in the python section).
         guard let python = try? probe.collect(context, ProbeReport()) else { return stack }
 
         // dist-info directories by normalised name, first on the path winning (as the python probe does).

@@ -198,14 +198,17 @@ public struct GitProbe: Probe {
             if exists(workdir + "/.gitmodules") || index.hasGitlinks {
                 result.submodules = submodules(of: repository, path: path, report: report)
             }
-            let staged = try repository.diffHeadToIndex(index)
+            // HEAD → index is read only when the index's cache-tree does not say it holds HEAD's
+            // tree (as git status does: most captures follow a commit or checkout, not a `git add`).
+            let tree = try repository.headTree()
+            let staged = tree.map(index.holdsExactly) == true ? nil : try repository.diffHeadToIndex(index, tree: tree)
             let unstaged = try repository.diffIndexToWorkdir(index)
-            let status = GitProbe.status(staged: staged.deltas.filter { !excluded.contains($0.path) },
+            let status = GitProbe.status(staged: (staged?.deltas ?? []).filter { !excluded.contains($0.path) },
                                          unstaged: unstaged.deltas.filter { !excluded.contains($0.path) },
                                          dirtySubmodules: result.submodules.filter(\.dirty).map(\.path))
             result.status = status
-            try staged.merge(unstaged)
-            result.diff = try diff(staged, of: repository, excluded: excluded, report: report, reportPath: path)
+            try staged?.merge(unstaged)
+            result.diff = try diff(staged ?? unstaged, of: repository, excluded: excluded, report: report, reportPath: path)
             let dirty = status.staged.count + status.unstaged.count + status.conflicted.count > 0
             if result.commit != nil {
                 do {
@@ -372,6 +375,41 @@ public struct GitProbe: Probe {
             }
             if directory == "/" { return false }
             directory = parentDirectory(directory)
+        }
+    }
+
+    /// Starts loading libgit2 on a background thread when a capture's command line (the words after
+    /// the subcommand `capture` or `run`) will probably need it: the git probe is not left out
+    /// (`--only` without `git`, `--no-probe git`) and the working directory or a `--repo` path may
+    /// be in a repository. The load (libgit2 and the 16 libraries it needs, about 2.5 ms of CPU)
+    /// then runs beside the command line's parsing and the capture's set-up on the main thread
+    /// instead of at the start of the git probe, the longest probe in a repository (measured on
+    /// an 84-file repository, `--only git`: at most 0.9 ms less wall time, of 13–14: the probe
+    /// thread starts soon after `main` and waits for the rest of the load). Only a hint:
+    /// a wrong guess costs that CPU time or saves nothing; the git probe loads libgit2 itself
+    /// when it needs it (once: it waits for a load in progress).
+    public static func loadLibraryEarly(captureArguments arguments: [String], workingDirectory: String) {
+        guard Self.needsLibraryEarly(captureArguments: arguments, workingDirectory: workingDirectory) else { return }
+        startDetachedThread { try? LibGit2.initialize() }
+    }
+
+    /// Whether `loadLibraryEarly` loads libgit2 for these arguments.
+    public static func needsLibraryEarly(captureArguments arguments: [String], workingDirectory: String) -> Bool {
+        let options = Array(arguments.prefix { $0 != "--" })
+        func values(_ name: String) -> [String] {
+            options.indices.compactMap { index in
+                if options[index].hasPrefix(name + "=") { return String(options[index].dropFirst(name.count + 1)) }
+                return options[index] == name && index + 1 < options.count ? options[index + 1] : nil
+            }
+        }
+        let only = values("--only")
+        if !only.isEmpty && !only.contains("git") || values("--no-probe").contains("git") || !values("--root").isEmpty {
+            return false
+        }
+        let fs = RootedFileSystem()
+        let repositories = values("--repo").map { $0.hasPrefix("/") ? $0 : workingDirectory + "/" + $0 }
+        return (repositories.isEmpty ? [workingDirectory] : repositories).contains { path in
+            mayBeInRepository(normalizedPath(path), fs: fs)
         }
     }
 

@@ -328,8 +328,7 @@ final class GitRepository {
 
     /// HEAD's tree → the index: the staged changes (`git_diff_tree_to_index`; an unborn branch
     /// has no tree, so everything in the index is added).
-    func diffHeadToIndex(_ index: GitIndex) throws(GitError) -> GitDiff {
-        let tree = try headTree()
+    func diffHeadToIndex(_ index: GitIndex, tree: GitTree?) throws(GitError) -> GitDiff {
         var options = try diffOptions()
         var diff: OpaquePointer?
         try check("git_diff_tree_to_index", git_diff_tree_to_index(&diff, handle, tree?.handle, index.handle, &options))
@@ -427,6 +426,35 @@ final class GitIndex {
     }
 
     deinit { git_index_free(handle) }
+
+    /// Whether the index holds exactly `tree` (HEAD's), told by the index's cache-tree extension
+    /// alone, as `git status` does: then HEAD → index has no change and the tree need not be read
+    /// (`git_diff_tree_to_index` reads every tree object of HEAD: 2.8 ms of CPU of this 1,760-file
+    /// checkout's git probe, against 0.05 ms for this).
+    ///
+    /// `git_index_write_tree_to` answers from a valid cache-tree without writing anything. Given
+    /// a repository whose object database has no backend (`git_repository_new`, `git_odb_new`), it
+    /// can write nothing either: where the cache-tree is missing or out of date it fails, and so
+    /// does an index with conflicts; both answer false (the caller diffs). An index with an
+    /// intent-to-add entry (`git add -N`, left out of trees) also answers false.
+    func holdsExactly(_ tree: GitTree) -> Bool {
+        let count = git_index_entrycount(handle)
+        for index in 0..<count where (git_index_get_byindex(handle, index)?.pointee.flags_extended ?? 0)
+            & UInt16(GIT_INDEX_ENTRY_INTENT_TO_ADD.rawValue) != 0
+        {
+            return false
+        }
+        var empty: OpaquePointer?
+        var database: OpaquePointer?
+        guard git_repository_new(&empty) == 0 else { return false }
+        defer { git_repository_free(empty) }
+        guard git_odb_new(&database) == 0 else { return false }
+        defer { git_odb_free(database) }
+        guard git_repository_set_odb(empty, database) == 0 else { return false }
+        var id = git_oid()
+        guard git_index_write_tree_to(&id, handle, empty) == 0, let treeID = git_tree_id(tree.handle) else { return false }
+        return hex(&id) == hex(treeID)
+    }
 
     /// Whether any entry is a gitlink, a submodule's commit (`git_index_entrycount`,
     /// `git_index_get_byindex`).

@@ -15,9 +15,15 @@ public struct PythonProbe: Probe {
     /// The interpreter the job starts (`JobInterpreter`), when its command line names one: it
     /// is described instead of the environment's `python3`.
     public var interpreter: String?
+    /// When set, only the distributions whose directory name (`NAME-VERSION.dist-info`,
+    /// `NAME.egg-info`; NAME normalised) starts with one of these prefixes are read, and conda's
+    /// packages are not: the cuda probe's search for frameworks and NVIDIA wheels, which then
+    /// reads a few metadata files instead of every one.
+    public var distributionNamePrefixes: [String]?
 
-    public init(interpreter: String? = nil) {
+    public init(interpreter: String? = nil, distributionNamePrefixes: [String]? = nil) {
         self.interpreter = interpreter
+        self.distributionNamePrefixes = distributionNamePrefixes
     }
 
     public var descriptor: ProbeDescriptor {
@@ -115,6 +121,10 @@ public struct PythonProbe: Probe {
         var distributions: [Distribution] = []
         for site in sites {
             for entry in (try? fs.list(site)) ?? [] {
+                if let prefixes = distributionNamePrefixes {
+                    let name = normalizeDistributionName(String(entry.prefix { $0 != "-" && $0 != "." }))
+                    guard prefixes.contains(where: name.hasPrefix) else { continue }
+                }
                 var metadataPath: String?
                 if entry.hasSuffix(".dist-info") { metadataPath = "\(site)/\(entry)/METADATA" }
                 if entry.hasSuffix(".egg-info") {
@@ -145,7 +155,7 @@ public struct PythonProbe: Probe {
 
         var conda: [CondaPackage]?
         let condaMeta = (kind == "conda" ? environmentDirectory : env["CONDA_PREFIX"] ?? "") + "/conda-meta"
-        if let files = try? fs.list(condaMeta) {
+        if distributionNamePrefixes == nil, let files = try? fs.list(condaMeta) {
             conda = files.filter { $0.hasSuffix(".json") }.compactMap { file in
                 guard let bytes = try? fs.readBytes("\(condaMeta)/\(file)"), let json = try? JSONParser.parse(bytes),
                       let name = json["name"]?.stringValue, let version = json["version"]?.stringValue else { return nil }

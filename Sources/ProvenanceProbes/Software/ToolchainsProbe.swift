@@ -39,22 +39,42 @@ public struct ToolchainsProbe: Probe {
     public typealias Output = ToolchainsSection
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
-        let answers = concurrentMap(Self.tools.map { ToolQuery(name: $0.name, arguments: $0.arguments) }) { query in
-            (query.name, self.query(query.name, query.arguments, context, report))
+        // Each tool's executable is resolved and its answer looked up in the cache here; only the
+        // commands the cache cannot answer run, each on its own thread (an unchanged machine runs
+        // none and starts no thread: twelve threads cost about 0.5 ms of CPU).
+        let invocations = Self.tools.map { invocation($0.name, $0.arguments, context) }
+        var results = invocations.map { invocation in
+            invocation.cacheable ? cache?.cachedResult(invocation.argv, executable: invocation.runPath!) : nil
         }
+        let missing = results.indices.filter { results[$0] == nil }
+        let ran = concurrentMap(missing.map { invocations[$0] }) { invocation in
+            if let cache = self.cache, invocation.cacheable {
+                return cache.run(invocation.argv, executable: invocation.runPath!) { context.run(invocation.argv) }
+            }
+            return context.run(invocation.argv)
+        }
+        for (index, result) in zip(missing, ran) { results[index] = result }
 
         var found: [String: Tool] = [:]
-        for (name, tool) in answers { found[name] = tool }
+        for (invocation, result) in zip(invocations, results) {
+            if let result, let tool = tool(invocation, result, report) { found[invocation.name] = tool }
+        }
         if found.isEmpty { throw ProbeAbsent(source: "PATH", reason: "none of the known toolchains is installed") }
         return Output(tools: found)
     }
 
-    struct ToolQuery: Sendable {
+    /// What to run for one tool: its version command, the PATH hit and the file it resolves to.
+    struct Invocation: Sendable {
         var name: String
-        var arguments: [String]
+        var argv: [String]
+        var onPath: String?
+        var runPath: String?
+        var resolved: String?
+        /// Whether the answer may come from the cache (a live machine, a real executable).
+        var cacheable: Bool
     }
 
-    private func query(_ name: String, _ arguments: [String], _ context: ProbeContext, _ report: ProbeReport) -> Tool? {
+    private func invocation(_ name: String, _ arguments: [String], _ context: ProbeContext) -> Invocation {
         let fs = context.fs
         let onPath = context.commands.resolve(name)
         // The file to start: the PATH hit (multi-call binaries such as swift-driver and rustup
@@ -70,16 +90,19 @@ public struct ToolchainsProbe: Probe {
         }
         let resolved = runPath.map { resolveSymlinks($0, fs) }
         let argv = (fs.isLive && runPath != nil ? [runPath!] : [name]) + arguments
-        let result: CommandResult
         // Dispatchers whose answer changes without the file changing are never cached.
         let dispatcher = resolved.map { path in
             path.contains("/shims/") || ["rustup", "asdf", "mise", "ccache"].contains(String(path.split(separator: "/").last ?? ""))
         } ?? true
-        if let cache, fs.isLive, let runPath, !dispatcher {
-            result = cache.run(argv, executable: runPath) { context.run(argv) }
-        } else {
-            result = context.run(argv)
-        }
+        return Invocation(name: name, argv: argv, onPath: onPath, runPath: runPath, resolved: resolved,
+                          cacheable: cache != nil && fs.isLive && runPath != nil && !dispatcher)
+    }
+
+    /// The tool as its version command's result describes it; nil when it is not installed.
+    private func tool(_ invocation: Invocation, _ result: CommandResult, _ report: ProbeReport) -> Tool? {
+        let argv = invocation.argv
+        let onPath = invocation.onPath
+        let resolved = invocation.resolved
         if result.outcome == .notFound { return nil }
         // `java -version` and old Pythons print to stderr.
         let text = result.stdoutText.trimmed.isEmpty ? result.stderrText : result.stdoutText
