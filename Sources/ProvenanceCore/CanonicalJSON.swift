@@ -14,6 +14,11 @@ public enum CanonicalJSON {
         return out
     }
 
+    /// Appends the canonical bytes to `out`.
+    public static func serialize(_ value: JSONValue, into out: inout [UInt8]) {
+        write(value, into: &out, indent: nil, level: 0)
+    }
+
     public static func string(_ value: JSONValue) -> String {
         String(decoding: serialize(value), as: UTF8.self)
     }
