@@ -63,7 +63,7 @@ struct AuditCommand: ParsableCommand {
         let report = builder.finish(compare: compare)
         let sideNames = compare ? inputs : ["A", "B"]
         switch format {
-        case .text: writeStandardOutput(Array(report.text(sideNames: sideNames).utf8))
+        case .text: writeStandardOutput(report.text(sideNames: sideNames))
         case .json: writeStandardOutput(CanonicalJSON.pretty(report.json(sideNames: sideNames)))
         case .html: writeStandardOutput(Array(report.html(sideNames: sideNames).utf8))
         }

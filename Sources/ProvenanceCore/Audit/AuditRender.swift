@@ -14,7 +14,10 @@ extension AuditReport {
 
     /// Text: a verdict line, the groups, then per differing field the majority and the outliers.
     public func text(sideNames: [String] = ["A", "B"]) -> String {
-        var out: [String] = []
+        // One string, each line made terminal-safe as it is added (an array of lines, a safe copy
+        // of it and their join held the report three times over: 277 MB each for two 45 MB
+        // manifests that share nothing).
+        var out = Lines()
         if let sideCounts {
             out.append(agrees
                 ? "same: \(sideNames[0]) (\(sideCounts[0]) nodes) and \(sideNames[1]) (\(sideCounts[1]) nodes) have the same value distributions (policy \(policy))"
@@ -28,7 +31,7 @@ extension AuditReport {
                     out.append("  \(side): " + (parts.isEmpty ? "(no nodes)" : parts.joined(separator: ", ")))
                 }
             }
-            return out.map(\.terminalSafe).joined(separator: "\n") + "\n"
+            return out.text
         }
         if agrees {
             out.append("agree: all \(nodeCount) node\(nodeCount == 1 ? "" : "s") have the same environment (policy \(policy))")
@@ -56,8 +59,17 @@ extension AuditReport {
                 out.append("  outlier   \(AuditReport.value(outlier.value))  (\(outlier.nodes.count)): \(AuditReport.names(outlier.nodes))")
             }
         }
-        // Host names, paths and values come from the manifests: nothing in them reaches the terminal raw.
-        return out.map(\.terminalSafe).joined(separator: "\n") + "\n"
+        return out.text
+    }
+
+    /// Appends lines to a string, terminal-safe: host names, paths and values come from the
+    /// manifests, and nothing in them reaches the terminal raw.
+    private struct Lines {
+        var text = ""
+        mutating func append(_ line: String) {
+            text += line.terminalSafe
+            text += "\n"
+        }
     }
 
     /// JSON: node lists for the outliers, a count for the majority (which may hold thousands).

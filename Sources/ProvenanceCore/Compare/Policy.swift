@@ -53,10 +53,10 @@ public struct Policy: Sendable, Equatable {
 
     /// The rule that decides for a path.
     public func entry(for path: String) -> Entry {
-        // By index: `first(where:)` copied every rule it tried (a retain and release of each of
+        // In place: `first(where:)` copied every rule it tried (a retain and release of each of
         // its arrays, 40% of a verify with 500,000 changes).
-        for index in rules.indices where rules[index].pattern.matches(path) { return rules[index] }
-        return fallback
+        let first = rules.withUnsafeBufferPointer { rules in rules.indices.first { rules[$0].pattern.matches(path) } }
+        return first.map { rules[$0] } ?? fallback
     }
 
     /// The changes that break a rule, errors first.
