@@ -153,6 +153,12 @@ public enum Secrets {
     static func maskValue(_ value: String, secretName: Bool) -> String {
         if secretName { return mask }
         if isPlainWord(value) { return value }
+        return maskValueByForm(value)
+    }
+
+    /// The value masked by its form alone (`isPlainWord` tells the words this leaves alone
+    /// without running it).
+    static func maskValueByForm(_ value: String) -> String {
         if looksLikeSecretValue(value) { return mask }
         // Lists of URLs (`PIP_INDEX_URL`, `HF_ENDPOINT`) and `KEY=VALUE` lists keep their shape.
         return value.split(separator: " ", omittingEmptySubsequences: false).map { maskURL(String($0)) }

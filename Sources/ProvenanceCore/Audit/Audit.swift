@@ -466,22 +466,21 @@ struct Flattener {
     /// contents apart, and the content must be looked up by its exact bytes.
     var cutMatters = false
 
-    /// The policy's patterns and rules, apart (a copy of a whole rule for each try was a fifth of
-    /// an audit of 500,000 package records). `PathPattern.matches` rules most patterns out by
-    /// their literal head and tail without running the matcher.
-    let patterns: [PathPattern]
+    /// The policy's patterns, indexed by their literal heads, and rules (a copy of a whole rule for
+    /// each try was a fifth of an audit of 500,000 package records).
+    let patterns: PathPatternIndex
     let kinds: [Policy.Rule]
 
     init(policy: Policy) {
         self.policy = policy
-        patterns = policy.rules.map(\.pattern)
+        patterns = PathPatternIndex(policy.rules.map(\.pattern))
         kinds = policy.rules.map(\.rule)
     }
 
     /// Whether a path's rule is not `ignore`: `Policy.entry(for:)`, the first rule that matches.
     mutating func matters(_ path: String) -> Bool {
         if let known = decided[path] { return known }
-        let first = PathPattern.firstMatch(patterns, path)
+        let first = patterns.firstMatch(path)
         let result = (first.map { kinds[$0] } ?? policy.fallback.rule) != .ignore
         // Bounded: a section of 500,000 package records has millions of paths seen once.
         if decided.count < Flattener.decidedLimit { decided[path] = result }

@@ -63,20 +63,20 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
 
     /// The tokens over bytes, and the literal bytes before the first wildcard (`head`) and after
     /// the last (`tail`), which every matching path starts and ends with.
-    private struct ByteForm: Sendable {
+    struct ByteForm: Sendable {
         let tokens: [ByteToken]
         let head: [UInt8]
         let tail: [UInt8]
     }
 
-    private enum ByteToken: Sendable {
+    enum ByteToken: Sendable {
         case literal(UInt8)
         case star
         case doubleStar
         case anyIdentity
     }
 
-    private let byteForm: ByteForm?
+    let byteForm: ByteForm?
 
     public var description: String { text }
 
@@ -100,29 +100,10 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
         return matchesCharacters(path)
     }
 
-    /// The index of the first pattern that matches `path` (`Policy.entry(for:)`'s search): the
-    /// path's bytes are checked for ASCII once, not once per pattern.
-    public static func firstMatch(_ patterns: [PathPattern], _ path: String) -> Int? {
-        var path = path
-        return path.withUTF8 { bytes -> Int? in
-            let ascii = !bytes.contains(where: { $0 >= 0x80 || $0 == 0x0D })
-            return patterns.withUnsafeBufferPointer { patterns -> Int? in
-                for index in patterns.indices {
-                    if ascii, let form = patterns[index].byteForm {
-                        if matches(form, bytes) { return index }
-                    } else if patterns[index].matchesCharacters(String(decoding: bytes, as: UTF8.self)) {
-                        return index
-                    }
-                }
-                return nil
-            }
-        }
-    }
-
     /// `matches` over bytes: the head and tail first (they rule out most rules for a path without
     /// the dynamic programming: a policy of 100 rules over 500,000 changed paths took 40 s), then
     /// the same dynamic programming as over Characters.
-    private static func matches(_ form: ByteForm, _ path: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func matches(_ form: ByteForm, _ path: UnsafeBufferPointer<UInt8>) -> Bool {
         let count = path.count
         guard count >= form.head.count, count >= form.tail.count,
               path.prefix(form.head.count).elementsEqual(form.head),
@@ -175,7 +156,7 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    private func matchesCharacters(_ path: String) -> Bool {
+    func matchesCharacters(_ path: String) -> Bool {
         let characters = Array(path)
         let count = characters.count
         // reachable[c]: the tokens so far can match characters[..<c].
@@ -219,5 +200,77 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
             swap(&reachable, &next)
         }
         return reachable[count]
+    }
+}
+
+/// Patterns tried in order, found by the literal text before their first wildcard (`head`): for a
+/// path, only the patterns whose head the path starts with are tried, so a policy of 10,000 rules
+/// for named packages costs a few look-ups per changed path, not 10,000 tries (a 10,000-rule policy
+/// over 560,000 changes would have taken minutes). Gives the same answer as trying each pattern in
+/// order with `matches`.
+public struct PathPatternIndex: Sendable {
+    let patterns: [PathPattern]
+    /// A trie of the ASCII patterns' heads: per node, its children (byte, node) and the indices
+    /// of the patterns whose head ends there, ascending. Node 0 is the empty head.
+    private var children: [[(byte: UInt8, node: Int32)]] = [[]]
+    private var ending: [[Int]] = [[]]
+    /// Patterns matched over Characters only (not ASCII): tried for every path.
+    private var others: [Int] = []
+    static let depth = 64
+
+    public init(_ patterns: [PathPattern]) {
+        self.patterns = patterns
+        for (index, pattern) in patterns.enumerated() {
+            guard let form = pattern.byteForm else {
+                others.append(index)
+                continue
+            }
+            var node = 0
+            // At most `depth` bytes deep (a pattern may be 1,024 bytes long, and a policy hold
+            // 10,000): the path must start with these; `matches` checks the rest.
+            for byte in form.head.prefix(PathPatternIndex.depth) {
+                if let child = children[node].first(where: { $0.byte == byte }) {
+                    node = Int(child.node)
+                } else {
+                    children.append([])
+                    ending.append([])
+                    children[node].append((byte, Int32(children.count - 1)))
+                    node = children.count - 1
+                }
+            }
+            ending[node].append(index)
+        }
+    }
+
+    /// The index of the first pattern that matches `path`, as `patterns.firstIndex { $0.matches(path) }`.
+    public func firstMatch(_ path: String) -> Int? {
+        var path = path
+        return path.withUTF8 { bytes -> Int? in
+            guard !bytes.contains(where: { $0 >= 0x80 || $0 == 0x0D }) else {
+                // Characters, not bytes: every pattern in order.
+                let text = String(decoding: bytes, as: UTF8.self)
+                return patterns.indices.first { patterns[$0].matches(text) }
+            }
+            // The patterns whose head the path starts with: the others cannot match.
+            var candidates = others
+            candidates += ending[0]
+            var node = 0
+            for byte in bytes {
+                guard let child = children[node].first(where: { $0.byte == byte }) else { break }
+                node = Int(child.node)
+                candidates += ending[node]
+            }
+            if candidates.count > 1 { candidates.sort() }
+            return patterns.withUnsafeBufferPointer { patterns -> Int? in
+                for index in candidates {
+                    if let form = patterns[index].byteForm {
+                        if PathPattern.matches(form, bytes) { return index }
+                    } else if patterns[index].matchesCharacters(String(decoding: bytes, as: UTF8.self)) {
+                        return index
+                    }
+                }
+                return nil
+            }
+        }
     }
 }

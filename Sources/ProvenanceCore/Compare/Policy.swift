@@ -62,8 +62,9 @@ public struct Policy: Sendable, Equatable {
     /// The changes that break a rule, errors first.
     public func violations(in diff: ManifestDiff) -> [Violation] {
         var result: [Violation] = []
+        let index = PathPatternIndex(rules.map(\.pattern))
         for change in diff.changes {
-            let entry = entry(for: change.path)
+            let entry = index.firstMatch(change.path).map { rules[$0] } ?? fallback
             if let reason = Policy.breaks(entry.rule, change) {
                 result.append(Violation(change: change, rule: entry.rule, pattern: entry.pattern.text,
                                         severity: entry.severity, reason: reason))
