@@ -32,6 +32,12 @@ public enum CanonicalJSON {
         return out
     }
 
+    /// The pretty form of a value nested `level` deep (no final newline): pieces of a large pretty
+    /// document written one at a time come out as `pretty` writes the whole.
+    public static func pretty(_ value: JSONValue, level: Int, into out: inout [UInt8]) {
+        write(value, into: &out, indent: 2, level: level)
+    }
+
     /// Sorts keys the RFC 8785 way: by UTF-16 code units.
     public static func sortedKeys(_ object: [String: JSONValue]) -> [String] {
         object.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
