@@ -14,6 +14,11 @@ public enum CanonicalJSON {
         return out
     }
 
+    /// Appends the canonical bytes to `out`.
+    public static func serialize(_ value: JSONValue, into out: inout [UInt8]) {
+        write(value, into: &out, indent: nil, level: 0)
+    }
+
     public static func string(_ value: JSONValue) -> String {
         String(decoding: serialize(value), as: UTF8.self)
     }
@@ -25,6 +30,12 @@ public enum CanonicalJSON {
         write(value, into: &out, indent: 2, level: 0)
         out.append(UInt8(ascii: "\n"))
         return out
+    }
+
+    /// The pretty form of a value nested `level` deep (no final newline): pieces of a large pretty
+    /// document written one at a time come out as `pretty` writes the whole.
+    public static func pretty(_ value: JSONValue, level: Int, into out: inout [UInt8]) {
+        write(value, into: &out, indent: 2, level: level)
     }
 
     /// Sorts keys the RFC 8785 way: by UTF-16 code units.

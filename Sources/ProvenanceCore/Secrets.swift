@@ -146,7 +146,20 @@ public enum Secrets {
     /// A value as it may be recorded under a name: masked when the name or the value looks
     /// secret, with URL credentials stripped otherwise.
     public static func maskValue(_ value: String, name: String) -> String {
-        if isSecretName(name) || looksLikeSecretValue(value) { return mask }
+        maskValue(value, secretName: isSecretName(name))
+    }
+
+    /// `maskValue(_:name:)` with the name already judged (`isSecretName`).
+    static func maskValue(_ value: String, secretName: Bool) -> String {
+        if secretName { return mask }
+        if isPlainWord(value) { return value }
+        return maskValueByForm(value)
+    }
+
+    /// The value masked by its form alone (`isPlainWord` tells the words this leaves alone
+    /// without running it).
+    static func maskValueByForm(_ value: String) -> String {
+        if looksLikeSecretValue(value) { return mask }
         // Lists of URLs (`PIP_INDEX_URL`, `HF_ENDPOINT`) and `KEY=VALUE` lists keep their shape.
         return value.split(separator: " ", omittingEmptySubsequences: false).map { maskURL(String($0)) }
             .joined(separator: " ")
@@ -367,18 +380,85 @@ public enum Secrets {
     /// A JSON value with every string masked as `maskValue(_:name:)` says, object members under
     /// their own names (pass `""` as `name` to judge values by their form only).
     public static func maskJSON(_ value: JSONValue, name: String) -> JSONValue {
+        var judged: [String: Bool] = [:]
+        return maskJSON(value, name: name, judged: &judged) ?? value
+    }
+
+    /// The masked value, or nil when masking changes nothing (so diffs of 500,000 package records
+    /// copy no dictionaries). `judged` keeps `isSecretName` per name: the same few keys recur.
+    private static func maskJSON(_ value: JSONValue, name: String, judged: inout [String: Bool]) -> JSONValue? {
         switch value {
         case .string(let text):
-            let masked = maskValue(text, name: name)
-            return masked == text ? value : .string(masked)
-        case .array(let items):
-            return .array(items.map { maskJSON($0, name: name) })
-        case .object(let members):
-            var result: [String: JSONValue] = [:]
-            for (key, member) in members { result[key] = maskJSON(member, name: name.isEmpty ? "" : key) }
-            return .object(result)
+            let secretName: Bool
+            if name.isEmpty {
+                secretName = false
+            } else if let known = judged[name] {
+                secretName = known
+            } else {
+                secretName = isSecretName(name)
+                judged[name] = secretName
+            }
+            let masked = maskValue(text, secretName: secretName)
+            return masked == text ? nil : .string(masked)
+        case .array(var items):
+            var changed = false
+            for index in items.indices {
+                if let masked = maskJSON(items[index], name: name, judged: &judged) {
+                    items[index] = masked
+                    changed = true
+                }
+            }
+            return changed ? .array(items) : nil
+        case .object(var members):
+            var changed = false
+            for (key, member) in members {
+                if let masked = maskJSON(member, name: name.isEmpty ? "" : key, judged: &judged) {
+                    members[key] = masked
+                    changed = true
+                }
+            }
+            return changed ? .object(members) : nil
         default:
-            return value
+            return nil
         }
     }
+
+    /// Whether a value is one word that no rule of `looksLikeSecretValue` or `maskURL` can touch,
+    /// decided on its bytes: ASCII letters, digits, `.`, `_` and `-` only (no separator, `=`, `:`,
+    /// `/` or `@`, so one word, no assignment, header, option or URL), not starting (after leading
+    /// dots) with a token prefix or `eyJ`, without `-----`, and not a long word mixing upper case,
+    /// lower case and digits. Package names and versions are such words: the full check took 20 µs per value
+    /// (90% of a diff of two 45 MB manifests), this one well under 1 µs.
+    static func isPlainWord(_ value: String) -> Bool {
+        var value = value
+        return value.withUTF8 { bytes -> Bool in
+            var upper = false, lower = false, digit = false
+            var dashes = 0
+            for byte in bytes {
+                if byte == UInt8(ascii: "-") {
+                    // `-----BEGIN` anywhere is a private key block.
+                    dashes += 1
+                    if dashes == 5 { return false }
+                    continue
+                }
+                dashes = 0
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"): lower = true
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"): upper = true
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = true
+                case UInt8(ascii: "."), UInt8(ascii: "_"): break
+                default: return false
+                }
+            }
+            if bytes.count >= 32 && upper && lower && digit { return false }
+            let start = bytes.firstIndex { $0 != UInt8(ascii: ".") } ?? bytes.count
+            let word = UnsafeBufferPointer(rebasing: bytes[start...])
+            for prefix in plainWordPrefixes where word.count >= prefix.count {
+                if word.prefix(prefix.count).elementsEqual(prefix) { return false }
+            }
+            return true
+        }
+    }
+
+    private static let plainWordPrefixes: [[UInt8]] = (tokenPrefixes + ["eyJ"]).map { Array($0.utf8) }
 }

@@ -63,8 +63,8 @@ struct AuditCommand: ParsableCommand {
         let report = builder.finish(compare: compare)
         let sideNames = compare ? inputs : ["A", "B"]
         switch format {
-        case .text: writeStandardOutput(Array(report.text(sideNames: sideNames).utf8))
-        case .json: writeStandardOutput(CanonicalJSON.pretty(report.json(sideNames: sideNames)))
+        case .text: writeStandardOutput(report.text(sideNames: sideNames))
+        case .json: report.writePrettyJSON(sideNames: sideNames) { writeStandardOutput($0) }
         case .html: writeStandardOutput(Array(report.html(sideNames: sideNames).utf8))
         }
         if !report.agrees { throw ExitCode(Exit.differences) }

@@ -26,9 +26,9 @@ struct DiffCommand: ParsableCommand {
         let diff = ManifestDiff(old: oldManifest, new: newManifest)
         switch format {
         case .text:
-            writeStandardOutput(Array(DiffReport.text(diff, oldName: old, newName: new, color: useColor()).utf8))
+            writeStandardOutput(DiffReport.text(diff, oldName: old, newName: new, color: useColor()))
         case .markdown:
-            writeStandardOutput(Array(DiffReport.markdown(diff, oldName: old, newName: new).utf8))
+            writeStandardOutput(DiffReport.markdown(diff, oldName: old, newName: new))
         case .json:
             writeStandardOutput(CanonicalJSON.pretty(DiffReport.json(diff, old: oldManifest, new: newManifest)))
         }

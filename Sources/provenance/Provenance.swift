@@ -92,14 +92,22 @@ func writeStandardOutput(_ bytes: [UInt8]) {
     writeAll(1, bytes)
 }
 
+/// Writes text without a copy of it as bytes (an audit of two large manifests is hundreds of MB).
+func writeStandardOutput(_ text: String) {
+    var text = text
+    text.withUTF8 { writeAll(1, UnsafeRawBufferPointer($0)) }
+}
+
 private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    bytes.withUnsafeBytes { buffer in
-        var offset = 0
-        while offset < buffer.count {
-            let count = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if count <= 0 { if errno == EINTR { continue }; return }
-            offset += count
-        }
+    bytes.withUnsafeBytes { writeAll(fd, $0) }
+}
+
+private func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) {
+    var offset = 0
+    while offset < buffer.count {
+        let count = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+        if count <= 0 { if errno == EINTR { continue }; return }
+        offset += count
     }
 }
 

@@ -61,11 +61,11 @@ struct VerifyCommand: ParsableCommand {
         case .text:
             let text = DiffReport.text(violations, policy: chosenPolicy, compared: diff.changes.count - violations.count,
                                        color: useColor())
-            writeStandardOutput(Array(text.utf8))
+            writeStandardOutput(text)
         case .json:
             writeStandardOutput(CanonicalJSON.pretty(DiffReport.json(violations, policy: chosenPolicy)))
         case .markdown:
-            writeStandardOutput(Array(DiffReport.markdown(violations, policy: chosenPolicy).utf8))
+            writeStandardOutput(DiffReport.markdown(violations, policy: chosenPolicy))
         }
         if violations.contains(where: { $0.severity == .error }) { throw ExitCode(Exit.differences) }
     }

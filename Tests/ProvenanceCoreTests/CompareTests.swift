@@ -223,3 +223,37 @@ struct ReadableDifferenceTests {
         #expect(DiffReport.readableChange(.string("short"), .string("other")) == nil)
     }
 }
+
+@Suite("Path pattern index")
+struct PathPatternIndexTests {
+    /// Paths that each pattern should or should not match: its wildcards filled in several ways.
+    static func paths(for pattern: String) -> [String] {
+        let fillings = [("x", "a.b[c]", "[0000:3b:00.0]"), ("", "", "[]"), ("long-name", "gpus[0].x", "[name.with.dots]"),
+                        ("é", "ü.ß", "[é]")]
+        var result: [String] = []
+        for (star, doubleStar, identity) in fillings {
+            let filled = pattern.replacing("[*]", with: identity).replacing("**", with: doubleStar)
+                .replacing("*", with: star)
+            result += [filled, filled + ".more", "x" + filled, String(filled.dropLast())]
+        }
+        return result
+    }
+
+    @Test("the first match through the index is the first pattern that matches, for every built-in policy")
+    func sameAnswers() {
+        for policy in Policy.builtins {
+            var patterns = policy.rules.map(\.pattern)
+            patterns += ["**", "*", "é*", "packages.packages[x1].version", "gpu.*", "*.status", String(repeating: "a", count: 200) + "*"]
+                .map(PathPattern.init)
+            let index = PathPatternIndex(patterns)
+            var checked = 0
+            for pattern in patterns {
+                for path in Self.paths(for: pattern.text) + ["packages.dpkg.packages[libc6].version", "", "gpu\r\n.x"] {
+                    #expect(index.firstMatch(path) == patterns.firstIndex { $0.matches(path) }, "\(path)")
+                    checked += 1
+                }
+            }
+            #expect(checked > 300)
+        }
+    }
+}

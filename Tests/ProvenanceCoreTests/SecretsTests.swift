@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 @testable import ProvenanceCore
@@ -48,5 +51,87 @@ struct SecretsMaskingTests {
         #expect(Secrets.maskCommandLine(["bash", "-c", "deploy --token abc --verbose"]) == ["bash", "-c", "deploy --token [masked] --verbose"])
         #expect(Secrets.maskCommandLine(["python", "train.py", "-p", "8", "--lr", "0.1", "--config", "configs/token-classifier.yaml"])
             == ["python", "train.py", "-p", "8", "--lr", "0.1", "--config", "configs/token-classifier.yaml"])
+    }
+}
+
+/// The fast path of masking (`Secrets.isPlainWord`) against the full rules: a word it lets
+/// through must be one the full rules leave unchanged.
+@Suite("Secrets: plain words skip the full check without changing the result")
+struct PlainWordTests {
+    /// Every string (values and keys) of the golden captures of recorded machines.
+    static func fixtureStrings() -> [String] {
+        let root = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
+        var strings: [String] = []
+        func collect(_ value: JSONValue) {
+            switch value {
+            case .string(let text): strings.append(text)
+            case .array(let items): items.forEach(collect)
+            case .object(let members): for (key, member) in members { strings.append(key); collect(member) }
+            default: break
+            }
+        }
+        func names(_ path: String) -> [String] {
+            guard let directory = opendir(path) else { return [] }
+            defer { closedir(directory) }
+            var result: [String] = []
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if !name.hasPrefix(".") { result.append(name) }
+            }
+            return result
+        }
+        for machine in names(root + "/Fixtures/goldens") {
+            for file in names(root + "/Fixtures/goldens/\(machine)") where file.hasSuffix(".json") {
+                guard let handle = fopen(root + "/Fixtures/goldens/\(machine)/\(file)", "r") else { continue }
+                var bytes: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 1 << 16)
+                while case let count = fread(&buffer, 1, buffer.count, handle), count > 0 { bytes += buffer[..<count] }
+                fclose(handle)
+                if let value = try? JSONParser.parse(bytes) { collect(value) }
+            }
+        }
+        return strings
+    }
+
+    @Test("strings of recorded captures: every plain word is one the full rules keep")
+    func recorded() {
+        let strings = Self.fixtureStrings()
+        #expect(strings.count > 1_000, "the golden captures hold \(strings.count) strings")
+        var plain = 0
+        for text in strings where Secrets.isPlainWord(text) {
+            plain += 1
+            #expect(Secrets.maskValueByForm(text) == text, "\(text)")
+        }
+        #expect(plain > 100)
+    }
+
+    @Test("token-like words are never plain", arguments: [
+        "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "hf_AbCdEfGhIjKlMnOpQrStUvWx", ".hf_AbCdEfGhIjKlMnOpQrStUvWx",
+        "AKIAIOSFODNN7EXAMPLE", "sk-abcdefghijklmnop1234", "npm_abcdefghijklmnop1234",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlMTIz", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG",
+        "glpat-abcdefghijklmnop1234", "xoxb-123456789012-abcdefABCDEF", "ATATTabcdefghijklmnop1234",
+        "abc-----BEGIN", "pypi-AgEIcHlwaS5vcmcCJGFiY2RlZmdoMTIz",
+    ])
+    func tokens(word: String) {
+        #expect(!Secrets.isPlainWord(word))
+        #expect(Secrets.maskValue(word, name: "") == Secrets.mask)
+    }
+
+    @Test("generated words near the rules: every plain word is one the full rules keep")
+    func generated() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcXYZ019._-")
+        let prefixes = Secrets.tokenPrefixes + ["", "", "", ".", "..", "eyJ", "-----", "----"]
+        var plain = 0
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 0...40, using: &generator)
+            let word = prefixes.randomElement(using: &generator)!
+                + String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+            if Secrets.isPlainWord(word) {
+                plain += 1
+                #expect(Secrets.maskValueByForm(word) == word, "\(word)")
+            }
+        }
+        #expect(plain > 1_000)
     }
 }

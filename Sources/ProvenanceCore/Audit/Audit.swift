@@ -1,3 +1,5 @@
+import Crypto
+
 /// Drift across many manifests (one per node): which nodes share an environment, and for every
 /// field that differs the majority value, the outliers and the distribution.
 ///
@@ -317,11 +319,23 @@ struct SectionTable: Sendable {
         if flattener == nil { flattener = Flattener(policy: policy) }
         flattener!.leaf(id + ".status", section["status"] ?? .null, into: &leaves)
         if let data = section["data"] { flattener!.walk(id, section: id, shape: "", data, into: &leaves) }
+        // sha256 over `path NUL canonical-value NUL` per leaf, fed in 64 KiB pieces (the whole
+        // serialization of a 45 MB section was a second copy of it).
+        var hasher = SHA256()
         var serialized: [UInt8] = []
+        serialized.reserveCapacity(1 << 16 + 4096)
         for leaf in leaves {
-            serialized += Array(leaf.path.utf8) + [0] + CanonicalJSON.serialize(leaf.value) + [0]
+            serialized.append(contentsOf: leaf.path.utf8)
+            serialized.append(0)
+            CanonicalJSON.serialize(leaf.value, into: &serialized)
+            serialized.append(0)
+            if serialized.count >= 1 << 16 {
+                hasher.update(data: serialized)
+                serialized.removeAll(keepingCapacity: true)
+            }
         }
-        let hash = Array(Manifest.sha256(serialized).utf8)
+        hasher.update(data: serialized)
+        let hash = Array(("sha256:" + hexString(hasher.finalize())).utf8)
         let index: Int
         if let existing = byHash[hash] {
             index = existing
@@ -338,21 +352,68 @@ struct SectionTable: Sendable {
     func differences(names: [String], sides: [UInt8], total: Int, compare: Bool) -> [AuditReport.Difference] {
         // Nodes that say something about this section: all but those where it was skipped.
         let considered = total - skipped.count
-        // path → value → contents holding it (small: bounded by distinct contents).
-        var table: [String: [JSONValue: [Int]]] = [:]
-        var order: [String] = []
-        for (index, content) in contents.enumerated() {
+        // Each path gets a number; its occurrences (content, leaf), in content then leaf order,
+        // are grouped by path in one flat array (a counting sort). Nested dictionaries per path
+        // (path → value → contents) took 2 GB and most of the time for two 45 MB manifests.
+        var pathNumbers: [String: Int32] = [:]
+        var pathNames: [String] = []
+        var leafPaths: [[Int32]] = []
+        leafPaths.reserveCapacity(contents.count)
+        for content in contents {
+            var numbers: [Int32] = []
+            numbers.reserveCapacity(content.leaves.count)
             for leaf in content.leaves {
-                if table[leaf.path] == nil { order.append(leaf.path) }
-                table[leaf.path, default: [:]][leaf.value, default: []].append(index)
+                if let number = pathNumbers[leaf.path] {
+                    numbers.append(number)
+                } else {
+                    let number = Int32(pathNames.count)
+                    pathNumbers[leaf.path] = number
+                    pathNames.append(leaf.path)
+                    numbers.append(number)
+                }
+            }
+            leafPaths.append(numbers)
+        }
+        pathNumbers = [:]
+        var starts = [Int](repeating: 0, count: pathNames.count + 1)
+        for numbers in leafPaths { for number in numbers { starts[Int(number) + 1] += 1 } }
+        for index in pathNames.indices { starts[index + 1] += starts[index] }
+        var filled = starts
+        var occurrences = [(content: Int32, leaf: Int32)](repeating: (0, 0), count: starts[pathNames.count])
+        for (content, numbers) in leafPaths.enumerated() {
+            for (leaf, number) in numbers.enumerated() {
+                occurrences[filled[Int(number)]] = (Int32(content), Int32(leaf))
+                filled[Int(number)] += 1
             }
         }
+        leafPaths = []
+        // The paths whose value is not one and the same on every node considered.
+        var differing: [Int] = []
+        for number in pathNames.indices {
+            let range = starts[number]..<starts[number + 1]
+            let first = occurrences[range.lowerBound]
+            let firstValue = contents[Int(first.content)].leaves[Int(first.leaf)].value
+            var present = 0
+            var same = true
+            for occurrence in occurrences[range] {
+                present += contents[Int(occurrence.content)].nodes.count
+                if same && contents[Int(occurrence.content)].leaves[Int(occurrence.leaf)].value != firstValue { same = false }
+            }
+            if same && present == (pathNames[number] == id + ".status" ? total : considered) { continue }
+            differing.append(number)
+        }
+        differing.sort { pathNames[$0] < pathNames[$1] }
         var result: [AuditReport.Difference] = []
-        for path in order.sorted() {
-            let values = table[path]!
+        for number in differing {
+            let path = pathNames[number]
+            // value → contents holding it (small: bounded by distinct contents).
+            var values: [JSONValue: [Int]] = [:]
+            for occurrence in occurrences[starts[number]..<starts[number + 1]] {
+                values[contents[Int(occurrence.content)].leaves[Int(occurrence.leaf)].value, default: []]
+                    .append(Int(occurrence.content))
+            }
             let present = values.values.reduce(0) { sum, list in sum + list.reduce(0) { $0 + contents[$1].nodes.count } }
             let isStatus = path == id + ".status"
-            if values.count == 1 && present == (isStatus ? total : considered) { continue }
             // Differs: expand the node lists.
             var shares: [AuditReport.Share] = []
             var has = [Bool](repeating: false, count: total)
@@ -405,30 +466,28 @@ struct Flattener {
     /// contents apart, and the content must be looked up by its exact bytes.
     var cutMatters = false
 
-    /// The policy's rules with the literal text before their pattern's first `*` and after its
-    /// last: a path that does not start and end with these cannot match, which rules most
-    /// patterns out without running the matcher (thousands of package paths on a first content).
-    let rules: [(head: String, tail: String, entry: Policy.Entry)]
+    /// The policy's patterns, indexed by their literal heads, and rules (a copy of a whole rule for
+    /// each try was a fifth of an audit of 500,000 package records).
+    let patterns: PathPatternIndex
+    let kinds: [Policy.Rule]
 
     init(policy: Policy) {
         self.policy = policy
-        rules = policy.rules.map { entry in
-            let text = entry.pattern.text
-            let head = text.firstIndex(of: "*").map { String(text[..<$0]) } ?? text
-            let tail = text.lastIndex(of: "*").map { String(text[text.index(after: $0)...]) } ?? text
-            return (head, tail, entry)
-        }
+        patterns = PathPatternIndex(policy.rules.map(\.pattern))
+        kinds = policy.rules.map(\.rule)
     }
 
     /// Whether a path's rule is not `ignore`: `Policy.entry(for:)`, the first rule that matches.
     mutating func matters(_ path: String) -> Bool {
         if let known = decided[path] { return known }
-        let rule = rules.first { path.hasPrefix($0.head) && path.hasSuffix($0.tail) && $0.entry.pattern.matches(path) }?
-            .entry ?? policy.fallback
-        let result = rule.rule != .ignore
-        decided[path] = result
+        let first = patterns.firstMatch(path)
+        let result = (first.map { kinds[$0] } ?? policy.fallback.rule) != .ignore
+        // Bounded: a section of 500,000 package records has millions of paths seen once.
+        if decided.count < Flattener.decidedLimit { decided[path] = result }
         return result
     }
+
+    static let decidedLimit = 100_000
 
     mutating func leaf(_ path: String, _ value: JSONValue, into leaves: inout [(path: String, value: JSONValue)]) {
         if matters(path) { leaves.append((path, value)) }

@@ -14,7 +14,10 @@ extension AuditReport {
 
     /// Text: a verdict line, the groups, then per differing field the majority and the outliers.
     public func text(sideNames: [String] = ["A", "B"]) -> String {
-        var out: [String] = []
+        // One string, each line made terminal-safe as it is added (an array of lines, a safe copy
+        // of it and their join held the report three times over: 277 MB each for two 45 MB
+        // manifests that share nothing).
+        var out = Lines()
         if let sideCounts {
             out.append(agrees
                 ? "same: \(sideNames[0]) (\(sideCounts[0]) nodes) and \(sideNames[1]) (\(sideCounts[1]) nodes) have the same value distributions (policy \(policy))"
@@ -28,7 +31,7 @@ extension AuditReport {
                     out.append("  \(side): " + (parts.isEmpty ? "(no nodes)" : parts.joined(separator: ", ")))
                 }
             }
-            return out.map(\.terminalSafe).joined(separator: "\n") + "\n"
+            return out.text
         }
         if agrees {
             out.append("agree: all \(nodeCount) node\(nodeCount == 1 ? "" : "s") have the same environment (policy \(policy))")
@@ -56,12 +59,78 @@ extension AuditReport {
                 out.append("  outlier   \(AuditReport.value(outlier.value))  (\(outlier.nodes.count)): \(AuditReport.names(outlier.nodes))")
             }
         }
-        // Host names, paths and values come from the manifests: nothing in them reaches the terminal raw.
-        return out.map(\.terminalSafe).joined(separator: "\n") + "\n"
+        return out.text
+    }
+
+    /// Appends lines to a string, terminal-safe: host names, paths and values come from the
+    /// manifests, and nothing in them reaches the terminal raw.
+    private struct Lines {
+        var text = ""
+        mutating func append(_ line: String) {
+            text += line.terminalSafe
+            text += "\n"
+        }
     }
 
     /// JSON: node lists for the outliers, a count for the majority (which may hold thousands).
     public func json(sideNames: [String] = ["A", "B"]) -> JSONValue {
+        var object = envelope(sideNames: sideNames)
+        object["differences"] = .array(differences.map { json($0, sideNames: sideNames) })
+        return .object(object)
+    }
+
+    /// `CanonicalJSON.pretty(json(sideNames:))`, handed to `write` in pieces of about 1 MiB, one
+    /// difference at a time: the whole document of two 45 MB manifests that share nothing was 1 GB
+    /// of text and 5 GB as one value.
+    public func writePrettyJSON(sideNames: [String] = ["A", "B"], to write: ([UInt8]) -> Void) {
+        var object = envelope(sideNames: sideNames)
+        object["differences"] = .array([])
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 20 + 65536)
+        out.append(UInt8(ascii: "{"))
+        for (index, key) in CanonicalJSON.sortedKeys(object).enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: "\n  ".utf8)
+            CanonicalJSON.pretty(.string(key), level: 1, into: &out)
+            out.append(contentsOf: ": ".utf8)
+            guard key == "differences", !differences.isEmpty else {
+                CanonicalJSON.pretty(object[key]!, level: 1, into: &out)
+                continue
+            }
+            out.append(UInt8(ascii: "["))
+            for (position, difference) in differences.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: "\n    ".utf8)
+                CanonicalJSON.pretty(json(difference, sideNames: sideNames), level: 2, into: &out)
+                if out.count >= 1 << 20 {
+                    write(out)
+                    out.removeAll(keepingCapacity: true)
+                }
+            }
+            out.append(contentsOf: "\n  ]".utf8)
+        }
+        out.append(contentsOf: "\n}\n".utf8)
+        write(out)
+    }
+
+    /// Every field of the JSON report but the differences.
+    private func envelope(sideNames: [String]) -> [String: JSONValue] {
+        var object: [String: JSONValue] = [
+            "nodeCount": .int(Int64(nodeCount)),
+            "policy": .string(policy),
+            "agree": .bool(agrees),
+            "groups": .array(groups.map {
+                ["fingerprint": .string($0.fingerprint), "count": .int(Int64($0.nodes.count)),
+                 "nodes": .array($0.nodes.map { .string($0) })]
+            }),
+        ]
+        if let sideCounts {
+            object["compare"] = .object([sideNames[0]: .int(Int64(sideCounts[0])), sideNames[1]: .int(Int64(sideCounts[1]))])
+        }
+        return object
+    }
+
+    private func json(_ difference: Difference, sideNames: [String]) -> JSONValue {
         func share(_ share: Share, listNodes: Bool) -> JSONValue {
             var object: [String: JSONValue] = ["count": .int(Int64(share.nodes.count))]
             object["value"] = share.value ?? .null
@@ -72,31 +141,16 @@ extension AuditReport {
             }
             return .object(object)
         }
-        var object: [String: JSONValue] = [
-            "nodeCount": .int(Int64(nodeCount)),
-            "policy": .string(policy),
-            "agree": .bool(agrees),
-            "groups": .array(groups.map {
-                ["fingerprint": .string($0.fingerprint), "count": .int(Int64($0.nodes.count)),
-                 "nodes": .array($0.nodes.map { .string($0) })]
-            }),
-            "differences": .array(differences.map { difference in
-                var fields: [String: JSONValue] = [
-                    "section": .string(difference.section), "path": .string(difference.path),
-                    "majority": share(difference.majority, listNodes: sideCounts != nil),
-                    "outliers": .array(difference.outliers.map { share($0, listNodes: true) }),
-                ]
-                if difference.isTie { fields["tie"] = true }
-                fields["distribution"] = .array(difference.shares.map {
-                    ["value": $0.value ?? .null, "count": .int(Int64($0.nodes.count))]
-                })
-                return .object(fields)
-            }),
+        var fields: [String: JSONValue] = [
+            "section": .string(difference.section), "path": .string(difference.path),
+            "majority": share(difference.majority, listNodes: sideCounts != nil),
+            "outliers": .array(difference.outliers.map { share($0, listNodes: true) }),
         ]
-        if let sideCounts {
-            object["compare"] = .object([sideNames[0]: .int(Int64(sideCounts[0])), sideNames[1]: .int(Int64(sideCounts[1]))])
-        }
-        return .object(object)
+        if difference.isTie { fields["tie"] = true }
+        fields["distribution"] = .array(difference.shares.map {
+            ["value": $0.value ?? .null, "count": .int(Int64($0.nodes.count))]
+        })
+        return .object(fields)
     }
 
     /// One self-contained HTML page (inline CSS, no scripts, everything escaped).

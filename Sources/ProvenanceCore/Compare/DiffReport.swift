@@ -90,8 +90,9 @@ public enum DiffReport {
         let groups = grouped(diff.changes)
         let oldName = oldName.terminalSafe, newName = newName.terminalSafe
         if groups.isEmpty { return "no differences (\(oldName) → \(newName))\n" }
-        var lines = ["\(diff.changes.count) difference\(diff.changes.count == 1 ? "" : "s") in \(groups.count) "
-            + "section\(groups.count == 1 ? "" : "s") (\(oldName) → \(newName))"]
+        var lines = Lines()
+        lines.append("\(diff.changes.count) difference\(diff.changes.count == 1 ? "" : "s") in \(groups.count) "
+            + "section\(groups.count == 1 ? "" : "s") (\(oldName) → \(newName))")
         for group in groups {
             lines.append("")
             lines.append(palette.bold(group.section.terminalSafe))
@@ -105,7 +106,17 @@ public enum DiffReport {
                 }
             }
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.text
+    }
+
+    /// Lines appended to one string, each ending in a newline (an array of lines and its join
+    /// held a report of 500,000 changes twice).
+    struct Lines {
+        var text = ""
+        mutating func append(_ line: String) {
+            text += line
+            text += "\n"
+        }
     }
 
     public static func markdown(_ diff: ManifestDiff, oldName: String, newName: String) -> String {
@@ -173,7 +184,7 @@ public enum DiffReport {
         let palette = Palette(on: color)
         let errors = violations.filter { $0.severity == .error }.count
         let warnings = violations.count - errors
-        var lines: [String] = []
+        var lines = Lines()
         if violations.isEmpty {
             lines.append("verified: the environment holds under policy \(policy.name.terminalSafe) (\(compared) difference"
                 + "\(compared == 1 ? "" : "s") ignored by the policy)")
@@ -193,7 +204,7 @@ public enum DiffReport {
             lines.append("  \(label) " + line.terminalSafe)
             if let fix = violation.fix { lines.append("          fix: " + fix.terminalSafe) }
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.text
     }
 
     public static func json(_ violations: [Violation], policy: Policy) -> JSONValue {
