@@ -18,9 +18,9 @@ public protocol Probe: Sendable {
     var descriptor: ProbeDescriptor { get }
     func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output
     /// Whether the capture starts this probe's thread before the others': for a probe that is
-    /// usually the longest (the git probe, 60% of a capture's CPU in a repository), so that it
-    /// does not wait behind twenty thread starts and the other probes' work on a 2-core machine.
-    /// The order of the sections in the manifest does not change.
+    /// usually the longest (the git probe: about half of a capture's CPU in a repository), so
+    /// that it does not wait behind twenty thread starts and the other probes' work on a 2-core
+    /// machine. The order of the sections in the manifest does not change.
     var startsFirst: Bool { get }
 }
 
