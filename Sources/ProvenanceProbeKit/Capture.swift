@@ -56,7 +56,7 @@ public struct Capture: Sendable {
         var sections: [String: Section] = [:]
         var pending: [(id: String, version: String, deadline: Double, seconds: Double)] = []
 
-        for probe in probes {
+        for probe in Capture.startOrder(probes) {
             let descriptor = probe.descriptor
             let isEnabled = enabled.map { $0.contains(descriptor.id) } ?? descriptor.enabledByDefault
             guard isEnabled else {
@@ -104,6 +104,12 @@ public struct Capture: Sendable {
                            durationMs: Int64((monotonicSeconds() - started) * 1000)),
             sections: sections)
         return (manifest, artifacts)
+    }
+
+    /// The order the probes' threads start in: those that start first (`Probe.startsFirst`),
+    /// then the others, each group in the given order.
+    static func startOrder(_ probes: [any Probe]) -> [any Probe] {
+        probes.filter(\.startsFirst) + probes.filter { !$0.startsFirst }
     }
 
     /// Runs one probe and turns its outcome into a section.

@@ -32,6 +32,15 @@ struct FixedProbe: Probe {
     }
 }
 
+/// A probe whose thread the capture starts before the others'.
+struct FirstProbe: Probe {
+    let id: String
+    var descriptor: ProbeDescriptor { ProbeDescriptor(id: id, version: "1.0.0", summary: "test") }
+    var startsFirst: Bool { true }
+    struct Output: Encodable { var answer: Int }
+    func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output { Output(answer: 7) }
+}
+
 struct ProbeFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
@@ -69,6 +78,18 @@ struct CaptureTests {
         #expect(s["off"]?.status == .skipped)
         #expect(manifest.captureTime == "2023-11-14T22:13:20Z")
         #expect(manifest.capture.mode == "recorded")
+    }
+
+    @Test("probes that start first are started before the others; the sections are the same")
+    func startOrder() throws {
+        let probes: [any Probe] = [FixedProbe(id: "a", behaviour: .value), FirstProbe(id: "long"),
+                                   FixedProbe(id: "b", behaviour: .value), FirstProbe(id: "longer")]
+        #expect(Capture.startOrder(probes).map(\.descriptor.id) == ["long", "longer", "a", "b"])
+        #expect(Capture.startOrder([FixedProbe(id: "a", behaviour: .value), FixedProbe(id: "b", behaviour: .value)])
+            .map(\.descriptor.id) == ["a", "b"])
+        let manifest = Capture(probes: probes, toolVersion: "test").run(on: machine)
+        #expect(manifest.sections.keys.sorted() == ["a", "b", "long", "longer"])
+        #expect(manifest.sections.values.allSatisfy { $0.status == .ok })
     }
 
     @Test("two captures of the same machine have the same fingerprint")

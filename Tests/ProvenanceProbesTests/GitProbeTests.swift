@@ -32,6 +32,11 @@ func count(_ repository: JSONValue?, _ list: String) -> Int64? {
 
 @Suite("git probe")
 struct GitProbeTests {
+    @Test("of the built-in probes, the git probe's thread starts first (the capture's longest in a repository)")
+    func startsFirst() {
+        #expect(BuiltinProbes.all.filter(\.startsFirst).map(\.descriptor.id) == ["git"])
+    }
+
     @Test("remotes are recorded as configured, not after this machine's url.insteadOf rewrites")
     func remotesAsConfigured() throws {
         let directory = GitFixture.directory()

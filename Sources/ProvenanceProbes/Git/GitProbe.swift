@@ -60,6 +60,10 @@ public struct GitProbe: Probe {
         self.excluding = excluding
     }
 
+    /// Started before the other probes: in a repository it is the capture's longest thread (about
+    /// 20 ms of CPU in this 1,770-file checkout, most of it listing the working tree).
+    public var startsFirst: Bool { true }
+
     public var descriptor: ProbeDescriptor {
         ProbeDescriptor(
             id: "git", version: "1.0.0",
