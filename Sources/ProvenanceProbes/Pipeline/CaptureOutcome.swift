@@ -50,7 +50,7 @@ public struct CaptureOutcome: Sendable {
             // Under the directory's lock; patches of earlier captures the new manifest no longer
             // refers to are removed once it is in place.
             let stem = companionLocation(of: output).stem
-            try AtomicFile.write(together + [(output, bytes)],
+            try AtomicFile.write(together + [(output, bytes)], obsoletePrefix: stem + ".diff.",
                                  obsolete: CapturePlan.isStreamOutput(output) ? nil : { CapturePlan.isPatchFileName($0, stem: stem) })
         }
         return json
