@@ -25,7 +25,7 @@ runs = int(arguments.pop(arguments.index("--runs") + 1)) if "--runs" in argument
 count = int(next((a for a in arguments if a.isdigit()), "10000"))
 keep = "--keep" in arguments
 
-binary = os.environ.get("PROVENANCE_BIN")
+binary = (os.path.abspath(os.environ["PROVENANCE_BIN"]) if os.environ.get("PROVENANCE_BIN") else None)
 if not binary:
     subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", ".build-release",
                     "--product", "provenance"], cwd=root, check=True, stdout=subprocess.DEVNULL)

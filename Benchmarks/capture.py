@@ -20,7 +20,7 @@ if "--" in args:
     args = args[:args.index("--")]
 runs = int(args[0]) if args else 50
 
-binary = os.environ.get("PROVENANCE_BIN")
+binary = (os.path.abspath(os.environ["PROVENANCE_BIN"]) if os.environ.get("PROVENANCE_BIN") else None)
 if not binary:
     subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", ".build-release",
                     "--product", "provenance"], cwd=root, check=True, stdout=subprocess.DEVNULL)

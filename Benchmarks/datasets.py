@@ -35,7 +35,7 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def build():
-    binary = os.environ.get("PROVENANCE_BIN")
+    binary = (os.path.abspath(os.environ["PROVENANCE_BIN"]) if os.environ.get("PROVENANCE_BIN") else None)
     if binary:
         return binary
     subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", ".build-release",

@@ -19,7 +19,7 @@ import time
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-binary = os.environ.get("PROVENANCE_BIN")
+binary = (os.path.abspath(os.environ["PROVENANCE_BIN"]) if os.environ.get("PROVENANCE_BIN") else None)
 if not binary:
     subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", ".build-release",
                     "--product", "provenance"], cwd=root, check=True, stdout=subprocess.DEVNULL)

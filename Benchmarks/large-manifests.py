@@ -25,7 +25,7 @@ arguments = sys.argv[1:]
 runs = int(arguments.pop(arguments.index("--runs") + 1)) if "--runs" in arguments else 1
 count = int(next((a for a in arguments if a.isdigit()), "280000"))
 
-binary = os.environ.get("PROVENANCE_BIN")
+binary = (os.path.abspath(os.environ["PROVENANCE_BIN"]) if os.environ.get("PROVENANCE_BIN") else None)
 if not binary:
     subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", ".build-release",
                     "--product", "provenance"], cwd=root, check=True, stdout=subprocess.DEVNULL)

@@ -44,7 +44,7 @@ with open(sys.argv[2], "w") as f:
 
 
 def locate():
-    binary = os.environ.get("PROVENANCE_BIN") or os.path.join(root, ".build/debug/provenance")
+    binary = (os.path.abspath(os.environ["PROVENANCE_BIN"]) if os.environ.get("PROVENANCE_BIN") else None) or os.path.join(root, ".build/debug/provenance")
     here = os.path.dirname(os.path.realpath(binary))
     for library in [os.path.join(here, "libprovenance-trace.so"),
                     os.path.join(here, "../lib/provenance/libprovenance-trace.so")]:
