@@ -3,10 +3,11 @@
 /// any array identity; everything else matches itself.
 public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
     public let text: String
-    private let tokens: [Token]
+    private let tokens: [Token<Character>]
 
-    enum Token: Equatable, Sendable {
-        case literal(Character)
+    /// A pattern's parts, over Characters or (`ByteForm`) over bytes.
+    enum Token<Unit: Equatable & Sendable>: Equatable, Sendable {
+        case literal(Unit)
         case star        // within one segment
         case doubleStar  // across segments
         case anyIdentity // [*]
@@ -14,7 +15,7 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
 
     public init(_ text: String) {
         self.text = text
-        var tokens: [Token] = []
+        var tokens: [Token<Character>] = []
         let characters = Array(text)
         var index = 0
         while index < characters.count {
@@ -39,7 +40,7 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
         // The byte form, for patterns in ASCII (all real ones): a carriage return is left out, as
         // `\r\n` is one Character.
         if text.utf8.allSatisfy({ $0 < 0x80 && $0 != 0x0D }) {
-            var bytes: [ByteToken] = []
+            var bytes: [Token<UInt8>] = []
             for token in tokens {
                 switch token {
                 case .literal(let character): bytes.append(.literal(character.asciiValue!))
@@ -48,10 +49,10 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
                 case .anyIdentity: bytes.append(.anyIdentity)
                 }
             }
-            let wildcard: (ByteToken) -> Bool = { if case .literal = $0 { return false } else { return true } }
+            let wildcard: (Token<UInt8>) -> Bool = { if case .literal = $0 { return false } else { return true } }
             let first = bytes.firstIndex(where: wildcard) ?? bytes.count
             let last = bytes.lastIndex(where: wildcard).map { $0 + 1 } ?? bytes.count
-            let literal: (ByteToken) -> UInt8 = { if case .literal(let byte) = $0 { return byte } else { return 0 } }
+            let literal: (Token<UInt8>) -> UInt8 = { if case .literal(let byte) = $0 { return byte } else { return 0 } }
             byteForm = ByteForm(tokens: bytes, head: bytes[..<first].map(literal),
                                 tail: first == bytes.count ? [] : bytes[last...].map(literal))
         } else {
@@ -64,16 +65,9 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
     /// The tokens over bytes, and the literal bytes before the first wildcard (`head`) and after
     /// the last (`tail`), which every matching path starts and ends with.
     struct ByteForm: Sendable {
-        let tokens: [ByteToken]
+        let tokens: [Token<UInt8>]
         let head: [UInt8]
         let tail: [UInt8]
-    }
-
-    enum ByteToken: Sendable {
-        case literal(UInt8)
-        case star
-        case doubleStar
-        case anyIdentity
     }
 
     let byteForm: ByteForm?
@@ -110,18 +104,32 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
               path.suffix(form.tail.count).elementsEqual(form.tail)
         else { return false }
         if form.head.count == form.tokens.count { return count == form.head.count }
+        return Self.matches(form.tokens, path, dot: UInt8(ascii: "."), open: UInt8(ascii: "["), close: UInt8(ascii: "]"))
+    }
+
+    func matchesCharacters(_ path: String) -> Bool {
+        Self.matches(tokens, Array(path), dot: ".", open: "[", close: "]")
+    }
+
+    /// The dynamic programming of `matches`, over Characters or bytes: `reachable[c]` says the
+    /// tokens so far can match `path[..<c]`.
+    static func matches<Path: RandomAccessCollection>(_ tokens: [Token<Path.Element>], _ path: Path,
+                                                      dot: Path.Element, open: Path.Element, close: Path.Element) -> Bool
+        where Path.Index == Int, Path.Element: Equatable & Sendable
+    {
+        let count = path.count
         return withUnsafeTemporaryAllocation(of: Bool.self, capacity: 2 * (count + 1)) { buffer -> Bool in
             var reachable = UnsafeMutableBufferPointer(rebasing: buffer[0...count])
             var next = UnsafeMutableBufferPointer(rebasing: buffer[(count + 1)...])
             reachable.initialize(repeating: false)
             next.initialize(repeating: false)
             reachable[0] = true
-            for token in form.tokens {
+            for token in tokens {
                 for index in 0...count { next[index] = false }
                 var any = false
                 switch token {
                 case .literal(let expected):
-                    for c in 0..<count where reachable[c] && path[c] == expected {
+                    for c in 0..<count where reachable[c] && path[path.startIndex + c] == expected {
                         next[c + 1] = true
                         any = true
                     }
@@ -130,7 +138,7 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
                     for c in 0...count {
                         if reachable[c] { running = true }
                         if running { next[c] = true; any = true }
-                        if c < count && (path[c] == UInt8(ascii: ".") || path[c] == UInt8(ascii: "[")) { running = false }
+                        if c < count && (path[path.startIndex + c] == dot || path[path.startIndex + c] == open) { running = false }
                     }
                 case .doubleStar:
                     if let first = reachable.firstIndex(of: true) {
@@ -138,12 +146,13 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
                         any = true
                     }
                 case .anyIdentity:
-                    for c in 0..<count where reachable[c] && path[c] == UInt8(ascii: "[") {
+                    for c in 0..<count where reachable[c] && path[path.startIndex + c] == open {
                         var depth = 0
                         var end = c
                         while end < count {
-                            if path[end] == UInt8(ascii: "[") { depth += 1 }
-                            if path[end] == UInt8(ascii: "]") { depth -= 1; if depth == 0 { break } }
+                            let unit = path[path.startIndex + end]
+                            if unit == open { depth += 1 }
+                            if unit == close { depth -= 1; if depth == 0 { break } }
                             end += 1
                         }
                         if end < count { next[end + 1] = true; any = true }
@@ -155,54 +164,7 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
             return reachable[count]
         }
     }
-
-    func matchesCharacters(_ path: String) -> Bool {
-        let characters = Array(path)
-        let count = characters.count
-        // reachable[c]: the tokens so far can match characters[..<c].
-        var reachable = [Bool](repeating: false, count: count + 1)
-        reachable[0] = true
-        var next = reachable
-        for token in tokens {
-            for index in 0...count { next[index] = false }
-            var any = false
-            switch token {
-            case .literal(let expected):
-                for c in 0..<count where reachable[c] && characters[c] == expected {
-                    next[c + 1] = true
-                    any = true
-                }
-            case .star:
-                var running = false
-                for c in 0...count {
-                    if reachable[c] { running = true }
-                    if running { next[c] = true; any = true }
-                    if c < count && (characters[c] == "." || characters[c] == "[") { running = false }
-                }
-            case .doubleStar:
-                if let first = reachable.firstIndex(of: true) {
-                    for c in first...count { next[c] = true }
-                    any = true
-                }
-            case .anyIdentity:
-                for c in 0..<count where reachable[c] && characters[c] == "[" {
-                    var depth = 0
-                    var end = c
-                    while end < count {
-                        if characters[end] == "[" { depth += 1 }
-                        if characters[end] == "]" { depth -= 1; if depth == 0 { break } }
-                        end += 1
-                    }
-                    if end < count { next[end + 1] = true; any = true }
-                }
-            }
-            if !any { return false }
-            swap(&reachable, &next)
-        }
-        return reachable[count]
-    }
 }
-
 /// Patterns tried in order, found by the literal text before their first wildcard (`head`): for a
 /// path, only the patterns whose head the path starts with are tried, so a policy of 10,000 rules
 /// for named packages costs a few look-ups per changed path, not 10,000 tries (a 10,000-rule policy
