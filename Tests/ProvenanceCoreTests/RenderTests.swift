@@ -21,6 +21,7 @@ struct RenderTests {
     @Test("byte sizes in binary units, integer arithmetic")
     func bytes() {
         #expect(EnvironmentSummary.formatBytes(512) == "512 bytes")
+        #expect(EnvironmentSummary.formatBytes(1) == "1 byte" && EnvironmentSummary.formatBytes(0) == "0 bytes")
         #expect(EnvironmentSummary.formatBytes(1024) == "1 KiB (1024 bytes)")
         #expect(EnvironmentSummary.formatBytes(128_520_671_232) == "119.7 GiB (128520671232 bytes)")
     }

@@ -199,7 +199,7 @@ public struct EnvironmentSummary: Sendable, Equatable {
         var unit = 0
         var scale: Int64 = 1
         while unit + 1 < units.count, bytes / scale >= 1024 { scale *= 1024; unit += 1 }
-        guard unit > 0 else { return "\(bytes) bytes" }
+        guard unit > 0 else { return bytes == 1 ? "1 byte" : "\(bytes) bytes" }
         // Whole units and the remainder apart: `bytes * 10` overflows from 9.22e17 bytes on.
         let tenths = bytes / scale * 10 + (bytes % scale * 10 + scale / 2) / scale
         let text = tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
