@@ -78,7 +78,7 @@ public struct MachineRecording: Sendable {
         // The environment is written from `options.environment`, never copied.
         let environPaths: Set<String> = ["/proc/self/environ", "/proc/thread-self/environ"]
         for access in log.accesses.sorted(by: { ($0.path, $0.kind) < ($1.path, $1.kind) }) {
-            let path = normalizedMachinePath(access.path)
+            let path = normalizePath(access.path)
             if environPaths.contains(path) { continue }
             if path == "/commands" || path.hasPrefix("/commands/") || path == "/README.md" {
                 plan.leftOut.append("\(path): the recording's own name")
@@ -150,8 +150,9 @@ public struct RecordingError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Removes `.` and `..` and repeated slashes from an absolute machine path.
-func normalizedMachinePath(_ path: String) -> String {
+/// Removes `.` and `..` components and repeated slashes from an absolute path (`..` never
+/// climbs above `/`): by text alone, for paths of the machine being captured or recorded.
+public func normalizePath(_ path: String) -> String {
     var parts: [Substring] = []
     for part in path.split(separator: "/", omittingEmptySubsequences: true) {
         if part == "." { continue }

@@ -96,7 +96,7 @@ public struct GitProbe: Probe {
         } else {
             for path in repositories {
                 // Live: the absolute path (nil when it does not exist); recorded: a machine path.
-                targets.append((path, fs.isLive ? realPath(path) : normalizedPath("/" + path)))
+                targets.append((path, fs.isLive ? realPath(path) : normalizePath("/" + path)))
             }
         }
         // Under --root, never look above the recorded machine, nor outside it for configuration.
@@ -413,7 +413,7 @@ public struct GitProbe: Probe {
         let fs = RootedFileSystem()
         let repositories = values("--repo").map { $0.hasPrefix("/") ? $0 : workingDirectory + "/" + $0 }
         return (repositories.isEmpty ? [workingDirectory] : repositories).contains { path in
-            mayBeInRepository(normalizedPath(path), fs: fs)
+            mayBeInRepository(normalizePath(path), fs: fs)
         }
     }
 
@@ -463,19 +463,6 @@ private func machinePath(_ path: String, root: String?) -> String {
 private func parentDirectory(_ path: String) -> String {
     guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
     return String(path[..<slash])
-}
-
-/// An absolute path without `.`, `..` and repeated slashes (`..` never climbs above `/`).
-func normalizedPath(_ path: String) -> String {
-    var parts: [Substring] = []
-    for part in path.split(separator: "/") where part != "." {
-        if part == ".." {
-            if !parts.isEmpty { parts.removeLast() }
-        } else {
-            parts.append(part)
-        }
-    }
-    return "/" + parts.joined(separator: "/")
 }
 
 /// `realpath(3)`: the absolute path with symbolic links resolved, as libgit2 reports paths.
@@ -533,7 +520,7 @@ private func resolvedPath(_ path: String) -> String {
             absolute = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
         }
     }
-    absolute = normalizedPath(absolute)
+    absolute = normalizePath(absolute)
     var head = absolute
     var tail: [String] = []
     while head != "/" {

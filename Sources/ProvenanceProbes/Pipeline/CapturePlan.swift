@@ -282,7 +282,7 @@ public struct CapturePlan: Sendable {
         func absolute(_ path: String) -> String { DatasetSpec.absolutePath(path, workingDirectory: request.workingDirectory) }
         var paths: [String] = []
         if !isStreamOutput(request.output) {
-            let output = normalizedPath(absolute(request.output))
+            let output = normalizePath(absolute(request.output))
             paths.append(output)
             let location = companionLocation(of: output)
             let stem = location.stem
@@ -295,8 +295,8 @@ public struct CapturePlan: Sendable {
                 paths.append((location.directory == "/" ? "" : location.directory) + "/" + name)
             }
         }
-        if let sums = request.sums, sums != "-" { paths.append(normalizedPath(absolute(sums))) }
-        paths += request.alsoWrites.map { normalizedPath(absolute($0)) }
+        if let sums = request.sums, sums != "-" { paths.append(normalizePath(absolute(sums))) }
+        paths += request.alsoWrites.map { normalizePath(absolute($0)) }
         return paths
     }
 

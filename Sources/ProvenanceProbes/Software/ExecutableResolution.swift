@@ -41,17 +41,6 @@ public func findOnPath(_ name: String, path: String?, _ fs: RootedFileSystem) ->
     return nil
 }
 
-/// Removes `.` and `..` components and repeated slashes from an absolute path.
-public func normalizePath(_ path: String) -> String {
-    var parts: [Substring] = []
-    for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-        if part == "." { continue }
-        if part == ".." { _ = parts.popLast(); continue }
-        parts.append(part)
-    }
-    return "/" + parts.joined(separator: "/")
-}
-
 /// The interpreter a pyenv shim (`~/.pyenv/shims/python3`) would run, without running the shim
 /// (a bash script that takes hundreds of milliseconds): `PYENV_VERSION`, else the nearest
 /// `.python-version` from the working directory up, else `$PYENV_ROOT/version`; nil for
