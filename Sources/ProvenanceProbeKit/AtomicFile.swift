@@ -57,9 +57,9 @@ public enum AtomicFile {
         let written = Set(files.map { $0.path.split(separator: "/").last.map(String.init) ?? $0.path })
         let now = Int(time(nil))
         let prefix = obsolete == nil ? nil : Array(obsoletePrefix.utf8)
-        forEachName(in: directory, startingWith: prefix) { name in
+        forEachName(in: directory, startingWith: prefix) { name, hasPrefix in
             if name.hasPrefix(".") { removeIfStaleTemporary(name, in: directory, now: now) }
-            if let obsolete, prefix.map({ name.utf8.starts(with: $0) }) == true, !written.contains(name), obsolete(name) {
+            if let obsolete, hasPrefix, !written.contains(name), obsolete(name) {
                 unlink((directory == "/" ? "" : directory) + "/" + name)
             }
         }
@@ -69,7 +69,7 @@ public enum AtomicFile {
     /// that were last changed over a minute ago (a writer killed between its temporary and its
     /// rename).
     public static func removeStaleTemporaries(in directory: String, now: Int = Int(time(nil))) {
-        forEachName(in: directory, startingWith: nil) { removeIfStaleTemporary($0, in: directory, now: now) }
+        forEachName(in: directory, startingWith: nil) { name, _ in removeIfStaleTemporary(name, in: directory, now: now) }
     }
 
     /// Removes `name` of `directory` when it is a stale temporary (see `removeStaleTemporaries`).
@@ -87,22 +87,23 @@ public enum AtomicFile {
         unlink(path)
     }
 
-    /// Calls `body` with each name of `directory` that starts with `.` or with `prefix` (a
-    /// byte comparison on `d_name`; other names never become strings). Nothing when the
-    /// directory cannot be listed.
-    static func forEachName(in directory: String, startingWith prefix: [UInt8]?, _ body: (String) -> Void) {
+    /// Calls `body` with each name of `directory` that starts with `.` or with `prefix`, and
+    /// whether it starts with `prefix` (a byte comparison on `d_name`; other names never become
+    /// strings). Nothing when the directory cannot be listed.
+    static func forEachName(in directory: String, startingWith prefix: [UInt8]?, _ body: (String, Bool) -> Void) {
         guard let handle = opendir(directory) else { return }
         defer { closedir(handle) }
         while let entry = readdir(handle) {
-            let name: String? = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { bytes -> String? in
+            let found: (name: String, hasPrefix: Bool)? = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { bytes in
                     let length = strnlen(UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self), 256)
                     let buffer = UnsafeBufferPointer(start: bytes, count: length)
-                    let wanted = buffer.first == UInt8(ascii: ".") || (prefix.map { buffer.starts(with: $0) } ?? false)
-                    return wanted ? String(decoding: buffer, as: UTF8.self) : nil
+                    let hasPrefix = prefix.map { buffer.starts(with: $0) } ?? false
+                    guard hasPrefix || buffer.first == UInt8(ascii: ".") else { return nil }
+                    return (String(decoding: buffer, as: UTF8.self), hasPrefix)
                 }
             }
-            if let name, name != ".", name != ".." { body(name) }
+            if let found, found.name != ".", found.name != ".." { body(found.name, found.hasPrefix) }
         }
     }
 
