@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <sys/vfs.h>
 #include <git2.h>
 #include <git2/sys/repository.h>
 #include "CLibGit2Loader.h"
@@ -39,6 +40,7 @@
     F(int, git_diff_options_init, (git_diff_options *opts, unsigned int version), (opts, version)) \
     F(const git_error *, git_error_last, (void), ()) \
     F(int, git_ignore_add_rule, (git_repository *repo, const char *rules), (repo, rules)) \
+    F(int, git_ignore_path_is_ignored, (int *ignored, git_repository *repo, const char *path), (ignored, repo, path)) \
     F(int, git_patch_from_diff, (git_patch **out, git_diff *diff, size_t idx), (out, diff, idx)) \
     V(git_patch_free, (git_patch *patch), (patch)) \
     F(int, git_patch_print, (git_patch *patch, git_diff_line_cb print_cb, void *payload), (patch, print_cb, payload)) \
@@ -77,6 +79,7 @@
     F(int, git_repository_is_worktree, (const git_repository *repo), (repo)) \
     F(int, git_repository_open_ext, (git_repository **out, const char *path, unsigned int flags, const char *ceiling_dirs), (out, path, flags, ceiling_dirs)) \
     F(const char *, git_repository_path, (const git_repository *repo), (repo)) \
+    F(const char *, git_repository_commondir, (const git_repository *repo), (repo)) \
     F(const char *, git_repository_workdir, (const git_repository *repo), (repo)) \
     V(git_strarray_dispose, (git_strarray *array), (array)) \
     F(int, git_submodule_foreach, (git_repository *repo, git_submodule_cb callback, void *payload), (repo, callback, payload)) \
@@ -159,4 +162,9 @@ int provenance_git_init(void) {
     int code = git_libgit2_init();
     skipping_certificates = 0;
     return code;
+}
+
+unsigned long provenance_filesystem_type(const char *path) {
+    struct statfs info;
+    return statfs(path, &info) == 0 ? (unsigned long)info.f_type : 0;
 }

@@ -134,6 +134,30 @@ final class GitRepository {
     /// The repository's git directory (`git_repository_path`).
     var gitDirectory: String { directoryPath(git_repository_path(handle)) ?? "" }
 
+    /// The git directory holding the shared refs, objects and configuration: the main
+    /// repository's for a linked worktree, else `gitDirectory` (`git_repository_commondir`).
+    var commonDirectory: String { directoryPath(git_repository_commondir(handle)) ?? gitDirectory }
+
+    /// Whether git ignores `path` (relative to the working directory; a directory with a trailing
+    /// `/`), by the ignore files, `core.excludesFile`, `info/exclude` and the rules added with
+    /// `addIgnoreRules` (`git_ignore_path_is_ignored`); nil when libgit2 cannot tell.
+    func isIgnored(_ path: String) -> Bool? {
+        var ignored: Int32 = 0
+        guard git_ignore_path_is_ignored(&ignored, handle, path) == 0 else { return nil }
+        return ignored != 0
+    }
+
+    /// A configuration value as written (`git_config_get_string` on a snapshot); nil when unset
+    /// or unreadable.
+    func configString(_ name: String) -> String? {
+        var config: OpaquePointer?
+        guard git_repository_config_snapshot(&config, handle) == 0, let config else { return nil }
+        defer { git_config_free(config) }
+        var value: UnsafePointer<CChar>?
+        guard git_config_get_string(&value, config, name) == 0, let value else { return nil }
+        return String(cString: value)
+    }
+
     /// `git_repository_is_shallow`.
     var isShallow: Bool { git_repository_is_shallow(handle) == 1 }
 
@@ -454,6 +478,21 @@ final class GitIndex {
         var id = git_oid()
         guard git_index_write_tree_to(&id, handle, empty) == 0, let treeID = git_tree_id(tree.handle) else { return false }
         return hex(&id) == hex(treeID)
+    }
+
+    /// The paths of the entries, in index order (a path with a merge conflict once per stage),
+    /// and whether any is a gitlink (`git_index_entrycount`, `git_index_get_byindex`).
+    var entryPaths: (paths: [String], gitlinks: Bool) {
+        var paths: [String] = []
+        var gitlinks = false
+        let count = git_index_entrycount(handle)
+        paths.reserveCapacity(count)
+        for index in 0..<count {
+            guard let entry = git_index_get_byindex(handle, index)?.pointee, let path = entry.path else { continue }
+            if entry.mode == GIT_FILEMODE_COMMIT.rawValue { gitlinks = true }
+            paths.append(String(cString: path))
+        }
+        return (paths, gitlinks)
     }
 
     /// Whether any entry is a gitlink, a submodule's commit (`git_index_entrycount`,
