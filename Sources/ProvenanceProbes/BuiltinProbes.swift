@@ -19,6 +19,9 @@ public struct ProbeConfiguration: Sendable {
     /// Files the capture itself writes (the manifest, its patches, sidecars, sums, a run
     /// directory), as absolute paths: never part of the git state it records.
     public var excludedPaths: [String] = []
+    /// Where the git probe remembers repositories' states between captures (live machines, not
+    /// with `--no-cache`); nil: not remembered.
+    public var gitCacheDirectory: String?
 
     public init() {}
 }
@@ -38,7 +41,7 @@ public enum BuiltinProbes {
             RunProbe(commandLine: configuration.commandLine, seeds: configuration.seeds,
                      parameters: configuration.parameters),
             GitProbe(repositories: configuration.repositories, diffMaxBytes: configuration.diffMaxBytes,
-                     excluding: configuration.excludedPaths),
+                     excluding: configuration.excludedPaths, cacheDirectory: configuration.gitCacheDirectory),
             // Configured by `capture --dataset` (the command swaps in a configured one).
             DatasetsProbe(),
         ]

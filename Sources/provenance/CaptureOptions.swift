@@ -58,7 +58,7 @@ struct CaptureOptions: ParsableArguments {
     var datasetThreads: Int?
 
     @Flag(name: .customLong("no-cache"),
-          help: "Use no cache: read every dataset file again, run every version command again, load pci.ids.")
+          help: "Use no cache: read every dataset file again, run every version command again, load pci.ids, read git repositories with libgit2.")
     var noCache = false
 
     @Option(name: .customLong("env"),

@@ -1,6 +1,6 @@
 import ProvenanceCore
 import ProvenanceProbeKit
-import ProvenanceProbes
+@testable import ProvenanceProbes
 import ProvenanceTestSupport
 import Testing
 
@@ -395,5 +395,61 @@ struct GitCaptureTests {
         let small = try readJSON(output + "/small.json")["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first?["diff"]
         #expect(small?["sizeBytes"]?.intValue == Int64(tracked))
         #expect(small?["untrackedOmitted"]?.arrayValue?.compactMap { $0["path"]?.stringValue } == ["model.ckpt", "notes.txt"])
+    }
+
+    /// The state cache as a user meets it: `provenance capture` twice remembers the repository in
+    /// `$XDG_CACHE_HOME/provenance`, a third capture reads it from there and records the same; a
+    /// change of the user's global ignore file (`core.excludesFile` in `~/.gitconfig`, outside the
+    /// repository) is seen at once; `--no-cache` neither reads nor writes it.
+    @Test("captures of an unchanged repository come from the state cache, and a global ignore change is seen")
+    func stateCache() throws {
+        let home = GitFixture.directory("home")
+        let repository = GitFixture.directory("repo")
+        let output = GitFixture.directory("out")
+        let setup = GitFixture.run("""
+            set -e
+            printf '[core]\\n\\texcludesFile = ~/global-ignore\\n' > '\(home)/.gitconfig'
+            printf '*.tmp\\n' > '\(home)/global-ignore'
+            git init -q -b main . && printf 'a\\n' > a.txt && git add -A && git commit -qm one
+            printf 'b\\n' >> a.txt && printf 'scratch\\n' > x.tmp
+            """, in: repository)
+        try #require(setup.status == 0, "\(setup.output)")
+        let environment = ["HOME": home, "XDG_CACHE_HOME": home + "/cache"]
+        func capture(_ name: String, _ extra: [String] = []) throws -> JSONValue? {
+            let result = provenance(["capture", "--only", "git", "--repo", repository, "-o", output + "/" + name] + extra,
+                                    environment: environment)
+            #expect(result.outcome == .exited(0), "\(result.stderrText)")
+            return try readJSON(output + "/" + name)["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first
+        }
+        func cacheFiles() -> [String] {
+            ((try? RootedFileSystem().list(home + "/cache/provenance")) ?? nil)?.filter { $0.hasPrefix("git-") } ?? []
+        }
+        // Facts changed within 2 s of a capture are not trusted.
+        usleep(2_100_000)
+        let first = try capture("1.json")
+        #expect(first?["status"]?["untracked"]?["count"] == 0, "x.tmp is ignored by the global ignore file")
+        let second = try capture("2.json")
+        let files = cacheFiles()
+        try #require(files.count == 1)
+        let bytes = try #require(try RootedFileSystem().readBytes(home + "/cache/provenance/" + files[0]))
+        let entry = try #require(GitStateCache.decode(bytes))
+        #expect(entry.witnesses != nil, "remembered with its witnesses after two captures of one state")
+        #expect(entry.witnesses?.contains { $0.path == home + "/global-ignore" } == true)
+        let third = try capture("3.json")
+        #expect(first == second && second == third)
+        #expect(try RootedFileSystem().readBytes(output + "/3.diff.\(third?["diff"]?["sha256"]?.stringValue?.dropFirst(7).prefix(12) ?? "").patch")
+                == (try RootedFileSystem().readBytes(output + "/1.diff.\(first?["diff"]?["sha256"]?.stringValue?.dropFirst(7).prefix(12) ?? "").patch")))
+
+        // The global ignore file loses its rule: x.tmp is untracked now, on the next capture.
+        GitFixture.run("printf '' > '\(home)/global-ignore'", in: repository)
+        let changed = try capture("4.json")
+        #expect(changed?["status"]?["untracked"]?["count"] == 1)
+        #expect(changed?["status"]?["untracked"]?["paths"] == ["x.tmp"])
+
+        // --no-cache: nothing read or written.
+        GitFixture.run("rm -rf '\(home)/cache'", in: repository)
+        _ = try capture("5.json", ["--no-cache"])
+        _ = try capture("6.json", ["--no-cache"])
+        #expect(cacheFiles().isEmpty)
     }
 }

@@ -21,6 +21,10 @@ import Musl
 /// (libgit2's owner check, git's `safe.directory`, is turned off: provenance runs no hook or
 /// configured command, it only reads).
 ///
+/// Live, a repository found unchanged since two earlier captures is not read again: its section
+/// and patch come from `GitStateCache`, checked against the `lstat` data of its files,
+/// directories, git directory and configuration (`cacheDirectory`; not with `--no-cache`).
+///
 /// The patch (HEAD → working tree: staged, unstaged and untracked files, binary changes in git's
 /// binary form, full ids, no renames) is not in the output: the output has its digest and size,
 /// and its bytes are attached to the report under that digest (`ProbeReport.attach`), from where
@@ -51,13 +55,20 @@ public struct GitProbe: Probe {
     /// Host paths (files or directories, absolute or relative to the working directory; they need
     /// not exist yet) that are never part of the recorded state: what the capture writes.
     public var excluding: [String]
+    /// Where repositories' states are remembered between live captures (`GitStateCache`); nil:
+    /// every capture reads the repository with libgit2 (`--no-cache`, `--root`).
+    public var cacheDirectory: String?
+    /// Facts changed this recently before a capture are not trusted (`GitStateCache`); tests
+    /// shorten it.
+    var cacheRacyMargin = GitStateCache.racyMarginNanoseconds
 
     public init(repositories: [String] = [], diffMaxBytes: Int = GitProbe.defaultDiffMaxBytes,
-                excluding: [String] = [])
+                excluding: [String] = [], cacheDirectory: String? = nil)
     {
         self.repositories = repositories
         self.diffMaxBytes = diffMaxBytes
         self.excluding = excluding
+        self.cacheDirectory = cacheDirectory
     }
 
     /// Started before the other probes: in a repository it is the capture's longest thread (about
@@ -72,7 +83,8 @@ public struct GitProbe: Probe {
                 + "files, and a patch of uncommitted changes stored beside the manifest",
             reads: ["REPO/.git/{HEAD,config,index,packed-refs,shallow,refs/*,objects/*}", "REPO/.gitmodules",
                     "REPO/** (the working tree, ignored files excepted)",
-                    "~/.gitconfig, ~/.config/git/{config,ignore}, /etc/gitconfig (live only)"])
+                    "~/.gitconfig, ~/.config/git/{config,ignore}, /etc/gitconfig (live only)",
+                    "$XDG_CACHE_HOME/provenance/git-*.cache (live, not with --no-cache: the state of an unchanged repository)"])
     }
 
     public typealias Output = GitSection
@@ -114,6 +126,28 @@ public struct GitProbe: Probe {
                 missing.append(target.given)
                 continue
             }
+            // A repository unchanged since an earlier capture: its remembered state.
+            var cache: GitStateCache?
+            var seen: [UInt8]?
+            if root == nil, let cacheDirectory {
+                let candidate = GitStateCache(
+                    directory: cacheDirectory, start: start,
+                    key: GitStateCache.key(start: start, diffMaxBytes: diffMaxBytes,
+                                           environment: context.environment))
+                switch candidate.lookup(excluded: excludedHostPaths) {
+                case .hit(let repository, let patch):
+                    if found[repository.path] == nil {
+                        found[repository.path] = repository
+                        if !patch.isEmpty, let digest = repository.diff?.sha256 { report.attach(patch, as: digest) }
+                    }
+                    continue
+                case .miss(let previous):
+                    seen = previous
+                    cache = candidate
+                }
+            }
+            let began = realtimeNanoseconds()
+            let issuesBefore = report.issues.count
             do throws(GitError) {
                 if root != nil { try LibGit2.ignoreUserAndSystemConfiguration() }
                 guard let repository = try GitRepository.discover(from: fs.hostPath(start), ceiling: ceiling) else {
@@ -122,7 +156,27 @@ public struct GitProbe: Probe {
                 }
                 let path = machinePath(repository.workdir ?? repository.gitDirectory, root: root)
                 if found[path] != nil { continue }
-                found[path] = try inspect(repository, path: path, report: report, excluded: excludedHostPaths)
+                var evidence: CacheEvidence? = cache == nil ? nil : CacheEvidence()
+                let inspected = try inspect(repository, path: path, report: report, excluded: excludedHostPaths,
+                                            evidence: &evidence)
+                found[path] = inspected
+                // The state is remembered with its witnesses once two captures in a row saw it:
+                // collecting them costs about half of reading the repository, which a tree
+                // edited between runs would pay every time for nothing.
+                if let cache, let evidence, evidence.cacheable, report.issues.count == issuesBefore,
+                   let workdir = repository.workdir, let json = GitStateCache.serialize(inspected),
+                   let configFiles = GitProbe.configurationFiles(repository, environment: context.environment)
+                {
+                    let witnesses = json != seen ? nil : GitStateCache.witnesses(
+                        workdir: workdir, gitDirectory: repository.gitDirectory,
+                        commonDirectory: repository.commonDirectory, start: start, files: evidence.files,
+                        excluded: Exclusions(excludedHostPaths, workdir: workdir),
+                        excludedNames: Set(excludedHostPaths), configFiles: configFiles,
+                        isIgnored: repository.isIgnored, began: began, racyMargin: cacheRacyMargin)
+                    let patch = inspected.diff?.sha256.flatMap { report.artifacts[$0] } ?? []
+                    cache.save(workdir: workdir, excluded: excludedHostPaths, repository: json, patch: patch,
+                               witnesses: witnesses)
+                }
             } catch {
                 failures.append((target.given, error))
             }
@@ -142,10 +196,41 @@ public struct GitProbe: Probe {
         return Output(repositories: found.keys.sorted().map { found[$0]! })
     }
 
+    /// What a capture needs to remember a repository's state (`GitStateCache`): the paths of
+    /// the index and the untracked files, and whether it may be remembered at all.
+    struct CacheEvidence {
+        var files: [String] = []
+        var cacheable = true
+    }
+
+    /// The configuration and ignore files libgit2 reads outside the repository, live: the
+    /// user's and the system's configuration, the default ignore and attributes files and those
+    /// `core.excludesFile`/`core.attributesFile` name; nil when one is named by a relative path.
+    static func configurationFiles(_ repository: GitRepository, environment: [String: String]) -> [String]? {
+        let home = environment["HOME"].map { $0 == "/" ? "" : $0 }
+        let xdg = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home.map { $0 + "/.config" }
+        var files = ["/etc/gitconfig"]
+        if let home { files.append(home + "/.gitconfig") }
+        if let xdg { files += ["config", "ignore", "attributes"].map { xdg + "/git/" + $0 } }
+        for name in ["core.excludesfile", "core.attributesfile"] {
+            guard let value = repository.configString(name) else { continue }
+            if value.hasPrefix("/") {
+                files.append(value)
+            } else if value.hasPrefix("~/"), let home {
+                files.append(home + value.dropFirst())
+            } else {
+                return nil
+            }
+        }
+        return files
+    }
+
     /// Reads one repository. Errors reading HEAD, the status or the diff fail the repository;
     /// others (a tag, describe, a remote, a submodule) are reported and the rest is kept.
+    /// `evidence`, when given, is filled with what `GitStateCache` needs.
     func inspect(_ repository: GitRepository, path: String, report: ProbeReport,
-                 excluded excludedHostPaths: [String] = []) throws(GitError) -> Repository {
+                 excluded excludedHostPaths: [String] = [],
+                 evidence: inout CacheEvidence?) throws(GitError) -> Repository {
         var result = Repository(path: path, detached: false, tags: [], remotes: [:], shallow: repository.isShallow,
                                 worktree: repository.isWorktree, bare: repository.workdir == nil, submodules: [])
         let unborn = try repository.isHeadUnborn()
@@ -201,14 +286,25 @@ public struct GitProbe: Probe {
             // HEAD tree.
             if exists(workdir + "/.gitmodules") || index.hasGitlinks {
                 result.submodules = submodules(of: repository, path: path, report: report)
+                evidence?.cacheable = false
+            } else if evidence != nil {
+                evidence?.files = index.entryPaths.paths
             }
             // HEAD → index is read only when the index's cache-tree does not say it holds HEAD's
             // tree (as git status does: most captures follow a commit or checkout, not a `git add`).
             let tree = try repository.headTree()
             let staged = tree.map(index.holdsExactly) == true ? nil : try repository.diffHeadToIndex(index, tree: tree)
             let unstaged = try repository.diffIndexToWorkdir(index)
+            let unstagedDeltas = unstaged.deltas
+            if evidence != nil {
+                for delta in unstagedDeltas where delta.status == GIT_DELTA_UNTRACKED {
+                    // A directory git did not descend into (a repository inside the tree).
+                    if delta.path.hasSuffix("/") { evidence?.cacheable = false }
+                    evidence?.files.append(delta.path)
+                }
+            }
             let status = GitProbe.status(staged: (staged?.deltas ?? []).filter { !excluded.contains($0.path) },
-                                         unstaged: unstaged.deltas.filter { !excluded.contains($0.path) },
+                                         unstaged: unstagedDeltas.filter { !excluded.contains($0.path) },
                                          dirtySubmodules: result.submodules.filter(\.dirty).map(\.path))
             result.status = status
             try staged?.merge(unstaged)
@@ -222,6 +318,8 @@ public struct GitProbe: Probe {
                     report.issue(path, "\(error)")
                 }
             }
+        } else {
+            evidence?.cacheable = false
         }
         return result
     }
@@ -392,13 +490,20 @@ public struct GitProbe: Probe {
     /// thread starts soon after `main` and waits for the rest of the load). Only a hint:
     /// a wrong guess costs that CPU time or saves nothing; the git probe loads libgit2 itself
     /// when it needs it (once: it waits for a load in progress).
+    /// Not either where each repository's state is remembered (`GitStateCache`): then the probe
+    /// usually needs no libgit2 at all.
     public static func loadLibraryEarly(captureArguments arguments: [String], workingDirectory: String) {
-        guard Self.needsLibraryEarly(captureArguments: arguments, workingDirectory: workingDirectory) else { return }
+        var environment: [String: String] = [:]
+        for name in ["HOME", "XDG_CACHE_HOME"] { environment[name] = getenv(name).map { String(cString: $0) } }
+        guard Self.needsLibraryEarly(captureArguments: arguments, workingDirectory: workingDirectory,
+                                     cacheDirectory: DatasetCache.defaultDirectory(environment: environment))
+        else { return }
         startDetachedThread { try? LibGit2.initialize() }
     }
 
-    /// Whether `loadLibraryEarly` loads libgit2 for these arguments.
-    public static func needsLibraryEarly(captureArguments arguments: [String], workingDirectory: String) -> Bool {
+    /// Whether `loadLibraryEarly` loads libgit2 for these arguments, with git caches in `cacheDirectory`.
+    public static func needsLibraryEarly(captureArguments arguments: [String], workingDirectory: String,
+                                         cacheDirectory: String? = nil) -> Bool {
         let options = Array(arguments.prefix { $0 != "--" })
         func values(_ name: String) -> [String] {
             options.indices.compactMap { index in
@@ -412,9 +517,14 @@ public struct GitProbe: Probe {
         }
         let fs = RootedFileSystem()
         let repositories = values("--repo").map { $0.hasPrefix("/") ? $0 : workingDirectory + "/" + $0 }
-        return (repositories.isEmpty ? [workingDirectory] : repositories).contains { path in
-            mayBeInRepository(normalizePath(path), fs: fs)
+        let starts = (repositories.isEmpty ? [workingDirectory] : repositories).map(normalizePath)
+        guard starts.contains(where: { mayBeInRepository($0, fs: fs) }) else { return false }
+        if let cacheDirectory, !options.contains("--no-cache"), starts.allSatisfy({ start in
+            realPath(start).map { exists(GitStateCache.path(directory: cacheDirectory, start: $0)) } ?? false
+        }) {
+            return false
         }
+        return true
     }
 
     /// The digests of the patches a finished git section refers to, in repository order: what

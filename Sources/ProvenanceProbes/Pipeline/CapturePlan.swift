@@ -68,6 +68,9 @@ public struct CapturePlan: Sendable {
         commandCache = request.root == nil && request.useCache ? CommandCache(environment: request.environment) : nil
         configuration.commandCache = commandCache
         configuration.excludedPaths = Self.writtenPaths(request)
+        if request.root == nil && request.useCache {
+            configuration.gitCacheDirectory = DatasetCache.defaultDirectory(environment: request.environment)
+        }
 
         var available = try Self.availableProbes(configuration, probeDirectories: request.probeDirectories,
                                                  environment: request.environment)
