@@ -264,8 +264,8 @@ def main():
                     forget_git_states()
                 subprocess.run([binary, "capture", "-q", "-o", output], cwd=cwd, check=True, env=OURS_ENV)
             return run
-        # Files changed within 2 s of a capture are not trusted by the git state cache.
-        time.sleep(2.1)
+        # Files changed within 50 ms of a capture are not trusted by the git state cache.
+        time.sleep(0.1)
         if not options.skip_sacred:
             host_info = sacred(scratch)
             a, b = side_by_side(options.runs, ours_all(root), host_info(root))
@@ -303,8 +303,8 @@ def main():
             # The files just written reach the disk first: the manifest's fsync (ours) would
             # otherwise wait for their write-back (tens of ms after the 50,000-file repository).
             os.sync()
-            # Files changed within 2 s of a capture are not trusted by the git state cache.
-            time.sleep(2.1)
+            # Files changed within 50 ms of a capture are not trusted by the git state cache.
+            time.sleep(0.1)
             a, b = side_by_side(options.runs, ours_git(binary, path, output), git_cli(path, scratch))
             row("git section: " + name, a, b, "git CLI; " + agreement(binary, path, scratch))
             a, b = side_by_side(options.runs, ours_git(binary, path, output, remembered=False), git_cli(path, scratch))

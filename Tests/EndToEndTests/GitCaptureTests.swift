@@ -424,8 +424,8 @@ struct GitCaptureTests {
         func cacheFiles() -> [String] {
             ((try? RootedFileSystem().list(home + "/cache/provenance")) ?? nil)?.filter { $0.hasPrefix("git-") } ?? []
         }
-        // Facts changed within 2 s of a capture are not trusted.
-        usleep(2_100_000)
+        // Facts changed within 50 ms of a capture are not trusted.
+        usleep(100_000)
         let first = try capture("1.json")
         #expect(first?["status"]?["untracked"]?["count"] == 0, "x.tmp is ignored by the global ignore file")
         let second = try capture("2.json")
@@ -442,6 +442,7 @@ struct GitCaptureTests {
 
         // The global ignore file loses its rule: x.tmp is untracked now, on the next capture.
         GitFixture.run("printf '' > '\(home)/global-ignore'", in: repository)
+        usleep(100_000)
         let changed = try capture("4.json")
         #expect(changed?["status"]?["untracked"]?["count"] == 1)
         #expect(changed?["status"]?["untracked"]?["paths"] == ["x.tmp"])

@@ -8,8 +8,8 @@ import Testing
 import Glibc
 #endif
 
-/// A git probe that remembers repositories in `cache`, as `capture` runs it; the racy margin is
-/// 50 ms (the steps below wait 80 ms after each change) instead of 2 s.
+/// A git probe that remembers repositories in `cache`, as `capture` runs it (racy margin 50 ms:
+/// the steps below wait 80 ms after each change).
 private func collectCached(_ repository: String, cache: String?, excluding: [String] = [])
     -> (section: Section, artifacts: [String: [UInt8]])
 {
@@ -152,12 +152,22 @@ struct GitStateCacheTests {
                                     start: workdir, files: ["a.txt"], excluded: Exclusions(), excludedNames: [],
                                     configFiles: [], isIgnored: { _ in false }, began: began)
         }
-        // a.txt was written just now: within 2 s, not trusted.
-        #expect(witnesses(began: realtimeNanoseconds()) == nil)
-        // Ten seconds later it would be.
-        let later = try #require(witnesses(began: realtimeNanoseconds() + 10_000_000_000))
+        var info = stat()
+        try #require(lstat(workdir + "/a.txt", &info) == 0)
+        let changed = FileStat(info).lastChangeNanoseconds
+        // A capture that began 10 ms after a.txt changed does not trust it; one 100 ms after does.
+        #expect(witnesses(began: changed + 10_000_000) == nil)
+        let later = try #require(witnesses(began: max(changed + 100_000_000, realtimeNanoseconds())))
         #expect(later.contains { $0.path == workdir + "/a.txt" && $0.stat != nil })
         #expect(later.contains { $0.path == workdir && $0.names?.map { String(decoding: $0, as: UTF8.self) } == [".git", "a.txt"] })
+        // Whole-second times (no nanoseconds, as on ext4 with 128-byte inodes) need two seconds.
+        let second: Int64 = 1_700_000_000 * 1_000_000_000
+        let whole = FileStat(device: 1, inode: 2, size: 3, mtimeNanoseconds: second, ctimeNanoseconds: second)
+        #expect(GitStateCache.isRacy(whole, began: second + 1_500_000_000))
+        #expect(!GitStateCache.isRacy(whole, began: second + 2_500_000_000))
+        let fine = FileStat(device: 1, inode: 2, size: 3, mtimeNanoseconds: second + 123, ctimeNanoseconds: second + 456)
+        #expect(GitStateCache.isRacy(fine, began: second + 40_000_000))
+        #expect(!GitStateCache.isRacy(fine, began: second + 60_000_000))
     }
 
     @Test("the file format round-trips, and a damaged or foreign file is never used")

@@ -27,7 +27,7 @@ import Musl
 ///   other one git does not ignore, such as an empty one), with its entry names: a directory
 ///   whose times changed is listed again and still holds when its names are the same (less what
 ///   the capture itself writes there), so a new file anywhere git looks, ignored or not, is seen;
-/// - the git directory: `HEAD`, the index, `config`, `packed-refs`, `shallow`, `info/*`, every
+/// - in the git directory: `HEAD`, the index, `config`, `packed-refs`, `shallow`, `info/*`, every
 ///   loose ref (branch, tags for describe, upstream), for a linked worktree the common directory
 ///   too;
 /// - the configuration and ignore files git reads outside the repository (`~/.gitconfig`,
@@ -39,9 +39,9 @@ import Musl
 /// others (`include.path`), an untracked directory git does not descend into, a problem reported
 /// while reading it, a filesystem whose times are not this machine's (only ext4, XFS, btrfs,
 /// tmpfs, overlayfs, ZFS, F2FS and bcachefs are trusted: NFS, Lustre or GPFS times come from a
-/// server's clock), and any fact that changed less than `racyMarginNanoseconds` before the
-/// capture began ("racy", as git calls it: a change in the same clock tick as the read would not
-/// change the times, and on a filesystem with one-second times, within two seconds).
+/// server's clock), and any fact that changed less than `racyMarginNanoseconds` (50 ms; 2 s for
+/// whole-second times) before the capture began ("racy", as git calls it: a change made while
+/// the capture reads could carry a time from just before it began).
 ///
 /// The key (`key`) holds everything else the section depends on: provenance's version and
 /// executable, the start path, the user, `--diff-max-bytes`, the excluded paths and the
@@ -49,9 +49,13 @@ import Musl
 /// the file at its end) means libgit2 reads the repository, and the cache is written anew.
 struct GitStateCache {
     static let magic = Array("provenance-git-cache 1\n".utf8)
-    /// Facts changed within this much before a capture began are not trusted (2 s: filesystems
-    /// with one-second times, and the kernel's file times lag its clock by up to a tick).
-    static let racyMarginNanoseconds: Int64 = 2_000_000_000
+    /// Facts changed within this much before a capture began are not trusted: a change after
+    /// the capture began gets a time at most one clock tick (≤ 10 ms) before it, so a time older
+    /// than the margin means no change since (50 ms).
+    static let racyMarginNanoseconds: Int64 = 50_000_000
+    /// The margin for whole-second times (no nanoseconds: ext4 with 128-byte inodes, some
+    /// mounts): a change within the same second keeps the time; 2 s.
+    static let coarseRacyMarginNanoseconds: Int64 = 2_000_000_000
     /// At most this many git caches are kept; the least recently written are removed beyond it.
     static let maxFiles = 64
 
@@ -291,9 +295,9 @@ struct GitStateCache {
             gitFiles.append(gitDirectory + "/packed-refs")
         }
         for path in gitFiles + configFiles { witnesses.append(Witness(path: path, stat: fileStat(path))) }
+        // Not the git directory itself: every git command changes its times (`index.lock`), and
+        // what in it matters is witnessed above and here.
         for directory in Set([gitDirectory, commonDirectory]).sorted() {
-            witnesses.append(Witness(path: directory, stat: fileStat(directory),
-                                     names: directoryNames(directory, excluding: [])))
             guard var refs = treeWitnesses(directory + "/refs") else { return nil }
             if fileStat(directory + "/refs") == nil { refs = [Witness(path: directory + "/refs", stat: nil)] }
             witnesses += refs
@@ -366,9 +370,19 @@ struct GitStateCache {
             witnesses += filesByDirectory.removeValue(forKey: directory.path) ?? []
         }
         witnesses += filesByDirectory.keys.sorted().flatMap { filesByDirectory[$0]! }
-        let racy = began - racyMargin
-        if witnesses.contains(where: { ($0.stat?.lastChangeNanoseconds ?? .min) >= racy }) { return nil }
+        if witnesses.contains(where: { $0.stat.map { isRacy($0, began: began, margin: racyMargin) } ?? false }) {
+            return nil
+        }
         return witnesses
+    }
+
+    /// Whether a fact's times are too close to when the capture began (`began`) to tell that it
+    /// did not change while the capture read it: within `margin`, or within
+    /// `coarseRacyMarginNanoseconds` for whole-second times (a filesystem or inode without
+    /// nanoseconds).
+    static func isRacy(_ stat: FileStat, began: Int64, margin: Int64 = racyMarginNanoseconds) -> Bool {
+        let coarse = stat.mtimeNanoseconds % 1_000_000_000 == 0 && stat.ctimeNanoseconds % 1_000_000_000 == 0
+        return stat.lastChangeNanoseconds >= began - (coarse ? coarseRacyMarginNanoseconds : margin)
     }
 
     /// The directories (with names) and files below `path`, or [] when it does not exist; nil
