@@ -21,6 +21,17 @@ public enum Secrets {
     /// Whether a variable, option or parameter name looks like it holds a secret
     /// (`AWS_SECRET_ACCESS_KEY`, `GITHUB_TOKEN`, `--password`, `api-key`, `db.pass`).
     public static func isSecretName(_ name: String) -> Bool {
+        // Names are ASCII almost always: the same rules on bytes. The String version below costs
+        // about 1 ms of a capture's CPU (the environment and the kernel command line: generic
+        // substring search of the standard library's string processing).
+        var bytes = Array(name.utf8)
+        if bytes.allSatisfy({ $0 < 0x80 }) { return isSecretName(asciiBytes: &bytes) }
+        return isSecretNameByCharacters(name)
+    }
+
+    /// `isSecretName` on `Character`s (any name; the rules' definition, which the ASCII path must
+    /// agree with).
+    static func isSecretNameByCharacters(_ name: String) -> Bool {
         let lowered = name.lowercased()
         let words = lowered.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
         if words.contains(where: secretWords.contains) { return true }
@@ -31,6 +42,43 @@ public enum Secrets {
         let squashed = words.joined().replacing("tokenizer", with: "")
         return secretFragments.contains { squashed.contains($0) }
     }
+
+    /// `isSecretName` for an ASCII name: the same rules, on bytes.
+    private static func isSecretName(asciiBytes lowered: inout [UInt8]) -> Bool {
+        for index in lowered.indices where lowered[index] >= 65 && lowered[index] <= 90 { lowered[index] += 32 }
+        func isWordByte(_ byte: UInt8) -> Bool { (byte >= 97 && byte <= 122) || (byte >= 48 && byte <= 57) }
+        let words = lowered.split(whereSeparator: { !isWordByte($0) })
+        if words.contains(where: { secretWordBytes.contains(Array($0)) }) { return true }
+        let pwd = Array("pwd".utf8)
+        let oldpwd = Array("oldpwd".utf8)
+        if words.count > 1, words.contains(where: { $0.reversed().starts(with: pwd.reversed()) && !$0.elementsEqual(oldpwd) }) {
+            return true
+        }
+        if words.count == 1, lowered.reversed().starts(with: pwd.reversed()), lowered != pwd, lowered != oldpwd {
+            return true
+        }
+        // Words joined, every "tokenizer" removed (left to right, as `replacing` does).
+        let joined = Array(words.joined())
+        let tokenizer = Array("tokenizer".utf8)
+        var squashed: [UInt8] = []
+        squashed.reserveCapacity(joined.count)
+        var at = 0
+        while at < joined.count {
+            if joined[at...].starts(with: tokenizer) {
+                at += tokenizer.count
+            } else {
+                squashed.append(joined[at])
+                at += 1
+            }
+        }
+        return secretFragmentBytes.contains { fragment in
+            fragment.count <= squashed.count
+                && (0...(squashed.count - fragment.count)).contains { squashed[$0...].starts(with: fragment) }
+        }
+    }
+
+    private static let secretWordBytes = Set(secretWords.map { Array($0.utf8) })
+    private static let secretFragmentBytes = secretFragments.map { Array($0.utf8) }
 
     /// Prefixes of well-known credential formats: GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`,
     /// `github_pat_`), GitLab (`glpat-`, `gldt-`, `glptt-`, `glrt-`, `gloas-`, `glcbt-`), Hugging

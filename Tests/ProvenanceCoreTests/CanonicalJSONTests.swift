@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import ProvenanceCore
 
 @Suite("Canonical JSON (RFC 8785)")
@@ -182,6 +185,61 @@ struct SecretsTests {
     ])
     func names(name: String, secret: Bool) {
         #expect(Secrets.isSecretName(name) == secret)
+        #expect(Secrets.isSecretNameByCharacters(name) == secret)
+    }
+
+    /// The byte path for ASCII names agrees with the rules on `Character`s: on every variable
+    /// name of the recorded machines' environments and of this process, every kernel command
+    /// line key recorded, and names built around every rule word (case, separators, prefixes,
+    /// suffixes, `pwd`, `tokenizer`).
+    @Test("ASCII names are judged on bytes exactly as on characters")
+    func asciiPath() throws {
+        var names: Set<String> = []
+        let root = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
+        func read(_ path: String) -> String? {
+            guard let file = fopen(path, "r") else { return nil }
+            defer { fclose(file) }
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = fread(&buffer, 1, buffer.count, file)
+                if count <= 0 { break }
+                bytes += buffer[..<count]
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        var sources = ["/proc/self/environ", "/proc/cmdline"]
+        if let listing = opendir(root + "/Fixtures/machines") {
+            while let entry = readdir(listing) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                sources += ["/proc/self/environ", "/proc/cmdline"].map { root + "/Fixtures/machines/" + name + $0 }
+            }
+            closedir(listing)
+        }
+        for source in sources {
+            for item in (read(source) ?? "").split(whereSeparator: { $0 == "\u{0}" || $0 == " " || $0 == "\n" }) {
+                names.insert(String(item.split(separator: "=", maxSplits: 1).first ?? item))
+            }
+        }
+        #expect(names.count > 100, "real names read: \(names.count)")
+        let words = Array(Secrets.secretWords) + Secrets.secretFragments + ["pwd", "oldpwd", "tokenizer", "tokenizers", "keyboard", "path"]
+        for word in words {
+            for variant in [word, word.uppercased(), word.prefix(1).uppercased() + word.dropFirst()] {
+                for (prefix, suffix) in [("", ""), ("MY_", ""), ("", "_FILE"), ("db.", ""), ("--", ""), ("x", ""), ("", "s"),
+                                         ("HF_", "IZERS_PARALLELISM"), ("a-", "-b"), ("9", "9"), ("old", "")] {
+                    names.insert(prefix + variant + suffix)
+                }
+            }
+        }
+        names.insert("")
+        names.insert("___")
+        var disagreements: [String] = []
+        for name in names where Secrets.isSecretName(name) != Secrets.isSecretNameByCharacters(name) {
+            disagreements.append(name)
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.sorted().prefix(20))")
     }
 
     @Test("URL userinfo and secret query parameters are masked")
