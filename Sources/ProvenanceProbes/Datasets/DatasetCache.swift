@@ -201,19 +201,3 @@ public struct CacheProblem: Error, Sendable, Equatable, CustomStringConvertible 
     public let description: String
     public init(_ description: String) { self.description = description }
 }
-
-private func appendU32(_ out: inout [UInt8], _ value: UInt32) {
-    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
-}
-
-private func appendU64(_ out: inout [UInt8], _ value: UInt64) {
-    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
-}
-
-private func readU32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
-    bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
-}
-
-private func readU64(_ bytes: [UInt8], _ at: Int) -> UInt64 {
-    bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
-}

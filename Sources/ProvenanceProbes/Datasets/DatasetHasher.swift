@@ -43,9 +43,7 @@ public struct DatasetHasher: Sendable {
 
     /// Hashes the file or directory at `path` (absolute; symbolic links in it are followed).
     public func hash(path: String) throws(DatasetError) -> DatasetResult {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let startedNanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        let startedNanoseconds = realtimeNanoseconds()
 
         guard let resolved = realpath(path, nil) else { throw DatasetError("\(path): \(errorText(errno))") }
         let realPath = String(cString: resolved)

@@ -525,13 +525,13 @@ struct GitStateCache {
         mutating func u32() -> UInt32? {
             guard at + 4 <= end else { return nil }
             defer { at += 4 }
-            return bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+            return readU32(bytes, at)
         }
 
         mutating func u64() -> UInt64? {
             guard at + 8 <= end else { return nil }
             defer { at += 8 }
-            return bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+            return readU64(bytes, at)
         }
 
         mutating func field() -> [UInt8]? {
@@ -608,21 +608,6 @@ private func directoryStatAndEntries(_ path: String) -> (stat: FileStat, entries
         entries.append((name, isDirectory))
     }
     return (FileStat(info), entries)
-}
-
-private func appendU32(_ out: inout [UInt8], _ value: UInt32) {
-    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
-}
-
-private func appendU64(_ out: inout [UInt8], _ value: UInt64) {
-    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
-}
-
-/// `CLOCK_REALTIME` in nanoseconds: the clock file times are set from.
-func realtimeNanoseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 }
 
 /// `O_PATH` (Linux; not exported by Swift's Glibc module): a directory opened only to look names up in it.
