@@ -26,14 +26,29 @@ private func collectCached(_ repository: String, cache: String?, excluding: [Str
 
 /// What the cache file of `repository` says now.
 private func lookup(_ repository: String, cache: String, excluding: [String] = []) -> GitStateCache.Lookup {
-    let start = realpath(repository, nil).map { pointer in
-        defer { free(pointer) }
-        return String(cString: pointer)
-    } ?? repository
+    let start = resolved(repository) ?? repository
     let state = GitStateCache(directory: cache, start: start,
                               key: GitStateCache.key(start: start, diffMaxBytes: GitProbe.defaultDiffMaxBytes,
                                                      environment: processEnvironment()))
     return state.lookup(excluded: excluding)
+}
+
+/// `realpath(3)` of `path`.
+private func resolved(_ path: String) -> String? {
+    realpath(path, nil).map { pointer in
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+}
+
+/// A new repository made by `script` (with its first commit), and an empty cache directory; the
+/// files are older than the racy margin when it returns.
+private func repositoryAndCache(_ name: String, _ script: String) throws -> (repository: String, cache: String) {
+    let repository = GitFixture.directory(name)
+    let setup = GitFixture.run(script, in: repository)
+    try #require(setup.status == 0, "\(setup.output)")
+    usleep(80_000)
+    return (repository, GitFixture.directory("cache"))
 }
 
 private func isHit(_ lookup: GitStateCache.Lookup) -> Bool {
@@ -95,13 +110,9 @@ struct GitStateCacheTests {
 
     @Test("the capture's own outputs in the working tree do not make it read the repository again")
     func ownOutputs() throws {
-        let repository = GitFixture.directory("outputs")
-        let cache = GitFixture.directory("cache")
-        let setup = GitFixture.run("git init -q -b main . && printf 'a\\n' > a.txt && git add -A && git commit -qm one",
-                                   in: repository)
-        try #require(setup.status == 0, "\(setup.output)")
+        let (repository, cache) = try repositoryAndCache(
+            "outputs", "git init -q -b main . && printf 'a\\n' > a.txt && git add -A && git commit -qm one")
         let manifest = repository + "/env.json"
-        usleep(80_000)
         for round in 1...2 { _ = collectCached(repository, cache: cache, excluding: [manifest]) ; _ = round }
         #expect(isHit(lookup(repository, cache: cache, excluding: [manifest])))
         // The capture writes its manifest (a new name in the top directory, whose times change)…
@@ -146,7 +157,7 @@ struct GitStateCacheTests {
         let setup = GitFixture.run("git init -q -b main . && printf 'a\\n' > a.txt && git add -A && git commit -qm one",
                                    in: repository)
         try #require(setup.status == 0, "\(setup.output)")
-        let workdir = try #require(realpath(repository, nil).map { p in defer { free(p) }; return String(cString: p) })
+        let workdir = try #require(resolved(repository))
         func witnesses(began: Int64) -> [GitStateCache.Witness]? {
             GitStateCache.witnesses(workdir: workdir, gitDirectory: workdir + "/.git", commonDirectory: workdir + "/.git",
                                     start: workdir, files: ["a.txt"], excluded: Exclusions(), excludedNames: [],
@@ -177,7 +188,7 @@ struct GitStateCacheTests {
         let setup = GitFixture.run("git init -q -b main . && mkdir d && printf 'a\\n' > d/a.txt && git add -A && git commit -qm one",
                                    in: repository)
         try #require(setup.status == 0, "\(setup.output)")
-        let workdir = try #require(realpath(repository, nil).map { p in defer { free(p) }; return String(cString: p) })
+        let workdir = try #require(resolved(repository))
         let witnesses = try #require(GitStateCache.witnesses(
             workdir: workdir, gitDirectory: workdir + "/.git", commonDirectory: workdir + "/.git", start: workdir,
             files: ["d/a.txt", "gone.txt"], excluded: Exclusions(), excludedNames: [], configFiles: ["/nonexistent/gitconfig"],
@@ -203,14 +214,10 @@ struct GitStateCacheTests {
         #expect(!GitStateCache.holds(decoded.witnesses ?? [], excludedNames: []))
     }
 
-    @Test("a damaged cache file is read again and rewritten; --no-cache and --root use none")
+    @Test("a damaged cache file is read again and rewritten")
     func damaged() throws {
-        let repository = GitFixture.directory("damaged")
-        let cache = GitFixture.directory("cache")
-        let setup = GitFixture.run("git init -q -b main . && printf 'a\\n' > a.txt && git add -A && git commit -qm one && printf 'b\\n' >> a.txt",
-                                   in: repository)
-        try #require(setup.status == 0, "\(setup.output)")
-        usleep(80_000)
+        let (repository, cache) = try repositoryAndCache(
+            "damaged", "git init -q -b main . && printf 'a\\n' > a.txt && git add -A && git commit -qm one && printf 'b\\n' >> a.txt")
         let fresh = collectCached(repository, cache: nil)
         for _ in 1...2 { _ = collectCached(repository, cache: cache) }
         #expect(isHit(lookup(repository, cache: cache)))
