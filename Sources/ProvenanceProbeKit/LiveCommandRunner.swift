@@ -185,8 +185,11 @@ func killTagged(_ token: String, startedAfter: pid_t?) {
     for _ in 0..<50 {
         var range: (after: pid_t, upTo: pid_t)?
         if let startedAfter, let last = lastAllocatedProcessID(), procIsThisNamespace() { range = (startedAfter, last) }
-        let found = processesCarrying(needle, idsIn: range)
-        if found.isEmpty { return }
+        let (found, unreadable) = processesCarrying(needle, idsIn: range)
+        // A process in the middle of `execve` shows an empty environment for a moment (the new
+        // program's is not set up yet): among the few processes started since the command, look
+        // again rather than let it go. (A full scan would find every kernel thread empty.)
+        if found.isEmpty && (range == nil || unreadable.isEmpty) { return }
         for pid in found { kill(pid, SIGKILL) }
         usleep(2_000)
     }
@@ -222,11 +225,15 @@ func processID(_ pid: pid_t, isIn range: (after: pid_t, upTo: pid_t)) -> Bool {
 
 /// The processes (other than this one) whose `/proc/PID/environ` holds `needle` (a
 /// `NAME=VALUE\0` entry) at the start or after a NUL; with `idsIn`, only those whose process
-/// id is in that cyclic range (`processID(_:isIn:)`).
-func processesCarrying(_ needle: [UInt8], idsIn range: (after: pid_t, upTo: pid_t)? = nil) -> [pid_t] {
-    guard let proc = opendir("/proc") else { return [] }
+/// id is in that cyclic range (`processID(_:isIn:)`). Also those whose environment read empty
+/// (a kernel thread, or a process in the middle of `execve`).
+func processesCarrying(_ needle: [UInt8], idsIn range: (after: pid_t, upTo: pid_t)? = nil)
+    -> (found: [pid_t], unreadable: [pid_t])
+{
+    guard let proc = opendir("/proc") else { return ([], []) }
     defer { closedir(proc) }
     var result: [pid_t] = []
+    var unreadable: [pid_t] = []
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
     let me = getpid()
     while let entry = readdir(proc) {
@@ -244,9 +251,27 @@ func processesCarrying(_ needle: [UInt8], idsIn range: (after: pid_t, upTo: pid_
             environ.append(contentsOf: buffer[0..<count])
         }
         close(fd)
+        if environ.isEmpty && isExecuting(name) { unreadable.append(pid) }
         if contains(environ, needle) { result.append(pid) }
     }
-    return result
+    return (result, unreadable)
+}
+
+/// Whether process `pid` (a `/proc` entry name) is neither dead, a zombie nor a kernel thread: then an
+/// empty environment means it is in the middle of `execve` (`/proc/PID/stat`: the state after
+/// the command name, and the `PF_KTHREAD` bit of the flags, the seventh field after it).
+private func isExecuting(_ pid: String) -> Bool {
+    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 1024)
+    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard count > 0, let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")) else { return false }
+    let fields = buffer[(close + 1)..<count].split(separator: UInt8(ascii: " "))
+    guard fields.count > 6, let flags = UInt64(String(decoding: fields[6], as: UTF8.self)) else { return false }
+    let kernelThread: UInt64 = 0x0020_0000
+    let state = fields[0].first
+    return state != UInt8(ascii: "Z") && state != UInt8(ascii: "X") && flags & kernelThread == 0
 }
 
 private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
