@@ -95,23 +95,48 @@ public struct RootedFileSystem: Sendable {
     private func readWholeFile(_ path: String) throws(FileSystemError) -> [UInt8]? {
         guard let (fd, size) = try openRegularFile(path) else { return nil }
         defer { close(fd) }
-        var result: [UInt8] = []
-        // The size stated is a hint (a file may grow; /proc states 0): no copies while it holds.
-        result.reserveCapacity(min(size, maxFileBytes) + 1)
+        // Read into the array's own storage, sized by what fstat says plus one byte to see the
+        // end: one read(2) and no copy while the size holds. Through a 64 KiB chunk appended to
+        // the result, copying was a third of the dpkg probe's time on its 850 KB status file.
+        // The size is a hint (a file may grow; /proc states 0): past it, the rest is appended.
+        let first = min(max(size, 4095), maxFileBytes) + 1
+        var failure: Int32 = 0
+        var result = [UInt8](unsafeUninitializedCapacity: first) { buffer, count in
+            count = Self.fill(fd, buffer.baseAddress!, buffer.count, error: &failure)
+        }
+        if failure != 0 { throw FileSystemError(path: path, code: failure) }
+        guard result.count == first else { return result }
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError(path: path, code: errno)
-            }
-            if count == 0 { break }
-            result.append(contentsOf: chunk[0..<count])
             if result.count > maxFileBytes {
                 throw FileSystemError(path: path, message: "larger than \(maxFileBytes) bytes")
             }
+            let count = chunk.withUnsafeMutableBytes { Self.fill(fd, $0.baseAddress!, $0.count, error: &failure) }
+            if failure != 0 { throw FileSystemError(path: path, code: failure) }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+        }
+        if result.count > maxFileBytes {
+            throw FileSystemError(path: path, message: "larger than \(maxFileBytes) bytes")
         }
         return result
+    }
+
+    /// Reads from `fd` into `buffer` until it is full or the file ends; the count read. Sets
+    /// `error` to errno when a read fails (interruptions are retried).
+    private static func fill(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ capacity: Int, error: inout Int32) -> Int {
+        var filled = 0
+        while filled < capacity {
+            let count = Glibc.read(fd, buffer + filled, capacity - filled)
+            if count < 0 {
+                if errno == EINTR { continue }
+                error = errno
+                return filled
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        return filled
     }
 
     /// At most the first `maxBytes` bytes of a regular file, or nil when it does not exist.
@@ -126,18 +151,14 @@ public struct RootedFileSystem: Sendable {
     private func readFilePrefix(_ path: String, maxBytes: Int) throws(FileSystemError) -> [UInt8]? {
         guard let (fd, _) = try openRegularFile(path) else { return nil }
         defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: maxBytes)
-        var filled = 0
-        while filled < maxBytes {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, maxBytes - filled) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError(path: path, code: errno)
-            }
-            if count == 0 { break }
-            filled += count
+        var failure: Int32 = 0
+        // Uninitialized storage: nothing zero-filled that the read overwrites (16 KiB for the head
+        // of each METADATA file of a Python site).
+        let bytes = [UInt8](unsafeUninitializedCapacity: maxBytes) { buffer, count in
+            count = maxBytes == 0 ? 0 : Self.fill(fd, buffer.baseAddress!, maxBytes, error: &failure)
         }
-        return Array(buffer[0..<filled])
+        if failure != 0 { throw FileSystemError(path: path, code: failure) }
+        return bytes
     }
 
     /// The text of a file (invalid UTF-8 repaired), or nil when it does not exist.
