@@ -40,8 +40,10 @@ public func parseDpkgStatus(_ bytes: [UInt8]) -> [InstalledPackage] {
         }
         var start = 0
         while start <= buffer.count {
-            var end = start
-            while end < buffer.count && buffer[end] != 0x0A { end += 1 }
+            // memchr finds the line's end: a byte loop here was a fifth of the dpkg probe.
+            let end = start == buffer.count ? start
+                : memchr(buffer.baseAddress! + start, 0x0A, buffer.count - start)
+                    .map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - buffer.baseAddress! } ?? buffer.count
             defer { start = end + 1 }
             // A blank line ends a stanza; an indented line continues a multi-line field.
             var first = start
@@ -56,14 +58,35 @@ public func parseDpkgStatus(_ bytes: [UInt8]) -> [InstalledPackage] {
             case UInt8(ascii: "V") where starts(start, end, with: "Version:"): version = value(start + 8, end)
             case UInt8(ascii: "A") where starts(start, end, with: "Architecture:"): architecture = value(start + 13, end)
             case UInt8(ascii: "S") where starts(start, end, with: "Status:"):
-                let words = value(start + 7, end).split(separator: " ")
-                installed = words.count == 3 && words[2] == "installed"
+                installed = isInstalledStatus(UnsafeBufferPointer(rebasing: buffer[(start + 7)..<end]))
             default: break
             }
         }
     }
     finish()
     return packages.sorted { ($0.name, $0.architecture ?? "") < ($1.name, $1.architecture ?? "") }
+}
+
+/// Whether a dpkg `Status:` value (`want flag status`, e.g. `install ok installed`) says
+/// installed: three words separated by spaces (runs of spaces count as one, as `split` counts
+/// them), the third `installed`; leading and trailing spaces, tabs and a final CR ignored.
+func isInstalledStatus(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+    var from = 0
+    var to = value.count
+    while from < to && (value[from] == 0x20 || value[from] == 0x09) { from += 1 }
+    while to > from && (value[to - 1] == 0x20 || value[to - 1] == 0x09 || value[to - 1] == 0x0D) { to -= 1 }
+    var words = 0
+    var last = from..<from
+    var index = from
+    while index < to {
+        while index < to && value[index] == 0x20 { index += 1 }
+        guard index < to else { break }
+        let wordStart = index
+        while index < to && value[index] != 0x20 { index += 1 }
+        words += 1
+        last = wordStart..<index
+    }
+    return words == 3 && UnsafeBufferPointer(rebasing: value[last]).elementsEqual("installed".utf8)
 }
 
 /// Parses apk's `/lib/apk/db/installed` (`P:` name, `V:` version, `A:` architecture; blank-line
