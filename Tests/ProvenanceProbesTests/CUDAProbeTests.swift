@@ -111,7 +111,29 @@ struct CUDAParserTests {
         #expect(sonameVersion("libcudart.so.12") == "12")
         #expect(sonameVersion("libcudart.so.12.2.140") == "12.2.140")
         #expect(sonameVersion("libcudart.so") == nil)
+        // The byte path for ASCII names, the character path for others; both say the same.
+        #expect(cudaLibraryFamily(soname: "libcudart.so") == "cudart")
+        #expect(cudaLibraryFamily(soname: "libcudart.so.12.2.140") == "cudart")
+        #expect(cudaLibraryFamily(soname: "libcudart.so.12a") == nil)
+        #expect(cudaLibraryFamily(soname: "libcudart.so12") == nil)
+        #expect(cudaLibraryFamily(soname: "libcudart") == nil)
+        #expect(cudaLibraryFamily(soname: "lib.so") == nil)
+        #expect(cudaLibraryFamily(soname: "lib") == nil)
+        #expect(cudaLibraryFamily(soname: "cudart.so.12") == nil)
+        #expect(cudaLibraryFamily(soname: "libcudart.so.\u{0661}\u{0662}") == "cudart")
+        #expect(cudaLibraryFamily(soname: "libcudart.so.12\u{e9}") == nil)
     }
+}
+
+/// What `cudaLibraryFamily(soname:)` computed before its byte path: the reference it is held to.
+private func cudaLibraryFamilyByCharacters(_ soname: String) -> String? {
+    guard soname.hasPrefix("lib"), let range = soname.firstRange(of: ".so") else { return nil }
+    let name = String(soname[soname.index(soname.startIndex, offsetBy: 3)..<range.lowerBound])
+    let rest = soname[range.upperBound...]
+    guard CUDAProbe.libraryFamilies.contains(name),
+          rest.isEmpty || (rest.hasPrefix(".") && rest.dropFirst().allSatisfy { $0.isNumber || $0 == "." })
+    else { return nil }
+    return name
 }
 
 /// ld.so.cache as this machine's ldconfig reads it; the probe on this machine.
@@ -150,6 +172,21 @@ struct LiveCUDAProbeTests {
             let expected = shell("readlink -f '\(entry.path)'").output.trimmed
             // readlink -f also resolves links in the directories (/lib -> usr/lib); compare names.
             #expect(resolved.split(separator: "/").last == expected.split(separator: "/").last, "\(entry.path)")
+        }
+    }
+
+    @Test("every soname of this machine's cache and of its library directories gets the family the character rules give")
+    func familiesOfRealNames() throws {
+        let bytes = try #require(try RootedFileSystem().readBytes("/etc/ld.so.cache"))
+        var names = try parseLdSoCache(bytes).flatMap { [$0.soname, $0.path.split(separator: "/").last.map(String.init) ?? ""] }
+        for directory in ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/lib64"] {
+            names += (try? RootedFileSystem().list(directory)) ?? []
+        }
+        try #require(names.count > 100, "too few library names on this machine to compare")
+        // Real names with every family the probe knows, as the cache would list them.
+        names += CUDAProbe.libraryFamilies.flatMap { ["lib\($0).so", "lib\($0).so.12", "lib\($0).so.12.4.127", "lib\($0)_x.so.1"] }
+        for name in names {
+            #expect(cudaLibraryFamily(soname: name) == cudaLibraryFamilyByCharacters(name), "\(name)")
         }
     }
 
