@@ -406,6 +406,23 @@ extension Substring {
 /// PEP 503 normalisation of a Python distribution name: lower case, runs of `-`, `_`, `.` as one
 /// `-` (the python probe's duplicates and the summary's lookups both use it).
 public func normalizeDistributionName(_ name: String) -> String {
+    // Bytes for an ASCII name (every name on the package index is): the same result without
+    // lowercasing and appending characters, which was a tenth of the python probe's time.
+    if name.utf8.allSatisfy({ $0 < 0x80 }) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(name.utf8.count)
+        var lastWasSeparator = false
+        for byte in name.utf8 {
+            if byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") {
+                if !lastWasSeparator { bytes.append(UInt8(ascii: "-")) }
+                lastWasSeparator = true
+            } else {
+                bytes.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte)
+                lastWasSeparator = false
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
     var result = ""
     var lastWasSeparator = false
     for character in name.lowercased() {
