@@ -109,6 +109,9 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     private func setSlot(_ child: Slot, _ key: Key) {
         guard case .object(var members) = slot.content else { return }
+        // Emptied first so `members` is the only reference and grows in place: otherwise each
+        // member copied all earlier ones (quadratic in a section's size).
+        slot.content = .empty
         members[key.stringValue] = child
         slot.content = .object(members)
     }
@@ -169,6 +172,9 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
 
     private func appendSlot(_ child: Slot) {
         guard case .array(var elements) = slot.content else { return }
+        // As in `KeyedContainer.setSlot`: appending to a copy copied every earlier element, so a
+        // thousand installed packages cost half a million slot copies.
+        slot.content = .empty
         elements.append(child)
         slot.content = .array(elements)
     }
