@@ -30,6 +30,20 @@ struct LiveSoftwareProbesTests {
         #expect(ours == theirs, "only ours: \(ours.subtracting(theirs).prefix(5)), only dpkg-query: \(theirs.subtracting(ours).prefix(5))")
     }
 
+    @Test("a dpkg Status value says installed as its three words say it", arguments: [
+        ("install ok installed", true), ("hold ok installed", true), ("  install ok installed \r", true),
+        ("install ok  installed", true), ("install\tok installed", false), ("deinstall ok config-files", false),
+        ("install ok half-installed", false), ("install ok installed extra", false), ("installed", false), ("", false),
+        ("ok installed", false),
+    ])
+    func installedStatus(_ value: String, _ installed: Bool) {
+        let bytes = Array(value.utf8)
+        #expect(bytes.withUnsafeBufferPointer(isInstalledStatus) == installed)
+        // The rule it replaced, on characters.
+        let words = value.trimmingCharacters(in: " \t\r").split(separator: " ")
+        #expect((words.count == 3 && words[2] == "installed") == installed)
+    }
+
     @Test("python distributions equal pip list")
     func python() throws {
         let section = liveSection(PythonProbe())
@@ -153,6 +167,39 @@ struct SoftwareParserTests {
         #expect(parseDistributionMetadata("Metadata-Version: 2.1\nName: PyYAML\nVersion: 6.0.3\n\nName: not this") ?? ("", "")
             == ("PyYAML", "6.0.3"))
         #expect(normalizeDistributionName("Foo.Bar__baz") == "foo-bar-baz")
+        // ASCII names go through bytes, others through characters: the same rules.
+        #expect(normalizeDistributionName("Zope.Interface-_.X") == "zope-interface-x")
+        #expect(normalizeDistributionName("Ünïcode_Name.Ö") == "ünïcode-name-ö")
+        #expect(normalizeDistributionName("") == "")
+        #expect(normalizeDistributionName("-A-") == "-a-")
+        #expect(metadataHeaders(Array("Name: a\r\nVersion: 1\r\n\r\nName: b".utf8)) == Array("Name: a\r\nVersion: 1\r\n".utf8)[...])
+        #expect(metadataHeaders(Array("Name: a\nVersion: 1".utf8)) == Array("Name: a\nVersion: 1".utf8)[...])
+    }
+
+    @Test("the header block alone gives the name and version the whole head gives, on real metadata")
+    func metadataHeaderBlocks() throws {
+        // This machine's system site and the ML venvs recorded in the reference data.
+        var files: [String] = []
+        var roots = ["/usr/lib/python3/dist-packages"]
+        if ReferenceData.available {
+            roots += ((try? RootedFileSystem().list("\(ReferenceData.path)/python-ml")) ?? [])
+                .map { "\(ReferenceData.path)/python-ml/\($0)/site-packages" }
+        }
+        let fs = RootedFileSystem()
+        for root in roots {
+            for entry in (try? fs.list(root)) ?? [] where entry.hasSuffix(".dist-info") || entry.hasSuffix(".egg-info") {
+                let candidates = ["\(root)/\(entry)/METADATA", "\(root)/\(entry)/PKG-INFO", "\(root)/\(entry)"]
+                if let file = candidates.first(where: { (try? fs.readPrefix($0, maxBytes: 1)) != nil }) { files.append(file) }
+            }
+        }
+        try #require(files.count > 10, "too few metadata files to compare")
+        for file in files {
+            let head = try #require(try fs.readPrefix(file, maxBytes: 16_384))
+            let whole = parseDistributionMetadata(String(decoding: head, as: UTF8.self))
+            let headers = parseDistributionMetadata(String(decoding: metadataHeaders(head), as: UTF8.self))
+            #expect(whole?.0 == headers?.0 && whole?.1 == headers?.1, "\(file)")
+            #expect(whole != nil, "\(file)")
+        }
     }
 
     @Test("environment allow-list patterns")
