@@ -38,9 +38,61 @@ public enum CanonicalJSON {
         write(value, into: &out, indent: 2, level: level)
     }
 
+    /// The pretty form (as `pretty` writes it, newline-terminated) of an object whose members'
+    /// values were written already, each by `pretty(_:level: 1, into:)`: a large member can be
+    /// written on another thread while the others are computed.
+    public static func prettyObject(writtenMembers members: [String: [UInt8]]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(members.values.reduce(64) { $0 + $1.count + 64 })
+        out.append(UInt8(ascii: "{"))
+        if members.isEmpty {
+            out.append(contentsOf: "}\n".utf8)
+            return out
+        }
+        for (i, member) in members.sorted(by: { precedesInUTF16Order($0.key, $1.key) }).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            newline(&out, 2, 1)
+            writeString(member.key, into: &out)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: member.value)
+        }
+        newline(&out, 2, 0)
+        out.append(contentsOf: "}\n".utf8)
+        return out
+    }
+
     /// Sorts keys the RFC 8785 way: by UTF-16 code units.
     public static func sortedKeys(_ object: [String: JSONValue]) -> [String] {
-        object.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+        object.keys.sorted(by: precedesInUTF16Order)
+    }
+
+    /// Whether `a` sorts before `b` by UTF-16 code units (RFC 8785 section 3.2.3).
+    ///
+    /// Compares UTF-8 bytes, which order as code points do, and code points order as UTF-16 code
+    /// units do except one case: a character above U+FFFF (a surrogate pair in UTF-16, from
+    /// D800) sorts before one in U+E000–U+FFFF in UTF-16 and after it in code points. The two
+    /// strings first differ at the lead bytes of such a pair (0xF0–0xF4 against 0xEE/0xEF), so
+    /// that one comparison is turned around. Transcoding both keys to UTF-16 for every comparison
+    /// was most of the time spent sorting a manifest's keys.
+    public static func precedesInUTF16Order(_ a: String, _ b: String) -> Bool {
+        let fast = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in precedesInUTF16Order(utf8: x, y) }
+        }
+        if let fast, let result = fast { return result }
+        return a.utf16.lexicographicallyPrecedes(b.utf16)
+    }
+
+    /// `precedesInUTF16Order` on the UTF-8 bytes of two strings.
+    static func precedesInUTF16Order(utf8 x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
+        let count = min(x.count, y.count)
+        var index = 0
+        while index < count && x[index] == y[index] { index += 1 }
+        guard index < count else { return x.count < y.count }
+        let p = x[index]
+        let q = y[index]
+        if p >= 0xF0 && (q == 0xEE || q == 0xEF) { return true }
+        if q >= 0xF0 && (p == 0xEE || p == 0xEF) { return false }
+        return p < q
     }
 
     private static func newline(_ out: inout [UInt8], _ indent: Int?, _ level: Int) {
@@ -53,7 +105,7 @@ public enum CanonicalJSON {
         switch value {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .int(let i): writeInteger(i, into: &out)
         case .double(let d): out.append(contentsOf: formatNumber(d).utf8)
         case .string(let s): writeString(s, into: &out)
         case .array(let elements):
@@ -69,13 +121,14 @@ public enum CanonicalJSON {
         case .object(let members):
             out.append(UInt8(ascii: "{"))
             if members.isEmpty { out.append(UInt8(ascii: "}")); return }
-            for (i, key) in sortedKeys(members).enumerated() {
+            // The members themselves are sorted: looking each key up again cost a hash per key.
+            for (i, member) in members.sorted(by: { precedesInUTF16Order($0.key, $1.key) }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 newline(&out, indent, level + 1)
-                writeString(key, into: &out)
+                writeString(member.key, into: &out)
                 out.append(UInt8(ascii: ":"))
                 if indent != nil { out.append(UInt8(ascii: " ")) }
-                write(members[key]!, into: &out, indent: indent, level: level + 1)
+                write(member.value, into: &out, indent: indent, level: level + 1)
             }
             newline(&out, indent, level)
             out.append(UInt8(ascii: "}"))
@@ -83,6 +136,22 @@ public enum CanonicalJSON {
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// The decimal digits of `value`, as `String(value)` writes them, without making a string.
+    static func writeInteger(_ value: Int64, into out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64's 20 digits
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[23 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
+        }
+    }
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))

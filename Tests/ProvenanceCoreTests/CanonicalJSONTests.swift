@@ -36,6 +36,33 @@ struct CanonicalJSONTests {
         #expect(CanonicalJSON.string([1, true, nil, ["a": []]]) == "[1,true,null,{\"a\":[]}]")
     }
 
+    @Test("the byte comparison of keys orders every pair as UTF-16 code units do")
+    func keyOrderMatchesUTF16() {
+        // Each side of every boundary the UTF-8 shortcut relies on: ASCII, two- and three-byte
+        // characters below and inside U+E000–U+FFFF, four-byte characters (surrogate pairs), and
+        // prefixes of one another.
+        let characters = ["", "a", "b", "\u{7f}", "\u{80}", "\u{7ff}", "\u{800}", "\u{d7ff}", "\u{e000}", "\u{fb33}",
+                          "\u{ffff}", "\u{10000}", "\u{1f600}", "\u{10ffff}", "\u{20ac}"]
+        var keys: [String] = []
+        for first in characters { for second in characters { keys.append(first + second) } }
+        keys += ["capture", "captureTime", "sections", "packages.dpkg", "gpu.nvidia", "tool", "é", "e\u{301}"]
+        for a in keys {
+            for b in keys {
+                #expect(CanonicalJSON.precedesInUTF16Order(a, b) == a.utf16.lexicographicallyPrecedes(b.utf16),
+                        "\(Array(a.unicodeScalars)) vs \(Array(b.unicodeScalars))")
+            }
+        }
+    }
+
+    @Test("integers are written as String(_:) writes them", arguments: [
+        Int64.min, Int64.min + 1, -9_007_199_254_740_993, -10, -9, -1, 0, 1, 9, 10, 99, 100, 1_234_567_890,
+        9_007_199_254_740_993, Int64.max - 1, Int64.max,
+    ])
+    func integers(_ value: Int64) {
+        #expect(CanonicalJSON.string(.int(value)) == String(value))
+        #expect(String(decoding: CanonicalJSON.pretty(.array([.int(value)])), as: UTF8.self) == "[\n  \(value)\n]\n")
+    }
+
     @Test("pretty form has the same content as the canonical form")
     func prettyRoundTrip() throws {
         let value: JSONValue = ["b": [1, 2, ["c": "d"]], "a": .double(0.5), "e": [:], "f": []]
