@@ -74,9 +74,18 @@ public struct Manifest: Sendable, Equatable {
     }
 
     /// The whole manifest as a JSON value, fingerprint included.
-    public var json: JSONValue {
+    public var json: JSONValue { json(fingerprint: fingerprint) }
+
+    /// The sections as the manifest's JSON holds them, by id.
+    public var sectionsJSON: JSONValue {
         var sectionValues: [String: JSONValue] = [:]
         for (id, section) in sections { sectionValues[id] = section.json }
+        return .object(sectionValues)
+    }
+
+    /// The whole manifest as a JSON value with `fingerprint`, which the caller computed
+    /// (`fingerprint`, possibly on another thread while it wrote the sections).
+    public func json(fingerprint: String) -> JSONValue {
         var captureValue: [String: JSONValue] = ["mode": .string(capture.mode), "durationMs": .int(capture.durationMs)]
         if let root = capture.root { captureValue["root"] = .string(root) }
         var object: [String: JSONValue] = [
@@ -85,7 +94,7 @@ public struct Manifest: Sendable, Equatable {
             "captureTime": .string(captureTime),
             "capture": .object(captureValue),
             "fingerprint": .string(fingerprint),
-            "sections": .object(sectionValues),
+            "sections": sectionsJSON,
         ]
         if let hostName { object["hostName"] = .string(hostName) }
         if !attachments.isEmpty { object["attachments"] = .object(attachments.mapValues(\.json)) }
