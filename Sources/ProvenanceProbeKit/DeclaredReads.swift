@@ -62,6 +62,14 @@ public struct MachinePathPattern: Sendable, Equatable, CustomStringConvertible {
 
     /// `*` matches any run of characters of one component.
     public static func globMatches(_ pattern: String, _ name: String) -> Bool {
+        // Bytes when both are ASCII without CR (where a byte is a character): the environment
+        // probe matches every variable against a hundred patterns, and splitting each pattern
+        // into strings for each match was 2.4 ms of every capture.
+        var patternBytes = pattern
+        var nameBytes = name
+        if let matched = patternBytes.withUTF8({ p in nameBytes.withUTF8 { n in asciiGlobMatches(p, n) } }) {
+            return matched
+        }
         let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
         if parts.count == 1 { return pattern == name }
         guard name.hasPrefix(parts[0]) else { return false }
@@ -73,6 +81,36 @@ public struct MachinePathPattern: Sendable, Equatable, CustomStringConvertible {
             rest = rest[range.upperBound...]
         }
         return true
+    }
+
+    /// `globMatches` on bytes, by the same steps (the first part a prefix, each middle part at its
+    /// first place after the one before, the last a suffix of the rest); nil unless both are
+    /// ASCII without CR.
+    static func asciiGlobMatches(_ pattern: UnsafeBufferPointer<UInt8>, _ name: UnsafeBufferPointer<UInt8>) -> Bool? {
+        func plain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool { !bytes.contains { $0 >= 0x80 || $0 == 0x0D } }
+        guard plain(pattern), plain(name) else { return nil }
+        let star = UInt8(ascii: "*")
+        guard let firstStar = pattern.firstIndex(of: star) else { return pattern.elementsEqual(name) }
+        func matches(_ part: Range<Int>, at offset: Int) -> Bool {
+            offset >= 0 && offset + part.count <= name.count
+                && (0..<part.count).allSatisfy { pattern[part.lowerBound + $0] == name[offset + $0] }
+        }
+        guard matches(0..<firstStar, at: 0) else { return false }
+        var rest = firstStar  // where the unmatched rest of the name starts
+        var partStart = firstStar + 1
+        while true {
+            let partEnd = pattern[partStart...].firstIndex(of: star) ?? pattern.count
+            let part = partStart..<partEnd
+            if partEnd == pattern.count {
+                return part.isEmpty || (name.count - rest >= part.count && matches(part, at: name.count - part.count))
+            }
+            if !part.isEmpty {
+                guard let found = (rest...max(rest, name.count - part.count)).first(where: { matches(part, at: $0) })
+                else { return false }
+                rest = found + part.count
+            }
+            partStart = partEnd + 1
+        }
     }
 
     /// The pattern as an absolute path, a leading placeholder made `**`; nil when it is no path.

@@ -1,0 +1,52 @@
+import ProvenanceCore
+import ProvenanceProbeKit
+import ProvenanceTestSupport
+import Testing
+@testable import ProvenanceProbes
+
+/// What `MachinePathPattern.globMatches` computed before its byte path: the reference it is held to.
+private func globMatchesByCharacters(_ pattern: String, _ name: String) -> Bool {
+    let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+    if parts.count == 1 { return pattern == name }
+    guard name.hasPrefix(parts[0]) else { return false }
+    var rest = Substring(name.dropFirst(parts[0].count))
+    for (index, part) in parts.enumerated().dropFirst() {
+        if index == parts.count - 1 { return part.isEmpty || rest.hasSuffix(part) }
+        guard !part.isEmpty else { continue }
+        guard let range = rest.firstRange(of: part) else { return false }
+        rest = rest[range.upperBound...]
+    }
+    return true
+}
+
+@Suite("Name patterns")
+struct GlobMatchTests {
+    @Test("every variable name of the recorded machines and this one against every allow-list pattern: bytes as characters")
+    func realNames() throws {
+        let fs = RootedFileSystem()
+        var names: Set<String> = []
+        let sources = ["/proc/self/environ"] + Project.machineNames.map { Project.machines + "/" + $0 + "/proc/self/environ" }
+        for source in sources {
+            for item in ((try? fs.read(source)) ?? nil)?.split(separator: "\u{0}") ?? [] {
+                names.insert(String(item.split(separator: "=", maxSplits: 1).first ?? item))
+            }
+        }
+        try #require(names.count > 50, "too few real variable names: \(names.count)")
+        // Names and patterns around each step of the match: empty parts, repeated parts, a part
+        // that fits only overlapping the prefix or the suffix, and non-ASCII and CR, which take
+        // the character path.
+        names.formUnion(["", "A", "AA", "AAA", "ABA", "ABAB", "CUDA_", "CUDA", "XCUDA_Y", "HF_HOME_HF", "é_X", "X\r\n", "a*b"])
+        let patterns = EnvironmentProbe.defaultAllowList + [
+            "*", "**", "A*A", "A*B*A", "*A*", "AB*AB", "A**A", "*_*", "HF_*_HF", "*HOME", "é_*", "X\r*", "a*b", "",
+        ]
+        var matched = 0
+        for pattern in patterns {
+            for name in names {
+                let expected = globMatchesByCharacters(pattern, name)
+                #expect(MachinePathPattern.globMatches(pattern, name) == expected, "'\(pattern)' against '\(name)'")
+                if expected { matched += 1 }
+            }
+        }
+        #expect(matched > 50, "the real names match some patterns: \(matched)")
+    }
+}
