@@ -71,8 +71,7 @@ struct CaptureOptions: ParsableArguments {
 
     /// The request these options make, for a manifest written to `output`.
     func request(output: String) throws -> CaptureRequest {
-        var request = CaptureRequest(environment: processEnvironment(), workingDirectory: currentDirectory(),
-                                     clock: try clockFromEnvironment())
+        var request = try Self.baseRequest()
         request.root = root
         request.selection = .flags(only: onlyProbes, also: probes, without: disabledProbes)
         request.timeout = timeout
@@ -85,9 +84,19 @@ struct CaptureOptions: ParsableArguments {
         request.datasets = datasets
         request.datasetListLimit = datasetListLimit
         request.datasetThreads = datasetThreads
-        if !quiet && isatty(2) != 0 && !datasets.isEmpty { request.datasetProgress = DatasetProgress() }
+        request.datasetProgress = Self.datasetProgress(quiet: quiet, datasets: datasets)
         request.output = output
         return request
+    }
+
+    /// A request before any option: this process's environment, working directory and clock.
+    static func baseRequest() throws -> CaptureRequest {
+        CaptureRequest(environment: processEnvironment(), workingDirectory: currentDirectory(), clock: try clockFromEnvironment())
+    }
+
+    /// Progress of the hashing of `datasets` on standard error, when it is a terminal and not `quiet`.
+    static func datasetProgress(quiet: Bool, datasets: [String]) -> DatasetProgress? {
+        !quiet && isatty(2) != 0 && !datasets.isEmpty ? DatasetProgress() : nil
     }
 }
 

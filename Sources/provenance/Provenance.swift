@@ -50,6 +50,10 @@ struct Provenance: ParsableCommand {
             GitProbe.loadLibraryEarly(captureArguments: Array(arguments.dropFirst()), workingDirectory: currentDirectory())
         }
         do {
+            if arguments.first == "capture", let line = QuickCaptureLine.parse(Array(arguments.dropFirst())) {
+                try line.run()
+                return
+            }
             var command = try parseSubcommandAlone() ?? parseAsRoot()
             try command.run()
         } catch let error as UserError {
