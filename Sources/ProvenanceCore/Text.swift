@@ -9,6 +9,12 @@ extension StringProtocol {
             let bytes = Set(set.utf8)
             return trimmedBytes { bytes.contains($0) }
         }
+        return trimmingCharactersByCharacters(in: set)
+    }
+
+    /// `trimmingCharacters(in:)` on characters: any text, and the reference the byte path is
+    /// tested against.
+    func trimmingCharactersByCharacters(in set: String) -> String {
         let scalars = Set(set.unicodeScalars)
         let drop: (Character) -> Bool = { $0.unicodeScalars.allSatisfy(scalars.contains) }
         guard let start = firstIndex(where: { !drop($0) }) else { return "" }
@@ -23,6 +29,11 @@ extension StringProtocol {
         if utf8.allSatisfy({ $0 < 0x80 }) {
             return trimmedBytes { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
         }
+        return trimmedByCharacters
+    }
+
+    /// `trimmed` on characters: any text, and the reference the byte path is tested against.
+    var trimmedByCharacters: String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
         guard let start = firstIndex(where: { !isSpace($0) }) else { return "" }
         let end = lastIndex(where: { !isSpace($0) })!

@@ -70,6 +70,11 @@ public struct MachinePathPattern: Sendable, Equatable, CustomStringConvertible {
         if let matched = patternBytes.withUTF8({ p in nameBytes.withUTF8 { n in asciiGlobMatches(p, n) } }) {
             return matched
         }
+        return globMatchesByCharacters(pattern, name)
+    }
+
+    /// `globMatches` on characters: any name, and the reference the byte path is tested against.
+    static func globMatchesByCharacters(_ pattern: String, _ name: String) -> Bool {
         let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
         if parts.count == 1 { return pattern == name }
         guard name.hasPrefix(parts[0]) else { return false }

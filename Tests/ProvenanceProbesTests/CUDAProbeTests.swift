@@ -125,17 +125,6 @@ struct CUDAParserTests {
     }
 }
 
-/// What `cudaLibraryFamily(soname:)` computed before its byte path: the reference it is held to.
-private func cudaLibraryFamilyByCharacters(_ soname: String) -> String? {
-    guard soname.hasPrefix("lib"), let range = soname.firstRange(of: ".so") else { return nil }
-    let name = String(soname[soname.index(soname.startIndex, offsetBy: 3)..<range.lowerBound])
-    let rest = soname[range.upperBound...]
-    guard CUDAProbe.libraryFamilies.contains(name),
-          rest.isEmpty || (rest.hasPrefix(".") && rest.dropFirst().allSatisfy { $0.isNumber || $0 == "." })
-    else { return nil }
-    return name
-}
-
 /// ld.so.cache as this machine's ldconfig reads it; the probe on this machine.
 @Suite("CUDA probe on this machine")
 struct LiveCUDAProbeTests {

@@ -1,23 +1,8 @@
 import ProvenanceCore
-import ProvenanceProbeKit
+@testable import ProvenanceProbeKit
 import ProvenanceTestSupport
 import Testing
 @testable import ProvenanceProbes
-
-/// What `MachinePathPattern.globMatches` computed before its byte path: the reference it is held to.
-private func globMatchesByCharacters(_ pattern: String, _ name: String) -> Bool {
-    let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
-    if parts.count == 1 { return pattern == name }
-    guard name.hasPrefix(parts[0]) else { return false }
-    var rest = Substring(name.dropFirst(parts[0].count))
-    for (index, part) in parts.enumerated().dropFirst() {
-        if index == parts.count - 1 { return part.isEmpty || rest.hasSuffix(part) }
-        guard !part.isEmpty else { continue }
-        guard let range = rest.firstRange(of: part) else { return false }
-        rest = rest[range.upperBound...]
-    }
-    return true
-}
 
 @Suite("Name patterns")
 struct GlobMatchTests {
@@ -42,7 +27,7 @@ struct GlobMatchTests {
         var matched = 0
         for pattern in patterns {
             for name in names {
-                let expected = globMatchesByCharacters(pattern, name)
+                let expected = MachinePathPattern.globMatchesByCharacters(pattern, name)
                 #expect(MachinePathPattern.globMatches(pattern, name) == expected, "'\(pattern)' against '\(name)'")
                 if expected { matched += 1 }
             }

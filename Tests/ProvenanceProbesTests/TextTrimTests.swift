@@ -1,21 +1,7 @@
-import ProvenanceCore
+@testable import ProvenanceCore
 import ProvenanceProbeKit
 import ProvenanceTestSupport
 import Testing
-
-/// What `trimmed` and `trimmingCharacters(in:)` computed before their byte paths.
-private func trimmedByCharacters<S: StringProtocol>(_ text: S) -> String {
-    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
-    guard let start = text.firstIndex(where: { !isSpace($0) }) else { return "" }
-    return String(text[start...text.lastIndex(where: { !isSpace($0) })!])
-}
-
-private func trimmingByCharacters<S: StringProtocol>(_ text: S, in set: String) -> String {
-    let scalars = Set(set.unicodeScalars)
-    let drop: (Character) -> Bool = { $0.unicodeScalars.allSatisfy(scalars.contains) }
-    guard let start = text.firstIndex(where: { !drop($0) }) else { return "" }
-    return String(text[start...text.lastIndex(where: { !drop($0) })!])
-}
 
 @Suite("Trimming on bytes")
 struct TextTrimTests {
@@ -37,9 +23,9 @@ struct TextTrimTests {
         // Around the edges: CR LF as one character, a space with a combining mark, only spaces.
         pieces += ["", " ", "\r\n", " a\r\n", "\r\na\r", "\t x \t", " \u{301}a", "a \u{301}", "\"quoted\"", ".a.", "é ", " é"]
         for piece in pieces {
-            #expect(piece.trimmed == trimmedByCharacters(piece), "\(Array(piece.unicodeScalars))")
+            #expect(piece.trimmed == piece.trimmedByCharacters, "\(Array(piece.unicodeScalars))")
             for set in ["\"", ".", " \t", "\r", "\n", "\r\n", " \t\r"] {
-                #expect(piece.trimmingCharacters(in: set) == trimmingByCharacters(piece, in: set),
+                #expect(piece.trimmingCharacters(in: set) == piece.trimmingCharactersByCharacters(in: set),
                         "\(Array(piece.unicodeScalars)) in \(Array(set.unicodeScalars))")
             }
         }

@@ -351,6 +351,12 @@ public func cudaLibraryFamily(soname: String) -> String? {
     // more, and `firstRange(of:)` on characters was 40% of the cuda probe's time.
     var bytes = soname
     if case .some(let family) = bytes.withUTF8(asciiCUDALibraryFamily) { return family }
+    return cudaLibraryFamilyByCharacters(soname)
+}
+
+/// `cudaLibraryFamily(soname:)` on characters: any name, and the reference the byte path is
+/// tested against.
+func cudaLibraryFamilyByCharacters(_ soname: String) -> String? {
     guard soname.hasPrefix("lib"), let range = soname.firstRange(of: ".so") else { return nil }
     let name = String(soname[soname.index(soname.startIndex, offsetBy: 3)..<range.lowerBound])
     let rest = soname[range.upperBound...]
