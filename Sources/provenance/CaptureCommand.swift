@@ -85,9 +85,9 @@ struct CaptureCommand: ParsableCommand {
 /// `--inline-diff`, `--no-cache`; `-o V`/`--output V`; `--root`, `--only`, `--probe`, `--no-probe`,
 /// `--repo`, `--env`, `--dataset`, `--seed`, `--param` as `--name V` or `--name=V`; then `--` and
 /// the job's command. A single-valued option or flag at most once; a value not empty and not
-/// starting with `-` (but `-o -`). Anything else (help, `--version`, any other option, a misspelt or grouped one)
-/// gives nil, and ArgumentParser reads the line as before, errors and all. `QuickCaptureLineTests`
-/// holds both to the same request on a corpus of command lines.
+/// starting with `-` (but `-o -`). Anything else (help, `--version`, any other option, a
+/// misspelt or grouped one) gives nil, and ArgumentParser reads the line as before, errors and
+/// all. `QuickCaptureLineTests` holds both to the same request on a corpus of command lines.
 struct QuickCaptureLine: Equatable {
     var output = "env.json"
     var quiet = false
