@@ -156,6 +156,27 @@ struct RootedFileSystemTests {
         #expect(cpuinfo == shell("cat /proc/cpuinfo").output)
     }
 
+    @Test("the size limit: a file of exactly maxFileBytes is read, one byte more is refused, a /proc file too; prefixes are prefixes")
+    func sizeLimit() throws {
+        let directory = "/tmp/provenance-limit-\(getpid())"
+        mkdir(directory, 0o755)
+        defer { _ = shell("rm -rf '\(directory)'") }
+        let content = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try AtomicFile.write(content, to: directory + "/f")
+        var fs = RootedFileSystem(root: directory)
+        fs.maxFileBytes = content.count
+        #expect(try fs.readBytes("/f") == content)
+        fs.maxFileBytes = content.count - 1
+        #expect(throws: FileSystemError.self) { try fs.readBytes("/f") }
+        // /proc states size 0: the limit holds past the first read too.
+        var proc = RootedFileSystem()
+        proc.maxFileBytes = 10_000
+        #expect(throws: FileSystemError.self) { try proc.readBytes("/proc/kallsyms") }
+        #expect(try RootedFileSystem(root: directory).readPrefix("/f", maxBytes: 100) == Array(content.prefix(100)))
+        #expect(try RootedFileSystem(root: directory).readPrefix("/f", maxBytes: 20_000) == content)
+        #expect(try RootedFileSystem(root: directory).readPrefix("/f", maxBytes: 0) == [])
+    }
+
     @Test("missing files are nil; FIFOs are refused without blocking")
     func hostile() throws {
         let directory = "/tmp/provenance-fs-\(getpid())"
