@@ -1,11 +1,18 @@
 /// Small text helpers the parsers share (no Foundation).
+
+/// Whether UTF-8 bytes hold one Character per byte: ASCII without CR (`\r\n` is one Character).
+/// Such text can be matched and trimmed on its bytes by the Character rules.
+public func isOneCharacterPerByte<Bytes: Sequence>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
+    !bytes.contains { $0 >= 0x80 || $0 == 0x0D }
+}
+
 extension StringProtocol {
     /// The string without leading and trailing characters made of the given set's scalars
     /// (so `"\r\n"`, one Character, is trimmed when both scalars are in the set).
     public func trimmingCharacters(in set: String) -> String {
         // Bytes when text and set are ASCII and the text has no CR (so each byte is a character):
         // parsers trim every line, and the character path was a fifth of the cpu probe.
-        if set.utf8.allSatisfy({ $0 < 0x80 }), utf8.allSatisfy({ $0 < 0x80 && $0 != 0x0D }) {
+        if set.utf8.allSatisfy({ $0 < 0x80 }), isOneCharacterPerByte(utf8) {
             let bytes = Set(set.utf8)
             return trimmedBytes { bytes.contains($0) }
         }

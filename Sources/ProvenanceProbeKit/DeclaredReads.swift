@@ -1,3 +1,5 @@
+import ProvenanceCore
+
 /// A machine path pattern of a probe's declared reads (`ProbeDescriptor.reads`), as data: what
 /// the check of declared reads matches every path a probe touched against.
 ///
@@ -92,8 +94,7 @@ public struct MachinePathPattern: Sendable, Equatable, CustomStringConvertible {
     /// first place after the one before, the last a suffix of the rest); nil unless both are
     /// ASCII without CR.
     static func asciiGlobMatches(_ pattern: UnsafeBufferPointer<UInt8>, _ name: UnsafeBufferPointer<UInt8>) -> Bool? {
-        func plain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool { !bytes.contains { $0 >= 0x80 || $0 == 0x0D } }
-        guard plain(pattern), plain(name) else { return nil }
+        guard isOneCharacterPerByte(pattern), isOneCharacterPerByte(name) else { return nil }
         let star = UInt8(ascii: "*")
         guard let firstStar = pattern.firstIndex(of: star) else { return pattern.elementsEqual(name) }
         func matches(_ part: Range<Int>, at offset: Int) -> Bool {

@@ -39,7 +39,7 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
         self.tokens = tokens
         // The byte form, for patterns in ASCII (all real ones): a carriage return is left out, as
         // `\r\n` is one Character.
-        if text.utf8.allSatisfy({ $0 < 0x80 && $0 != 0x0D }) {
+        if isOneCharacterPerByte(text.utf8) {
             var bytes: [Token<UInt8>] = []
             for token in tokens {
                 switch token {
@@ -84,7 +84,7 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
             var path = path
             let result: Bool? = path.withUTF8 { bytes in
                 // An ASCII path without `\r` has one Character per byte.
-                guard !bytes.contains(where: { $0 >= 0x80 || $0 == 0x0D }) else { return nil }
+                guard isOneCharacterPerByte(bytes) else { return nil }
                 return Self.matches(byteForm, bytes)
             }
             if let result { return result }
@@ -208,7 +208,7 @@ public struct PathPatternIndex: Sendable {
     public func firstMatch(_ path: String) -> Int? {
         var path = path
         return path.withUTF8 { bytes -> Int? in
-            guard !bytes.contains(where: { $0 >= 0x80 || $0 == 0x0D }) else {
+            guard isOneCharacterPerByte(bytes) else {
                 // Characters, not bytes: every pattern in order.
                 let text = String(decoding: bytes, as: UTF8.self)
                 return patterns.indices.first { patterns[$0].matches(text) }
