@@ -51,6 +51,16 @@ private func repositoryAndCache(_ name: String, _ script: String) throws -> (rep
     return (repository, GitFixture.directory("cache"))
 }
 
+/// The witnesses of a plain repository at `workdir` (its git directory `.git`, nothing excluded
+/// or ignored) for `files`, as a capture that began at `began` collects them.
+private func plainWitnesses(_ workdir: String, files: [String], configFiles: [String] = [], began: Int64)
+    -> [GitStateCache.Witness]?
+{
+    GitStateCache.witnesses(workdir: workdir, gitDirectory: workdir + "/.git", commonDirectory: workdir + "/.git",
+                            start: workdir, files: files, excluded: Exclusions(), excludedNames: [],
+                            configFiles: configFiles, isIgnored: { _ in false }, began: began)
+}
+
 private func isHit(_ lookup: GitStateCache.Lookup) -> Bool {
     if case .hit = lookup { return true }
     return false
@@ -159,9 +169,7 @@ struct GitStateCacheTests {
         try #require(setup.status == 0, "\(setup.output)")
         let workdir = try #require(resolved(repository))
         func witnesses(began: Int64) -> [GitStateCache.Witness]? {
-            GitStateCache.witnesses(workdir: workdir, gitDirectory: workdir + "/.git", commonDirectory: workdir + "/.git",
-                                    start: workdir, files: ["a.txt"], excluded: Exclusions(), excludedNames: [],
-                                    configFiles: [], isIgnored: { _ in false }, began: began)
+            plainWitnesses(workdir, files: ["a.txt"], began: began)
         }
         var info = stat()
         try #require(lstat(workdir + "/a.txt", &info) == 0)
@@ -189,10 +197,9 @@ struct GitStateCacheTests {
                                    in: repository)
         try #require(setup.status == 0, "\(setup.output)")
         let workdir = try #require(resolved(repository))
-        let witnesses = try #require(GitStateCache.witnesses(
-            workdir: workdir, gitDirectory: workdir + "/.git", commonDirectory: workdir + "/.git", start: workdir,
-            files: ["d/a.txt", "gone.txt"], excluded: Exclusions(), excludedNames: [], configFiles: ["/nonexistent/gitconfig"],
-            isIgnored: { _ in false }, began: realtimeNanoseconds() + 10_000_000_000))
+        let witnesses = try #require(plainWitnesses(workdir, files: ["d/a.txt", "gone.txt"],
+                                                    configFiles: ["/nonexistent/gitconfig"],
+                                                    began: realtimeNanoseconds() + 10_000_000_000))
         let entry = GitStateCache.Entry(key: "k\u{0}workdir \(workdir)", repository: Array("{}".utf8),
                                         patch: [0, 1, 2, 255], witnesses: witnesses)
         let bytes = GitStateCache.encode(entry)
