@@ -77,108 +77,57 @@ struct CaptureCommand: ParsableCommand {
     }
 }
 
-/// `capture`'s command line in the forms typed before every job, read without ArgumentParser.
-///
-/// Parsing through ArgumentParser was 3.3–3.7 ms of every capture (a tenth of one outside a
-/// repository on 2 cores), 39% of it the Swift runtime scanning the binary's 5,409 protocol
-/// conformances for the option wrappers' types. This reads only: `-q`/`--quiet`, `--canonical`,
-/// `--inline-diff`, `--no-cache`; `-o V`/`--output V`; `--root`, `--only`, `--probe`, `--no-probe`,
-/// `--repo`, `--env`, `--dataset`, `--seed`, `--param` as `--name V` or `--name=V`; then `--` and
-/// the job's command. A single-valued option or flag at most once; a value not empty and not
-/// starting with `-` (but `-o -`). Anything else (help, `--version`, any other option, a
-/// misspelt or grouped one) gives nil, and ArgumentParser reads the line as before, errors and
-/// all. `QuickCaptureLineTests` holds both to the same request on a corpus of command lines.
+/// `capture`'s command line in the forms typed before every job, read without ArgumentParser
+/// (`QuickLine` says why and how): `-q`/`--quiet`, `--canonical`, `--inline-diff`, `--no-cache`;
+/// `-o V`/`--output V` (`-` too); `--root`, `--only`, `--probe`, `--no-probe`, `--repo`, `--env`,
+/// `--dataset`, `--seed`, `--param`; then `--` and the job's command. `QuickCaptureLineTests`
+/// holds it and ArgumentParser to the same request on a corpus of command lines.
 struct QuickCaptureLine: Equatable {
-    var output = "env.json"
-    var quiet = false
-    var canonical = false
-    var inlineDiff = false
-    var noCache = false
-    var root: String?
-    var repeated: [String: [String]] = [:]
-    var command: [String] = []
+    static let grammar = QuickLine.Grammar(
+        flags: ["quiet", "canonical", "inline-diff", "no-cache"],
+        valueOptions: ["output": false, "root": false, "only": true, "probe": true, "no-probe": true, "repo": true,
+                       "env": true, "dataset": true, "seed": true, "param": true],
+        shortNames: ["-q": "quiet", "-o": "output"],
+        dashValues: ["output"])
 
-    /// The options that take a value, by long name; `true` for those that may be repeated.
-    static let valueOptions: [String: Bool] = [
-        "output": false, "root": false, "only": true, "probe": true, "no-probe": true, "repo": true, "env": true,
-        "dataset": true, "seed": true, "param": true,
-    ]
-    static let flags: Set<String> = ["quiet", "canonical", "inline-diff", "no-cache"]
+    let line: QuickLine
+
+    var quiet: Bool { line.flags.contains("quiet") }
+    var canonical: Bool { line.flags.contains("canonical") }
 
     /// The line after `capture`, or nil when ArgumentParser has to read it.
     static func parse(_ arguments: [String]) -> QuickCaptureLine? {
-        var line = QuickCaptureLine()
-        var seen: Set<String> = []
-        var index = 0
-        while index < arguments.count {
-            let argument = arguments[index]
-            index += 1
-            if argument == "--" {
-                line.command = Array(arguments[index...])
-                return line
-            }
-            var name: String
-            var value: String?
-            if argument == "-q" {
-                name = "quiet"
-            } else if argument == "-o" {
-                name = "output"
-            } else if argument.hasPrefix("--"), argument.count > 2 {
-                name = String(argument.dropFirst(2))
-                if let equals = name.firstIndex(of: "=") {
-                    value = String(name[name.index(after: equals)...])
-                    name = String(name[..<equals])
-                }
-            } else {
-                return nil
-            }
-            if flags.contains(name) {
-                guard value == nil, seen.insert(name).inserted else { return nil }
-                switch name {
-                case "quiet": line.quiet = true
-                case "canonical": line.canonical = true
-                case "inline-diff": line.inlineDiff = true
-                default: line.noCache = true
-                }
-                continue
-            }
-            guard let repeatable = valueOptions[name], repeatable || seen.insert(name).inserted else { return nil }
-            if value == nil {
-                guard index < arguments.count else { return nil }
-                value = arguments[index]
-                index += 1
-            }
-            guard let value, !value.isEmpty, !value.hasPrefix("-") || (name == "output" && value == "-") else { return nil }
-            switch name {
-            case "output": line.output = value
-            case "root": line.root = value
-            default: line.repeated[name, default: []].append(value)
-            }
-        }
-        return line
+        QuickLine.parse(arguments, grammar).map(QuickCaptureLine.init(line:))
     }
 
     /// The request, as `CaptureCommand.request()` makes it from the same line.
     func request() throws -> CaptureRequest {
         var request = try CaptureOptions.baseRequest()
-        request.root = root
-        request.selection = .flags(only: repeated["only"] ?? [], also: repeated["probe"] ?? [],
-                                   without: repeated["no-probe"] ?? [])
-        request.useCache = !noCache
-        request.environmentPatterns = repeated["env"] ?? []
-        request.repositories = repeated["repo"] ?? []
-        request.datasets = repeated["dataset"] ?? []
-        request.datasetProgress = CaptureOptions.datasetProgress(quiet: quiet, datasets: request.datasets)
-        request.output = output
-        request.commandLine = command
-        request.seeds = repeated["seed"] ?? []
-        request.parameters = repeated["param"] ?? []
-        request.inlineDiff = inlineDiff
+        line.apply(to: &request, quiet: quiet)
+        request.output = line.one("output") ?? "env.json"
+        request.inlineDiff = line.flags.contains("inline-diff")
         return request
     }
 
     func run() throws {
         try CaptureCommand.run(try request(), canonical: canonical, quiet: quiet)
+    }
+}
+
+extension QuickLine {
+    /// Sets what the options `capture` and `run` share say (`CaptureOptions`, `JobOptions`, the
+    /// command), as those would from the same line.
+    func apply(to request: inout CaptureRequest, quiet: Bool) {
+        request.root = one("root")
+        request.selection = .flags(only: all("only"), also: all("probe"), without: all("no-probe"))
+        request.useCache = !flags.contains("no-cache")
+        request.environmentPatterns = all("env")
+        request.repositories = all("repo")
+        request.datasets = all("dataset")
+        request.datasetProgress = CaptureOptions.datasetProgress(quiet: quiet, datasets: request.datasets)
+        request.commandLine = command
+        request.seeds = all("seed")
+        request.parameters = all("param")
     }
 }
 

@@ -54,11 +54,18 @@ struct Provenance: ParsableCommand {
                 try line.run()
                 return
             }
+            if arguments.first == "run", let line = QuickRunLine.parse(Array(arguments.dropFirst())) {
+                try line.job.run()
+                return
+            }
             var command = try parseSubcommandAlone() ?? parseAsRoot()
             try command.run()
         } catch let error as UserError {
             printError("provenance: \(error.message)")
             Glibc.exit(error.code)
+        } catch let error as ExitCode {
+            // A job's exit status (`run`): nothing to print, as ArgumentParser would do.
+            Glibc.exit(error.rawValue)
         } catch {
             exit(withError: error)
         }

@@ -94,14 +94,102 @@ struct RunCommand: ParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        if command.isEmpty { throw ValidationError("give the command to run after '--'") }
+        if let problem = RunJob.problem(command: command, trace: trace, traceInclude: traceInclude, traceExclude: traceExclude) {
+            throw ValidationError(problem)
+        }
+    }
+
+    func run() throws {
+        try runJob().run()
+    }
+
+    /// The job this command line asks for.
+    func runJob() -> RunJob {
+        RunJob(out: out, outputs: outputs, configs: configs, strict: strict, quiet: options.quiet, noCache: options.noCache,
+               trace: trace, traceInclude: traceInclude, traceExclude: traceExclude, command: command,
+               request: {
+                   var request = try options.request(output: "env.json")
+                   job.apply(to: &request, command: command)
+                   return request
+               })
+    }
+
+    /// `NAME` as an environment variable name: upper case, anything but letters and digits `_`.
+    static func environmentName(_ name: String) -> String {
+        String(name.uppercased().unicodeScalars.map { scalar -> Character in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)) ? Character(scalar) : "_"
+        })
+    }
+
+    /// Our MLflow tags added to a run context the user already set (theirs win on equal keys).
+    static func merged(_ ours: String, into theirs: String?) -> String {
+        guard let theirs, case .object(let existing)? = try? JSONParser.parse(Array(theirs.utf8)),
+              case .object(var tags)? = try? JSONParser.parse(Array(ours.utf8))
+        else { return ours }
+        tags.merge(existing) { _, user in user }
+        return String(decoding: CanonicalJSON.serialize(.object(tags)), as: UTF8.self)
+    }
+
+    /// `path`, or `path-2`, `path-3`, … : the first that does not exist yet.
+    static func newDirectory(_ path: String) -> String {
+        guard exists(path) else { return path }
+        var number = 2
+        while exists("\(path)-\(number)") { number += 1 }
+        return "\(path)-\(number)"
+    }
+
+    /// Whether anything (a symbolic link too) is at `path`.
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    /// Whether `path` is a directory with nothing in it.
+    static func isEmptyDirectory(_ path: String) -> Bool {
+        guard let directory = opendir(path) else { return false }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { return false }
+        }
+        return true
+    }
+
+    /// `20261123T171500Z`.
+    static func compactTime(_ seconds: Int64) -> String {
+        Timestamp.rfc3339(secondsSinceEpoch: seconds).filter { $0 != "-" && $0 != ":" }
+    }
+}
+
+/// What a `run` command line asks for, however it was read (ArgumentParser or `QuickRunLine`),
+/// and the run itself.
+struct RunJob {
+    var out: String?
+    var outputs: [String] = []
+    var configs: [String] = []
+    var strict = false
+    var quiet = false
+    var noCache = false
+    var trace = false
+    var traceInclude: [String] = []
+    var traceExclude: [String] = []
+    var command: [String] = []
+    /// The capture's request, made once the run directory and the config files are checked (a
+    /// bad `SOURCE_DATE_EPOCH` is reported after those, whichever reader read the line).
+    var request: () throws -> CaptureRequest
+
+    /// Why a `run` line cannot run, or nil: `RunCommand.validate()`'s rules, which
+    /// `QuickRunLine` leaves to ArgumentParser to report.
+    static func problem(command: [String], trace: Bool, traceInclude: [String], traceExclude: [String]) -> String? {
+        if command.isEmpty { return "give the command to run after '--'" }
         // Trace hook.
         if !trace && !(traceInclude.isEmpty && traceExclude.isEmpty) {
-            throw ValidationError("--trace-include and --trace-exclude need --trace")
+            return "--trace-include and --trace-exclude need --trace"
         }
         if let relative = (traceInclude + traceExclude).first(where: { !$0.hasPrefix("/") }) {
-            throw ValidationError("--trace-include/--trace-exclude take absolute paths: '\(relative)'")
+            return "--trace-include/--trace-exclude take absolute paths: '\(relative)'"
         }
+        return nil
     }
 
     func run() throws {
@@ -123,8 +211,7 @@ struct RunCommand: ParsableCommand {
         }
 
         // 1. Capture, with the run directory (or runs/) kept out of the git state.
-        var request = try options.request(output: "env.json")
-        job.apply(to: &request, command: command)
+        var request = try self.request()
         // The default runs/ and this run directory: what every `run` writes.
         request.alsoWrites = ["runs"] + (out.map { [$0] } ?? [])
         let capturePlan = try plan(request)
@@ -153,7 +240,7 @@ struct RunCommand: ParsableCommand {
         if strict && !problems.isEmpty {
             throw UserError(message: "run: not starting the command (--strict and the capture had problems)", code: Exit.failure)
         }
-        if !options.quiet { printError("provenance run: \(directory) (\(outcome.statusSummary); \(fingerprint))") }
+        if !quiet { printError("provenance run: \(directory) (\(outcome.statusSummary); \(fingerprint))") }
         // Determinism advice: warnings only, the job runs regardless.
         for advice in outcome.determinism {
             printError("provenance run: warning: \(advice.variable) is not set (\(advice.framework): \(advice.reason)); "
@@ -209,7 +296,7 @@ struct RunCommand: ParsableCommand {
                 printError("provenance run: \(problems.last!)")
             }
         }
-        let outputCache = options.noCache ? nil : DatasetCache.defaultDirectory(environment: processEnvironment())
+        let outputCache = noCache ? nil : DatasetCache.defaultDirectory(environment: processEnvironment())
         var record: [String: JSONValue] = [
             "runRecordVersion": "1.1.0",
             "command": .array(Secrets.maskCommandLine(command).map { .string($0) }),
@@ -265,47 +352,6 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    /// `NAME` as an environment variable name: upper case, anything but letters and digits `_`.
-    static func environmentName(_ name: String) -> String {
-        String(name.uppercased().unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)) ? Character(scalar) : "_"
-        })
-    }
-
-    /// Our MLflow tags added to a run context the user already set (theirs win on equal keys).
-    static func merged(_ ours: String, into theirs: String?) -> String {
-        guard let theirs, case .object(let existing)? = try? JSONParser.parse(Array(theirs.utf8)),
-              case .object(var tags)? = try? JSONParser.parse(Array(ours.utf8))
-        else { return ours }
-        tags.merge(existing) { _, user in user }
-        return String(decoding: CanonicalJSON.serialize(.object(tags)), as: UTF8.self)
-    }
-
-    /// `path`, or `path-2`, `path-3`, … : the first that does not exist yet.
-    static func newDirectory(_ path: String) -> String {
-        guard exists(path) else { return path }
-        var number = 2
-        while exists("\(path)-\(number)") { number += 1 }
-        return "\(path)-\(number)"
-    }
-
-    /// Whether anything (a symbolic link too) is at `path`.
-    static func exists(_ path: String) -> Bool {
-        var info = stat()
-        return lstat(path, &info) == 0
-    }
-
-    /// Whether `path` is a directory with nothing in it.
-    static func isEmptyDirectory(_ path: String) -> Bool {
-        guard let directory = opendir(path) else { return false }
-        defer { closedir(directory) }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { return false }
-        }
-        return true
-    }
-
     enum Status { case exited(Int32), signaled(Int32), notStarted(String) }
 
     /// Starts the command with the inherited standard streams, default signal handling and an
@@ -355,11 +401,6 @@ struct RunCommand: ParsableCommand {
         return .signaled(status & 0x7f)
     }
 
-    /// `20261123T171500Z`.
-    static func compactTime(_ seconds: Int64) -> String {
-        Timestamp.rfc3339(secondsSinceEpoch: seconds).filter { $0 != "-" && $0 != ":" }
-    }
-
     private func makeDirectories(_ path: String) -> Bool {
         var prefix = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
@@ -368,5 +409,46 @@ struct RunCommand: ParsableCommand {
         }
         return true
     }
+}
 
+/// `run`'s command line in the forms typed before every job, read without ArgumentParser
+/// (`QuickLine` says why and how): `-q`/`--quiet`, `--no-cache`, `--strict`, `--trace`; `--out`;
+/// `--output`, `--config`, `--trace-include`, `--trace-exclude`; `--root`, `--only`, `--probe`,
+/// `--no-probe`, `--repo`, `--env`, `--dataset`, `--seed`, `--param`; then `--` and the command.
+/// A line `RunCommand.validate()` would refuse is left to ArgumentParser, which reports it.
+/// `QuickRunLineTests` holds it and ArgumentParser to the same job on a corpus of command lines.
+struct QuickRunLine {
+    static let grammar = QuickLine.Grammar(
+        flags: ["quiet", "no-cache", "strict", "trace"],
+        valueOptions: ["out": false, "output": true, "config": true, "trace-include": true, "trace-exclude": true,
+                       "root": false, "only": true, "probe": true, "no-probe": true, "repo": true, "env": true,
+                       "dataset": true, "seed": true, "param": true],
+        shortNames: ["-q": "quiet"])
+
+    let line: QuickLine
+
+    /// The line after `run`, or nil when ArgumentParser has to read it.
+    static func parse(_ arguments: [String]) -> QuickRunLine? {
+        guard let line = QuickLine.parse(arguments, grammar),
+              RunJob.problem(command: line.command, trace: line.flags.contains("trace"),
+                             traceInclude: line.all("trace-include"), traceExclude: line.all("trace-exclude")) == nil
+        else { return nil }
+        return QuickRunLine(line: line)
+    }
+
+    /// The job, as `RunCommand.run()` makes it from the same line.
+    var job: RunJob {
+        let line = line
+        let quiet = line.flags.contains("quiet")
+        return RunJob(out: line.one("out"), outputs: line.all("output"), configs: line.all("config"),
+                      strict: line.flags.contains("strict"), quiet: quiet, noCache: line.flags.contains("no-cache"),
+                      trace: line.flags.contains("trace"), traceInclude: line.all("trace-include"),
+                      traceExclude: line.all("trace-exclude"), command: line.command,
+                      request: {
+                          var request = try CaptureOptions.baseRequest()
+                          line.apply(to: &request, quiet: quiet)
+                          request.output = "env.json"
+                          return request
+                      })
+    }
 }
