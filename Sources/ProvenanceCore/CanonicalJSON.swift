@@ -38,27 +38,37 @@ public enum CanonicalJSON {
         write(value, into: &out, indent: 2, level: level)
     }
 
-    /// The pretty form (as `pretty` writes it, newline-terminated) of an object whose members'
-    /// values were written already, each by `pretty(_:level: 1, into:)`: a large member can be
-    /// written on another thread while the others are computed.
-    public static func prettyObject(writtenMembers members: [String: [UInt8]]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(members.values.reduce(64) { $0 + $1.count + 64 })
+    /// The canonical bytes of an object with these keys, whose values `value` appends (each as
+    /// `serialize(_:into:)` would), as `serialize` writes the whole object: a large value written
+    /// already, on another thread, is appended, not written again.
+    public static func serializeObject(keys: [String], into out: inout [UInt8],
+                                       value: (String, inout [UInt8]) -> Void) {
+        writeObject(keys: keys, into: &out, indent: nil, level: 0, value: value)
+    }
+
+    /// The pretty form of an object nested `level` deep with these keys, whose values `value`
+    /// appends (each as `pretty(_:level: level + 1, into:)` would), as `pretty(_:level:into:)`
+    /// writes the whole object.
+    public static func prettyObject(keys: [String], level: Int, into out: inout [UInt8],
+                                    value: (String, inout [UInt8]) -> Void) {
+        writeObject(keys: keys, into: &out, indent: 2, level: level, value: value)
+    }
+
+    /// `write` of an object given by its keys, each member's value appended by `value`.
+    private static func writeObject(keys: [String], into out: inout [UInt8], indent: Int?, level: Int,
+                                    value: (String, inout [UInt8]) -> Void) {
         out.append(UInt8(ascii: "{"))
-        if members.isEmpty {
-            out.append(contentsOf: "}\n".utf8)
-            return out
-        }
-        for (i, member) in members.sorted(by: { precedesInUTF16Order($0.key, $1.key) }).enumerated() {
+        if keys.isEmpty { out.append(UInt8(ascii: "}")); return }
+        for (i, key) in keys.sorted(by: precedesInUTF16Order).enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            newline(&out, 2, 1)
-            writeString(member.key, into: &out)
-            out.append(contentsOf: ": ".utf8)
-            out.append(contentsOf: member.value)
+            newline(&out, indent, level + 1)
+            writeString(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            if indent != nil { out.append(UInt8(ascii: " ")) }
+            value(key, &out)
         }
-        newline(&out, 2, 0)
-        out.append(contentsOf: "}\n".utf8)
-        return out
+        newline(&out, indent, level)
+        out.append(UInt8(ascii: "}"))
     }
 
     /// Sorts keys the RFC 8785 way: by UTF-16 code units.

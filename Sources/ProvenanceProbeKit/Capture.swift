@@ -17,6 +17,9 @@ public struct Capture: Sendable {
     public var toolVersion: String
     /// Extra time after a probe's deadline for it to report what its fallbacks found.
     public var grace: Double = 0.5
+    /// Whether each probe's thread also writes its section's data as the manifest will
+    /// (`Section.renderData`), for a manifest that is to be written or fingerprinted.
+    public var rendersData = false
 
     /// The longest timeout a capture takes, in seconds (one week): longer ones are cut to it, so
     /// deadlines and durations in milliseconds stay far inside `Int64` (`--timeout 1e19` crashed).
@@ -74,9 +77,11 @@ public struct Capture: Sendable {
                                        commandTimeout: min(timeout, seconds), deadline: deadline)
             pending.append((descriptor.id, descriptor.version, deadline + grace, seconds))
             let id = descriptor.id
+            let rendersData = rendersData
             startDetachedThread {
                 let report = ProbeReport()
-                let section = Capture.collect(probe, context, report)
+                var section = Capture.collect(probe, context, report)
+                if rendersData { section.renderData() }
                 board.finish(id, section, report.artifacts)
             }
         }

@@ -1,10 +1,11 @@
-import ProvenanceCore
+@testable import ProvenanceCore
 import ProvenanceProbeKit
 import ProvenanceTestSupport
 import Testing
 @testable import ProvenanceProbes
 
-/// The bytes a capture writes, made in parts on two threads, against the whole made at once.
+/// The bytes a capture writes, made from the sections' data as their probes' threads wrote it,
+/// against the whole manifest's JSON written at once.
 @Suite("Manifest writing")
 struct ManifestWritingTests {
     /// Captures of recorded machines: every fixture machine whose name starts with one of these
@@ -30,29 +31,95 @@ struct ManifestWritingTests {
         return results
     }
 
-    @Test("the pretty bytes made in parts are the pretty bytes of the whole manifest, with its fingerprint")
+    /// The fingerprint as its definition says, from the manifest's JSON: SHA-256 of the canonical
+    /// bytes of the schema version and each section's status, probe version and data.
+    static func fingerprint(of json: JSONValue) -> String {
+        var content: [String: JSONValue] = [:]
+        for (id, section) in json["sections"]?.objectValue ?? [:] {
+            var kept: [String: JSONValue] = [:]
+            for key in ["status", "probeVersion", "data"] { kept[key] = section[key] }
+            content[id] = .object(kept)
+        }
+        return Manifest.sha256(CanonicalJSON.serialize(["schemaVersion": json["schemaVersion"]!, "sections": .object(content)]))
+    }
+
+    @Test("the pretty bytes made from the data written ahead are the pretty bytes of the whole manifest, with its fingerprint")
     func partsMakeTheWhole() throws {
         let manifests = try Self.manifests()
         #expect(manifests.count > 40)
         for (name, manifest) in manifests {
+            // The capture wrote every section's data ahead, so that is what is checked here.
+            let sections = manifest.sections.values
+            #expect(sections.allSatisfy { ($0.data == nil) == ($0.renderedData == nil) }, "\(name)")
             let (json, bytes) = CaptureOutcome.jsonAndPrettyBytes(manifest)
             #expect(json == manifest.json, "\(name)")
             #expect(bytes == CanonicalJSON.pretty(manifest.json), "\(name)")
-            #expect(json["fingerprint"]?.stringValue == manifest.fingerprint, "\(name)")
+            #expect(json["fingerprint"]?.stringValue == Self.fingerprint(of: json), "\(name)")
+            #expect(manifest.fingerprint == Self.fingerprint(of: json), "\(name)")
         }
     }
 
-    @Test("an object written from written members is the object written whole", arguments: [
+    @Test("data changed after it was written ahead is written as it is now; sections without it are written whole")
+    func changedData() throws {
+        let live = try #require(try Self.manifests().first { $0.name == "this machine" }).manifest
+        var changed = live
+        guard case .object(var os)? = changed.sections["os"]?.data else { Issue.record("no os data"); return }
+        os["kernel"] = ["release": "changed after the probe"]
+        changed.sections["os"]?.data = .object(os)
+        changed.sections["cpu"]?.data = nil
+        #expect(changed.sections["os"]?.renderedData == nil)
+        #expect(changed.sections["packages.dpkg"]?.renderedData != nil)
+        let (json, bytes) = CaptureOutcome.jsonAndPrettyBytes(changed)
+        #expect(bytes == CanonicalJSON.pretty(changed.json))
+        #expect(json["sections"]?["os"]?["data"]?["kernel"]?["release"] == "changed after the probe")
+        #expect(json["fingerprint"]?.stringValue == Self.fingerprint(of: json))
+        #expect(json["fingerprint"] != live.json["fingerprint"])
+        // The same sections made again, without data written ahead: the same bytes.
+        var readBack = live
+        readBack.sections = live.sections.mapValues {
+            Section(status: $0.status, probeVersion: $0.probeVersion, data: $0.data, volatile: $0.volatile, issues: $0.issues,
+                    durationMs: $0.durationMs, identifying: $0.identifying)
+        }
+        #expect(readBack.sections.values.allSatisfy { $0.renderedData == nil })
+        #expect(CaptureOutcome.jsonAndPrettyBytes(readBack).1 == CaptureOutcome.jsonAndPrettyBytes(live).1)
+        #expect(readBack.fingerprint == live.fingerprint)
+    }
+
+    @Test("the data written ahead is what the fingerprint and the pretty form take")
+    func writtenAheadIsUsed() throws {
+        var section = Section(status: .ok, probeVersion: "1", data: ["k": "v"])
+        section.renderData()
+        #expect(section.renderedData?.canonical == Array(#"{"k":"v"}"#.utf8))
+        section.renderedData = RenderedData(canonical: Array(#""planted""#.utf8), pretty: Array(#""planted too""#.utf8))
+        let manifest = Manifest(tool: .init(name: "provenance", version: "0"), captureTime: "t", hostName: nil,
+                                capture: .init(mode: "live", root: nil, durationMs: 0), sections: ["s": section])
+        #expect(String(decoding: manifest.fingerprintDocument, as: UTF8.self).contains(#""data":"planted""#))
+        var pretty: [UInt8] = []
+        manifest.writePrettySections(into: &pretty)
+        #expect(String(decoding: pretty, as: UTF8.self).contains(#""data": "planted too""#))
+    }
+
+    @Test("an object written from its members' written values is the object written whole", arguments: [
         JSONValue.object([:]), ["b": 1, "a": [1, 2], "\u{1f600}": "x", "\u{e000}": [:], "c": []],
         ["sections": ["z": ["data": ["k": "v"]]], "tool": ["name": "provenance"]],
     ])
     func prettyObject(_ value: JSONValue) {
-        var members: [String: [UInt8]] = [:]
-        for (key, member) in value.objectValue ?? [:] {
-            var out: [UInt8] = []
-            CanonicalJSON.pretty(member, level: 1, into: &out)
-            members[key] = out
+        let members = value.objectValue ?? [:]
+        for level in 0..<3 {
+            var whole: [UInt8] = []
+            CanonicalJSON.pretty(value, level: level, into: &whole)
+            var parts: [UInt8] = []
+            CanonicalJSON.prettyObject(keys: Array(members.keys), level: level, into: &parts) { key, out in
+                var written: [UInt8] = []
+                CanonicalJSON.pretty(members[key]!, level: level + 1, into: &written)
+                out.append(contentsOf: written)
+            }
+            #expect(parts == whole, "level \(level)")
         }
-        #expect(CanonicalJSON.prettyObject(writtenMembers: members) == CanonicalJSON.pretty(value))
+        var parts: [UInt8] = []
+        CanonicalJSON.serializeObject(keys: Array(members.keys), into: &parts) { key, out in
+            out.append(contentsOf: CanonicalJSON.serialize(members[key]!))
+        }
+        #expect(parts == CanonicalJSON.serialize(value))
     }
 }

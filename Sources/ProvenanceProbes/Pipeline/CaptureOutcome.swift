@@ -63,30 +63,22 @@ public struct CaptureOutcome: Sendable {
     }
 
     /// The manifest's JSON and its pretty bytes, as `CanonicalJSON.pretty(manifest.json)` makes
-    /// them. The fingerprint (the canonical bytes of the sections, hashed) and the pretty bytes of
-    /// the sections are made on two threads: one after the other they were 3 ms of every capture
-    /// here (a machine with 950 installed packages), a tenth of it, with nothing else running.
+    /// them, from the sections' data as their probes' threads wrote it (`Section.renderData`):
+    /// what is left after the last probe is putting written pieces together and one SHA-256.
     static func jsonAndPrettyBytes(_ manifest: Manifest) -> (JSONValue, [UInt8]) {
-        let sections = manifest.sectionsJSON
-        let parts = concurrentMap([true, false]) { isFingerprint -> [UInt8] in
-            if isFingerprint { return Array(manifest.fingerprint.utf8) }
-            var out: [UInt8] = []
-            out.reserveCapacity(1 << 18)
-            CanonicalJSON.pretty(sections, level: 1, into: &out)
-            return out
-        }
-        let json = manifest.json(fingerprint: String(decoding: parts[0], as: UTF8.self))
-        var members: [String: [UInt8]] = [:]
-        for (key, value) in json.objectValue ?? [:] {
+        let json = manifest.json(fingerprint: manifest.fingerprint)
+        let object = json.objectValue ?? [:]
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(manifest.renderedPrettySize + (1 << 16))
+        CanonicalJSON.prettyObject(keys: Array(object.keys), level: 0, into: &bytes) { key, out in
             if key == "sections" {
-                members[key] = parts[1]
+                manifest.writePrettySections(into: &out)
             } else {
-                var out: [UInt8] = []
-                CanonicalJSON.pretty(value, level: 1, into: &out)
-                members[key] = out
+                CanonicalJSON.pretty(object[key]!, level: 1, into: &out)
             }
         }
-        return (json, CanonicalJSON.prettyObject(writtenMembers: members))
+        bytes.append(UInt8(ascii: "\n"))
+        return (json, bytes)
     }
 
     /// The same files in another directory (a run directory named after the fingerprint): the

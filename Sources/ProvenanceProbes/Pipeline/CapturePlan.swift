@@ -147,6 +147,7 @@ public struct CapturePlan: Sendable {
         var capture = Capture(probes: probes, enabled: enabled, timeout: request.timeout,
                               probeTimeouts: perProbeTimeouts, toolVersion: ProvenanceVersion.current)
         capture.grace = min(0.5, request.timeout / 2)
+        capture.rendersData = true
         return capture
     }
 
