@@ -1,6 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// provenance starts before every job, and each start meets its types for the first time. By
+// default the compiler has code find a concrete generic type's metadata by its mangled name
+// (`KeyedEncodingContainer<Section.CodingKeys>` in every model's `encode(to:)`): the runtime
+// demangles the name and checks each generic requirement by scanning all 5,400 protocol
+// conformance records of the binary, once per type. This flag makes the code call the type's
+// metadata accessor with the conformances it already has. Measured on a capture outside a
+// repository (2 cores, 80 alternating runs, medians): 22.1 → 20.7 ms of CPU, 16.6 → 15.7 ms of
+// wall time; `swift_getTypeByMangledName` 8.2% → 3.7% of the samples; the binary 74 KB larger.
+let startUp: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])]
+
 let package = Package(
     name: "provenance",
     platforms: [.macOS(.v13)],
@@ -23,16 +33,17 @@ let package = Package(
         .target(
             name: "ProvenanceCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto"),
-                           .product(name: "CryptoExtras", package: "swift-crypto")]
+                           .product(name: "CryptoExtras", package: "swift-crypto")],
+            swiftSettings: startUp
         ),
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
         .target(name: "ProvenanceProbeKit",
-                dependencies: ["ProvenanceCore", .product(name: "Crypto", package: "swift-crypto")]),
+                dependencies: ["ProvenanceCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: startUp),
         // Built-in probes, one per file.
         .target(name: "ProvenanceProbes", dependencies: [
             "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", "CLibGit2", "CLibGit2Loader", "CLibYAML",
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: startUp),
         // libpci (pciutils) for the pci probe: module map + non-variadic shims of its variadic calls.
         .systemLibrary(name: "CLibPCI", path: "Sources/CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
         // libpci error/warning handlers (variadic callbacks, written in C) that record the message and
@@ -55,7 +66,8 @@ let package = Package(
                 // --as-needed) but not the Swift runtime.
                 linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib", "-Xlinker", "--as-needed"])]),
         // `run --trace`: starts the job with the interposer and turns its trace into the run record.
-        .target(name: "ProvenanceTrace", dependencies: ["ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes"]),
+        .target(name: "ProvenanceTrace", dependencies: ["ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes"],
+                swiftSettings: startUp),
         // libyaml's event parser (Debian: libyaml-dev) for policies and site-probe definitions, instead of
         // Yams, which brings Foundation and ICU: see YAMLLoader.swift and docs/architecture.md.
         .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
@@ -66,6 +78,7 @@ let package = Package(
                 "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes", "ProvenanceTrace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: startUp,
             // libgit2's start-up skips the CA bundle parse (Sources/CLibGit2Loader/loader.c): the
             // executable exports the function libgit2 calls for it.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic-symbol=mbedtls_x509_crt_parse_file"])]
