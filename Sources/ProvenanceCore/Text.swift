@@ -3,7 +3,13 @@
 /// Whether UTF-8 bytes hold one Character per byte: ASCII without CR (`\r\n` is one Character).
 /// Such text can be matched and trimmed on its bytes by the Character rules.
 public func isOneCharacterPerByte<Bytes: Sequence>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
-    !bytes.contains { $0 >= 0x80 || $0 == 0x0D }
+    // On the contiguous bytes where there are: other modules call this unspecialized, and
+    // `contains` through the generic iterator was most of its time.
+    bytes.withContiguousStorageIfAvailable(isOneCharacterPerByte(buffer:)) ?? !bytes.contains { $0 >= 0x80 || $0 == 0x0D }
+}
+
+private func isOneCharacterPerByte(buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+    !buffer.contains { $0 >= 0x80 || $0 == 0x0D }
 }
 
 extension StringProtocol {
@@ -12,9 +18,21 @@ extension StringProtocol {
     public func trimmingCharacters(in set: String) -> String {
         // Bytes when text and set are ASCII and the text has no CR (so each byte is a character):
         // parsers trim every line, and the character path was a fifth of the cpu probe.
-        if set.utf8.allSatisfy({ $0 < 0x80 }), isOneCharacterPerByte(utf8) {
-            let bytes = Set(set.utf8)
-            return trimmedBytes { bytes.contains($0) }
+        if set.utf8.allSatisfy({ $0 < 0x80 }) {
+            var members = (low: UInt64(0), high: UInt64(0))
+            for byte in set.utf8 {
+                if byte < 64 { members.low |= 1 << byte } else { members.high |= 1 << (byte - 64) }
+            }
+            let dropped = { (byte: UInt8) -> Bool in
+                byte < 64 ? members.low & (1 << byte) != 0 : members.high & (1 << (byte - 64)) != 0
+            }
+            if let trimmed = utf8.withContiguousStorageIfAvailable({ bytes -> String? in
+                isOneCharacterPerByte(buffer: bytes) ? trimmedBytes(bytes, drop: dropped) : nil
+            }) {
+                if let trimmed { return trimmed }
+            } else if isOneCharacterPerByte(utf8) {
+                return trimmedBytes(dropped)
+            }
         }
         return trimmingCharactersByCharacters(in: set)
     }
@@ -32,9 +50,16 @@ extension StringProtocol {
     /// Trimmed of spaces, tabs, carriage returns and newlines.
     public var trimmed: String {
         // Bytes for ASCII text, where the only character of several bytes is `\r\n`, whose two
-        // bytes are both trimmed as the character is.
+        // bytes are both trimmed as the character is. On the contiguous bytes where there are:
+        // other modules call this unspecialized, and the generic iterator was most of its time.
+        let space = { (byte: UInt8) -> Bool in byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        if let trimmed = utf8.withContiguousStorageIfAvailable({ bytes -> String? in
+            bytes.allSatisfy({ $0 < 0x80 }) ? trimmedBytes(bytes, drop: space) : nil
+        }) {
+            return trimmed ?? trimmedByCharacters
+        }
         if utf8.allSatisfy({ $0 < 0x80 }) {
-            return trimmedBytes { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+            return trimmedBytes(space)
         }
         return trimmedByCharacters
     }
@@ -45,6 +70,15 @@ extension StringProtocol {
         guard let start = firstIndex(where: { !isSpace($0) }) else { return "" }
         let end = lastIndex(where: { !isSpace($0) })!
         return String(self[start...end])
+    }
+
+    /// `trimmedBytes(_:)` on the text's contiguous bytes.
+    private func trimmedBytes(_ bytes: UnsafeBufferPointer<UInt8>, drop: (UInt8) -> Bool) -> String {
+        var start = 0
+        var end = bytes.count
+        while start < end && drop(bytes[start]) { start += 1 }
+        while end > start && drop(bytes[end - 1]) { end -= 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
     }
 
     /// The text without the leading and trailing bytes `drop` says true for (ASCII text only:
