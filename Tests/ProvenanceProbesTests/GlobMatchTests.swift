@@ -33,5 +33,19 @@ struct GlobMatchTests {
             }
         }
         #expect(matched > 50, "the real names match some patterns: \(matched)")
+        // The patterns made ready (NamePatterns) against each pattern alone: the whole list, the
+        // default allow-list, each pattern by itself, and none.
+        var lists = [patterns, EnvironmentProbe.defaultAllowList, []] + patterns.map { [$0] }
+        lists.append(["CUDA_*", "é", "PATH", "X\r*", "*_HOME"])
+        var listMatches = 0
+        for list in lists {
+            let ready = NamePatterns(list)
+            for name in names {
+                let expected = list.contains { MachinePathPattern.globMatchesByCharacters($0, name) }
+                #expect(ready.match(name) == expected, "\(list) against '\(name)'")
+                if expected { listMatches += 1 }
+            }
+        }
+        #expect(listMatches > 100, "the lists match some names: \(listMatches)")
     }
 }
