@@ -191,3 +191,26 @@ struct LiveHostProbesTests {
         #expect(data["swapTotalBytes"]?.intValue == swapKiB * 1024)
     }
 }
+
+/// The CPU caches, each shared cache read once, against every attribute of every CPU's caches.
+@Suite("CPU caches")
+struct CPUCachesTests {
+    @Test("every recorded machine with caches in sysfs and this one: the same caches as reading every CPU")
+    func sameAsEveryCPU() throws {
+        let roots = Project.machineNames.map { Project.machines + "/" + $0 } + ["/"]
+        var withCaches = 0
+        for root in roots {
+            let fs = RootedFileSystem(root: root)
+            let reference = CPUProbe().readCachesOfEveryCPU(fs)
+            let read = CPUProbe().readCaches(fs)
+            // Caches of one level, type and size may come in either order.
+            #expect(read.map { $0.map { "\($0)" }.sorted() } == reference.map { $0.map { "\($0)" }.sorted() }, "\(root)")
+            if let reference, !reference.isEmpty { withCaches += 1 }
+        }
+        // No recorded machine holds cache directories; this machine's do where sysfs has them (here
+        // an L3 shared by both CPUs, read once).
+        if RootedFileSystem().exists("/sys/devices/system/cpu/cpu0/cache/index0/level") {
+            #expect(withCaches >= 1, "machines with caches: \(withCaches)")
+        }
+    }
+}
