@@ -84,11 +84,13 @@ public struct ToolchainsProbe: Probe {
             runPath = resolvePyenvShim(path, environment: context.environment,
                                        workingDirectory: context.process.workingDirectory, fs: fs) ?? path
         }
-        if let path = runPath, resolveSymlinks(path, fs).hasSuffix("/rustup") {
+        // Links resolved once (a readlink per path component), again only for a rustup proxy.
+        var resolved = runPath.map { resolveSymlinks($0, fs) }
+        if let path = runPath, resolved?.hasSuffix("/rustup") == true {
             runPath = resolveRustupProxy(path, environment: context.environment,
                                          workingDirectory: context.process.workingDirectory, fs: fs) ?? path
+            resolved = runPath.map { resolveSymlinks($0, fs) }
         }
-        let resolved = runPath.map { resolveSymlinks($0, fs) }
         let argv = (fs.isLive && runPath != nil ? [runPath!] : [name]) + arguments
         // Dispatchers whose answer changes without the file changing are never cached.
         let dispatcher = resolved.map { path in
