@@ -71,11 +71,13 @@ let package = Package(
         // libyaml's event parser (Debian: libyaml-dev) for policies and site-probe definitions, instead of
         // Yams, which brings Foundation and ICU: see YAMLLoader.swift and docs/architecture.md.
         .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // glibc's <malloc.h> (mallopt): the command line sets the allocator up for its threads.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // The thin command-line front end.
         .executableTarget(
             name: "provenance",
             dependencies: [
-                "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes", "ProvenanceTrace",
+                "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes", "ProvenanceTrace", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: startUp,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import ProvenanceCore
 import ProvenanceProbeKit
 import ProvenanceProbes
@@ -45,6 +46,7 @@ struct Provenance: ParsableCommand {
                       VerifyAttestationCommand.self, RenderCommand.self, ExportCommand.self, SchemaCommand.self])
 
     static func main() {
+        tuneMemoryAllocator()
         let arguments = CommandLine.arguments.dropFirst()
         if let subcommand = arguments.first, subcommand == "capture" || subcommand == "run" {
             GitProbe.loadLibraryEarly(captureArguments: Array(arguments.dropFirst()), workingDirectory: currentDirectory())
@@ -91,6 +93,20 @@ extension Provenance {
         guard !options.contains(where: treeOptions.contains) else { return nil }
         return try? type.parseAsRoot(Array(arguments.dropFirst()))
     }
+}
+
+/// Sets glibc's allocator for a short process of two dozen threads, before the first is started:
+/// at most two arenas (one per thread, each grown by `mprotect` a few pages at a time, was up to
+/// 16), heaps grown 8 MiB at a time and never trimmed, and blocks up to 32 MiB taken from the
+/// heap rather than mapped and unmapped one by one. Each of those calls in a threaded process
+/// shoots down the other CPUs' TLBs: memory calls and the shootdowns were 7% of a capture's CPU.
+/// Capture outside a repository, 70 alternating runs: 17.9 → 16.8 ms of wall time, 23.7 → 22.7
+/// ms of CPU. A job `run` starts gets the allocator's defaults (these are not inherited).
+/// Whether glibc took every setting.
+@discardableResult
+func tuneMemoryAllocator() -> Bool {
+    [(M_ARENA_MAX, 2), (M_TOP_PAD, 8 << 20), (M_TRIM_THRESHOLD, 256 << 20), (M_MMAP_THRESHOLD, 32 << 20)]
+        .map { mallopt($0.0, $0.1) }.allSatisfy { $0 == 1 }
 }
 
 /// Writes a line to standard error.

@@ -1,0 +1,2 @@
+// glibc's allocator parameters (mallopt), which the Glibc module does not import.
+#include <malloc.h>
