@@ -71,6 +71,61 @@ public enum CanonicalJSON {
         out.append(UInt8(ascii: "}"))
     }
 
+    /// The canonical bytes (`serialize`) and the pretty form nested `level` deep (`pretty(_:level:
+    /// into:)`) of one value, in one walk: each object's keys sorted once, for both.
+    public static func serializeAndPretty(_ value: JSONValue, level: Int, canonical: inout [UInt8],
+                                          pretty: inout [UInt8]) {
+        switch value {
+        case .null, .bool, .int, .double, .string:
+            let start = canonical.count
+            write(value, into: &canonical, indent: nil, level: 0)
+            pretty.append(contentsOf: canonical[start...])
+        case .array(let elements):
+            canonical.append(UInt8(ascii: "["))
+            pretty.append(UInt8(ascii: "["))
+            if elements.isEmpty {
+                canonical.append(UInt8(ascii: "]"))
+                pretty.append(UInt8(ascii: "]"))
+                return
+            }
+            for (i, element) in elements.enumerated() {
+                if i > 0 {
+                    canonical.append(UInt8(ascii: ","))
+                    pretty.append(UInt8(ascii: ","))
+                }
+                newline(&pretty, 2, level + 1)
+                serializeAndPretty(element, level: level + 1, canonical: &canonical, pretty: &pretty)
+            }
+            newline(&pretty, 2, level)
+            canonical.append(UInt8(ascii: "]"))
+            pretty.append(UInt8(ascii: "]"))
+        case .object(let members):
+            canonical.append(UInt8(ascii: "{"))
+            pretty.append(UInt8(ascii: "{"))
+            if members.isEmpty {
+                canonical.append(UInt8(ascii: "}"))
+                pretty.append(UInt8(ascii: "}"))
+                return
+            }
+            for (i, member) in members.sorted(by: { precedesInUTF16Order($0.key, $1.key) }).enumerated() {
+                if i > 0 {
+                    canonical.append(UInt8(ascii: ","))
+                    pretty.append(UInt8(ascii: ","))
+                }
+                newline(&pretty, 2, level + 1)
+                let start = canonical.count
+                writeString(member.key, into: &canonical)
+                pretty.append(contentsOf: canonical[start...])
+                canonical.append(UInt8(ascii: ":"))
+                pretty.append(contentsOf: [UInt8(ascii: ":"), UInt8(ascii: " ")])
+                serializeAndPretty(member.value, level: level + 1, canonical: &canonical, pretty: &pretty)
+            }
+            newline(&pretty, 2, level)
+            canonical.append(UInt8(ascii: "}"))
+            pretty.append(UInt8(ascii: "}"))
+        }
+    }
+
     /// Sorts keys the RFC 8785 way: by UTF-16 code units.
     public static func sortedKeys(_ object: [String: JSONValue]) -> [String] {
         object.keys.sorted(by: precedesInUTF16Order)

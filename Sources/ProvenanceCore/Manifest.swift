@@ -239,9 +239,8 @@ public struct Section: Sendable, Equatable {
     public mutating func renderData() {
         guard let data else { return }
         var canonical: [UInt8] = []
-        CanonicalJSON.serialize(data, into: &canonical)
         var pretty: [UInt8] = []
-        CanonicalJSON.pretty(data, level: Self.dataLevel, into: &pretty)
+        CanonicalJSON.serializeAndPretty(data, level: Self.dataLevel, canonical: &canonical, pretty: &pretty)
         renderedData = RenderedData(canonical: canonical, pretty: pretty)
     }
 

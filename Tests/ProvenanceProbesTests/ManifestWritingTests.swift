@@ -85,6 +85,23 @@ struct ManifestWritingTests {
         #expect(readBack.fingerprint == live.fingerprint)
     }
 
+    @Test("both forms written in one walk are each form written alone, at every nesting level")
+    func bothFormsInOneWalk() throws {
+        var values: [JSONValue] = [[:], [], "", 0, ["b": 1, "a": [1, .double(2.5), .null, true], "\u{1f600}": "x\n\"", "\u{e000}": [:], "c": []]]
+        for (_, manifest) in try Self.manifests() { values += manifest.sections.values.compactMap(\.data) }
+        for value in values {
+            for level in 0..<4 {
+                var canonical: [UInt8] = [7]
+                var pretty: [UInt8] = [9]
+                CanonicalJSON.serializeAndPretty(value, level: level, canonical: &canonical, pretty: &pretty)
+                var alone: [UInt8] = [9]
+                CanonicalJSON.pretty(value, level: level, into: &alone)
+                #expect(canonical == [7] + CanonicalJSON.serialize(value))
+                #expect(pretty == alone)
+            }
+        }
+    }
+
     @Test("the data written ahead is what the fingerprint and the pretty form take")
     func writtenAheadIsUsed() throws {
         var section = Section(status: .ok, probeVersion: "1", data: ["k": "v"])
