@@ -61,19 +61,70 @@ struct GitStateCache {
 
     /// One file-system fact: what `lstat` said of a host path (nil: it did not exist), and for a
     /// directory its entry names, sorted by bytes.
+    ///
+    /// Read from a cache file, a file's path is its directory's (one string shared by the
+    /// directory's files) and its name, and a directory's names stay encoded until they are
+    /// needed (when its `lstat` changed): making a path and a list of names for each of this
+    /// checkout's 2,450 witnesses, and freeing them, was a third of a remembered capture's git
+    /// probe.
     struct Witness: Equatable, Sendable {
-        var path: String
+        var path: String {
+            get {
+                if let parent, let name { return parent + "/" + name }
+                return wholePath
+            }
+            set {
+                wholePath = newValue
+                parent = nil
+            }
+        }
         var stat: FileStat?
-        var names: [[UInt8]]?
+        /// A directory's entry names, sorted by bytes; nil for anything else.
+        var names: [[UInt8]]? {
+            get { encodedNames.flatMap(Witness.decodeNames) ?? listedNames }
+            set {
+                listedNames = newValue
+                encodedNames = nil
+            }
+        }
+        /// Whether this is a directory's witness (it has `names`).
+        var isDirectory: Bool { listedNames != nil || encodedNames != nil }
         /// Set when read from a cache file for a file in the directory of the witness before it:
         /// its name there (what `holds` looks up relative to that directory).
         var name: String?
+        private var wholePath: String
+        private var parent: String?
+        private var listedNames: [[UInt8]]?
+        /// A directory's names as a cache file holds them: their count, then each with its length.
+        private var encodedNames: ArraySlice<UInt8>?
 
         init(path: String, stat: FileStat?, names: [[UInt8]]? = nil, name: String? = nil) {
-            self.path = path
+            wholePath = path
             self.stat = stat
-            self.names = names
+            listedNames = names
             self.name = name
+        }
+
+        /// A witness read from a cache file: a file named `name` in the directory at `parent`, or
+        /// the whole path `path`.
+        init(path: String, parent: String?, name: String?, stat: FileStat?, encodedNames: ArraySlice<UInt8>?) {
+            wholePath = parent == nil ? path : ""
+            self.parent = parent
+            self.name = name
+            self.stat = stat
+            self.encodedNames = encodedNames
+        }
+
+        /// The names `encodedNames` holds; nil when they are not a whole list.
+        static func decodeNames(_ encoded: ArraySlice<UInt8>) -> [[UInt8]]? {
+            var reader = Reader(bytes: Array(encoded), at: 0, end: encoded.count)
+            guard let count = reader.u32() else { return nil }
+            var list: [[UInt8]] = []
+            for _ in 0..<count {
+                guard let name = reader.field() else { return nil }
+                list.append(name)
+            }
+            return reader.at == reader.end ? list : nil
         }
 
         static func == (a: Witness, b: Witness) -> Bool { a.path == b.path && a.stat == b.stat && a.names == b.names }
@@ -179,7 +230,7 @@ struct GitStateCache {
         var bounds = [0]
         for part in 1..<count {
             var at = witnesses.count * part / count
-            while at < witnesses.count && witnesses[at].names == nil { at += 1 }
+            while at < witnesses.count && !witnesses[at].isDirectory { at += 1 }
             bounds.append(at)
         }
         bounds.append(witnesses.count)
@@ -204,7 +255,7 @@ struct GitStateCache {
         for witness in witnesses {
             var now: FileStat?
             var info = stat()
-            if witness.names != nil {
+            if witness.isDirectory {
                 if directory >= 0 { close(directory) }
                 directory = open(witness.path, pathOnly | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 now = directory >= 0 && fstat(directory, &info) == 0 ? FileStat(info) : fileStat(witness.path)
@@ -433,15 +484,15 @@ struct GitStateCache {
         var directory: String?
         for witness in entry.witnesses ?? [] {
             var name: Substring?
-            if witness.names == nil, let directory, let slash = witness.path.lastIndex(of: "/"),
+            if !witness.isDirectory, let directory, let slash = witness.path.lastIndex(of: "/"),
                witness.path[..<slash] == directory
             {
                 name = witness.path[witness.path.index(after: slash)...]
             }
             let present: UInt8 = witness.stat == nil ? 0 : 1
-            out.append(present | (witness.names == nil ? 0 : 2) | (name == nil ? 0 : 4))
+            out.append(present | (witness.isDirectory ? 2 : 0) | (name == nil ? 0 : 4))
             bytes(Array((name ?? Substring(witness.path)).utf8))
-            if witness.names != nil { directory = witness.path }
+            if witness.isDirectory { directory = witness.path }
             if let stat = witness.stat {
                 appendU64(&out, stat.device)
                 appendU64(&out, stat.inode)
@@ -480,30 +531,33 @@ struct GitStateCache {
         for _ in 0..<count {
             guard let kind = reader.u8(), kind < 8, kind & 6 != 6, let field = reader.field() else { return nil }
             let text = String(decoding: field, as: UTF8.self)
-            var witness = Witness(path: text, stat: nil)
+            var parent: String?
             if kind & 4 != 0 {
                 guard let directory else { return nil }
-                witness.path = directory + "/" + text
-                witness.name = text
+                parent = directory
             }
+            var stat: FileStat?
             if kind & 1 != 0 {
                 guard let device = reader.u64(), let inode = reader.u64(), let size = reader.u64(),
                       let mtime = reader.u64(), let ctime = reader.u64(), let type = reader.u32()
                 else { return nil }
-                witness.stat = FileStat(device: device, inode: inode, size: Int64(bitPattern: size),
-                                        mtimeNanoseconds: Int64(bitPattern: mtime),
-                                        ctimeNanoseconds: Int64(bitPattern: ctime), type: type)
+                stat = FileStat(device: device, inode: inode, size: Int64(bitPattern: size),
+                                mtimeNanoseconds: Int64(bitPattern: mtime),
+                                ctimeNanoseconds: Int64(bitPattern: ctime), type: type)
             }
+            var encodedNames: ArraySlice<UInt8>?
             if kind & 2 != 0 {
+                // The list is checked whole here and read when needed (`Witness.names`).
+                let start = reader.at
                 guard kind & 1 != 0, let names = reader.u32() else { return nil }
-                var list: [[UInt8]] = []
                 for _ in 0..<names {
-                    guard let name = reader.field() else { return nil }
-                    list.append(name)
+                    guard reader.skipField() else { return nil }
                 }
-                witness.names = list
-                directory = witness.path
+                encodedNames = bytes[start..<reader.at]
             }
+            let witness = Witness(path: text, parent: parent, name: parent == nil ? nil : text, stat: stat,
+                                  encodedNames: encodedNames)
+            if encodedNames != nil { directory = witness.path }
             witnesses.append(witness)
         }
         guard reader.at == reader.end else { return nil }
@@ -532,6 +586,13 @@ struct GitStateCache {
             guard at + 8 <= end else { return nil }
             defer { at += 8 }
             return readU64(bytes, at)
+        }
+
+        /// Passes over a field without copying it; false when it does not fit.
+        mutating func skipField() -> Bool {
+            guard let count = u32().map(Int.init), at + count <= end else { return false }
+            at += count
+            return true
         }
 
         mutating func field() -> [UInt8]? {
