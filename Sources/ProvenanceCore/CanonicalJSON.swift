@@ -75,43 +75,28 @@ public enum CanonicalJSON {
     /// into:)`) of one value, in one walk: each object's keys sorted once, for both.
     public static func serializeAndPretty(_ value: JSONValue, level: Int, canonical: inout [UInt8],
                                           pretty: inout [UInt8]) {
+        func appendToBoth(_ byte: UInt8) {
+            canonical.append(byte)
+            pretty.append(byte)
+        }
         switch value {
         case .null, .bool, .int, .double, .string:
             let start = canonical.count
             write(value, into: &canonical, indent: nil, level: 0)
             pretty.append(contentsOf: canonical[start...])
         case .array(let elements):
-            canonical.append(UInt8(ascii: "["))
-            pretty.append(UInt8(ascii: "["))
-            if elements.isEmpty {
-                canonical.append(UInt8(ascii: "]"))
-                pretty.append(UInt8(ascii: "]"))
-                return
-            }
+            appendToBoth(UInt8(ascii: "["))
             for (i, element) in elements.enumerated() {
-                if i > 0 {
-                    canonical.append(UInt8(ascii: ","))
-                    pretty.append(UInt8(ascii: ","))
-                }
+                if i > 0 { appendToBoth(UInt8(ascii: ",")) }
                 newline(&pretty, 2, level + 1)
                 serializeAndPretty(element, level: level + 1, canonical: &canonical, pretty: &pretty)
             }
-            newline(&pretty, 2, level)
-            canonical.append(UInt8(ascii: "]"))
-            pretty.append(UInt8(ascii: "]"))
+            if !elements.isEmpty { newline(&pretty, 2, level) }
+            appendToBoth(UInt8(ascii: "]"))
         case .object(let members):
-            canonical.append(UInt8(ascii: "{"))
-            pretty.append(UInt8(ascii: "{"))
-            if members.isEmpty {
-                canonical.append(UInt8(ascii: "}"))
-                pretty.append(UInt8(ascii: "}"))
-                return
-            }
+            appendToBoth(UInt8(ascii: "{"))
             for (i, member) in members.sorted(by: { precedesInUTF16Order($0.key, $1.key) }).enumerated() {
-                if i > 0 {
-                    canonical.append(UInt8(ascii: ","))
-                    pretty.append(UInt8(ascii: ","))
-                }
+                if i > 0 { appendToBoth(UInt8(ascii: ",")) }
                 newline(&pretty, 2, level + 1)
                 let start = canonical.count
                 writeString(member.key, into: &canonical)
@@ -120,9 +105,8 @@ public enum CanonicalJSON {
                 pretty.append(contentsOf: [UInt8(ascii: ":"), UInt8(ascii: " ")])
                 serializeAndPretty(member.value, level: level + 1, canonical: &canonical, pretty: &pretty)
             }
-            newline(&pretty, 2, level)
-            canonical.append(UInt8(ascii: "}"))
-            pretty.append(UInt8(ascii: "}"))
+            if !members.isEmpty { newline(&pretty, 2, level) }
+            appendToBoth(UInt8(ascii: "}"))
         }
     }
 

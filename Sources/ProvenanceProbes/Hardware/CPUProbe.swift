@@ -222,7 +222,9 @@ public struct CPUProbe: Probe {
     }
 
     /// Distinct caches of all CPUs from sysfs, grouped by level, type and size.
-    func readCaches(_ fs: RootedFileSystem) -> [Cache]? {
+    /// The CPUs' caches; `sharedOnce` false reads every attribute under every CPU (the reference
+    /// the tests hold the skip to).
+    func readCaches(_ fs: RootedFileSystem, sharedOnce: Bool = true) -> [Cache]? {
         let base = "/sys/devices/system/cpu"
         struct Key: Hashable { var level: Int; var type: String; var size: Int64?; var line: Int?; var ways: Int? }
         var instances: [Key: Set<String>] = [:]
@@ -240,40 +242,11 @@ public struct CPUProbe: Probe {
                 guard let level = fs.attribute("\(path)/level").flatMap({ Int($0) }),
                       let type = fs.attribute("\(path)/type") else { continue }
                 let sharedList = fs.attribute("\(path)/shared_cpu_list")
-                if let sharedList, !seen.insert("\(index) \(level) \(type) \(sharedList)").inserted { continue }
+                if sharedOnce, let sharedList, !seen.insert("\(index) \(level) \(type) \(sharedList)").inserted { continue }
                 let key = Key(level: level, type: type, size: fs.attribute("\(path)/size").flatMap(parseSizeWithUnit),
                               line: fs.attribute("\(path)/coherency_line_size").flatMap { Int($0) },
                               ways: fs.attribute("\(path)/ways_of_associativity").flatMap { Int($0) })
                 let shared = sharedList ?? directory
-                instances[key, default: []].insert(shared)
-                sharing[key] = max(sharing[key] ?? 1, parseCPUList(shared)?.count ?? 1)
-            }
-        }
-        guard !instances.isEmpty else { return nil }
-        return instances.map { key, shared in
-            Cache(level: key.level, type: key.type, sizeBytes: key.size, lineSizeBytes: key.line, ways: key.ways,
-                  instances: shared.count, cpusPerInstance: sharing[key] ?? 1)
-        }.sorted { ($0.level, $0.type, $0.sizeBytes ?? 0) < ($1.level, $1.type, $1.sizeBytes ?? 0) }
-    }
-
-    /// `readCaches` reading every attribute of every CPU's caches: the reference its tests hold
-    /// it to.
-    func readCachesOfEveryCPU(_ fs: RootedFileSystem) -> [Cache]? {
-        let base = "/sys/devices/system/cpu"
-        struct Key: Hashable { var level: Int; var type: String; var size: Int64?; var line: Int?; var ways: Int? }
-        var instances: [Key: Set<String>] = [:]
-        var sharing: [Key: Int] = [:]
-        let cpuDirectories = ((try? fs.list(base)) ?? []).filter { $0.hasPrefix("cpu") && Int($0.dropFirst(3)) != nil }
-        for directory in cpuDirectories {
-            let cacheBase = "\(base)/\(directory)/cache"
-            for index in ((try? fs.list(cacheBase)) ?? []) where index.hasPrefix("index") {
-                let path = "\(cacheBase)/\(index)"
-                guard let level = fs.attribute("\(path)/level").flatMap({ Int($0) }),
-                      let type = fs.attribute("\(path)/type") else { continue }
-                let key = Key(level: level, type: type, size: fs.attribute("\(path)/size").flatMap(parseSizeWithUnit),
-                              line: fs.attribute("\(path)/coherency_line_size").flatMap { Int($0) },
-                              ways: fs.attribute("\(path)/ways_of_associativity").flatMap { Int($0) })
-                let shared = fs.attribute("\(path)/shared_cpu_list") ?? directory
                 instances[key, default: []].insert(shared)
                 sharing[key] = max(sharing[key] ?? 1, parseCPUList(shared)?.count ?? 1)
             }
