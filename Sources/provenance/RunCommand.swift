@@ -272,7 +272,8 @@ struct RunJob {
         // and WANDB_DOCKER records the image.
         let summary = TrackerSummary(manifest: outcome.manifest.json, runDirectory: absoluteDirectory)
         environment["MLFLOW_RUN_CONTEXT"] = RunCommand.merged(summary.mlflowRunContext, into: environment["MLFLOW_RUN_CONTEXT"])
-        if (try? AtomicFile.write(Array(summary.wandbConfigYAML.utf8), to: absoluteDirectory + "/wandb-config.yaml")) != nil {
+        if (try? AtomicFile.write(Array(summary.wandbConfigYAML.utf8), to: absoluteDirectory + "/wandb-config.yaml",
+                                  durable: false)) != nil {
             environment["PROVENANCE_WANDB_CONFIG"] = absoluteDirectory + "/wandb-config.yaml"
         }
         if environment["WANDB_DOCKER"] == nil, let digest = summary.values["provenance.image.digest"] {

@@ -42,6 +42,26 @@ struct RunCommandTests {
         #expect(manifest["fingerprint"]?.stringValue?.dropFirst(7).prefix(12) == name.suffix(12))
     }
 
+    @Test("the files of a run are synced but wandb-config.yaml, which can be made again: env.json before the job, run.json after")
+    func syncs() throws {
+        guard shell("command -v strace").status == 0 else {
+            Issue.record("strace is missing: run scripts/install-deps.sh --test")
+            return
+        }
+        let directory = temporaryDirectory()
+        // The fsyncs and renames of the run, in order (the job's own `true` makes neither).
+        let traced = shell("""
+            cd \(directory) && strace -f -qq -e trace=fsync,rename -e signal=none -o trace.txt \
+            '\(Project.executable)' run -q --out r -- true && grep -oE '^[0-9]+ +(fsync|rename\\([^,]*)' trace.txt \
+            | sed -E 's/^[0-9]+ +//; s/\\.tmp-[0-9-]+"/"/'
+            """, timeout: 120)
+        #expect(traced.status == 0, "\(traced.output)")
+        let calls = traced.output.split(separator: "\n").map(String.init)
+        #expect(calls == ["fsync", #"rename("r/.env.json""#, #"rename("\#(directory)/r/.wandb-config.yaml""#,
+                          "fsync", #"rename("r/.run.json""#], "\(calls)")
+        #expect(RootedFileSystem().exists(directory + "/r/wandb-config.yaml"))
+    }
+
     @Test("SIGTERM to provenance reaches the command; its exit is recorded")
     func forwardsSignals() throws {
         let directory = temporaryDirectory()
