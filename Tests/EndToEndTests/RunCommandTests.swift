@@ -44,10 +44,7 @@ struct RunCommandTests {
 
     @Test("the files of a run are synced but wandb-config.yaml, which can be made again: env.json before the job, run.json after")
     func syncs() throws {
-        guard shell("command -v strace").status == 0 else {
-            Issue.record("strace is missing: run scripts/install-deps.sh --test")
-            return
-        }
+        guard straceIsInstalled() else { return }
         let directory = temporaryDirectory()
         // The fsyncs and renames of the run, in order (the job's own `true` makes neither).
         let traced = shell("""

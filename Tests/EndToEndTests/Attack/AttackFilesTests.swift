@@ -46,10 +46,7 @@ struct AttackFilesTests {
 
     @Test("a kill at any rename (strace inject), random kills and concurrent captures: 0 mismatches, 0 leftovers")
     func killsAndRaces() throws {
-        guard shell("command -v strace").status == 0 else {
-            Issue.record("strace is missing: run scripts/install-deps.sh --test")
-            return
-        }
+        guard straceIsInstalled() else { return }
         let base = temporaryDirectory()
         let output = base + "/out/env.json"
         var kills = 0
