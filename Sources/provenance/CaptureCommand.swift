@@ -84,9 +84,8 @@ struct CaptureCommand: ParsableCommand {
 /// holds it and ArgumentParser to the same request on a corpus of command lines.
 struct QuickCaptureLine: Equatable {
     static let grammar = QuickLine.Grammar(
-        flags: ["quiet", "canonical", "inline-diff", "no-cache"],
-        valueOptions: ["output": false, "root": false, "only": true, "probe": true, "no-probe": true, "repo": true,
-                       "env": true, "dataset": true, "seed": true, "param": true],
+        flags: QuickLine.captureFlags.union(["canonical", "inline-diff"]),
+        valueOptions: QuickLine.captureValueOptions.merging(["output": false]) { shared, _ in shared },
         shortNames: ["-q": "quiet", "-o": "output"],
         dashValues: ["output"])
 
@@ -115,6 +114,14 @@ struct QuickCaptureLine: Equatable {
 }
 
 extension QuickLine {
+    /// The flags `capture` and `run` share that `apply` reads (`-q` is each grammar's short name).
+    static let captureFlags: Set<String> = ["quiet", "no-cache"]
+    /// The options `capture` and `run` share that `apply` reads; `true` for repeatable ones.
+    static let captureValueOptions: [String: Bool] = [
+        "root": false, "only": true, "probe": true, "no-probe": true, "repo": true, "env": true, "dataset": true,
+        "seed": true, "param": true,
+    ]
+
     /// Sets what the options `capture` and `run` share say (`CaptureOptions`, `JobOptions`, the
     /// command), as those would from the same line.
     func apply(to request: inout CaptureRequest, quiet: Bool) {

@@ -420,10 +420,9 @@ struct RunJob {
 /// `QuickRunLineTests` holds it and ArgumentParser to the same job on a corpus of command lines.
 struct QuickRunLine {
     static let grammar = QuickLine.Grammar(
-        flags: ["quiet", "no-cache", "strict", "trace"],
-        valueOptions: ["out": false, "output": true, "config": true, "trace-include": true, "trace-exclude": true,
-                       "root": false, "only": true, "probe": true, "no-probe": true, "repo": true, "env": true,
-                       "dataset": true, "seed": true, "param": true],
+        flags: QuickLine.captureFlags.union(["strict", "trace"]),
+        valueOptions: QuickLine.captureValueOptions.merging(
+            ["out": false, "output": true, "config": true, "trace-include": true, "trace-exclude": true]) { shared, _ in shared },
         shortNames: ["-q": "quiet"])
 
     let line: QuickLine
