@@ -58,13 +58,12 @@ public struct EnvironmentProbe: Probe {
         guard case .object(var object) = manifest, case .object(var sections)? = object["sections"],
               case .object(var section)? = sections["environment"], case .object(var data)? = section["data"]
         else { return manifest }
+        let allowed = NamePatterns(patterns)
         if case .object(let variables)? = data["variables"] {
-            data["variables"] = .object(variables.filter { name, _ in patterns.contains { matchesNamePattern($0, name) } })
+            data["variables"] = .object(variables.filter { name, _ in allowed.match(name) })
         }
         if case .array(let masked)? = data["masked"] {
-            data["masked"] = .array(masked.filter { name in
-                name.stringValue.map { name in patterns.contains { matchesNamePattern($0, name) } } ?? false
-            })
+            data["masked"] = .array(masked.filter { name in name.stringValue.map(allowed.match) ?? false })
         }
         let extra = Array(patterns.dropFirst(defaultAllowList.count))
         data["extraPatterns"] = extra.isEmpty ? nil : .array(extra.map { .string($0) })
