@@ -232,6 +232,10 @@ public struct Section: Sendable, Equatable {
     /// section, data.
     static let dataLevel = 3
 
+    /// The deepest a section's data may nest for its manifest to be read back (`JSONParser`'s
+    /// limit less the levels around the data): 509.
+    public static let maxDataDepth = JSONParser.defaultMaxDepth - dataLevel
+
     /// Writes `data` now in the two forms writing the manifest needs (canonical for the
     /// fingerprint, pretty as the manifest nests it), in one walk. A capture calls it on each
     /// probe's thread as the probe ends, beside the probes still running: written after the last

@@ -54,7 +54,8 @@ public struct ExecutableProbe: Probe {
         }
         let value: JSONValue
         do {
-            value = try JSONParser.parse(result.stdout)
+            // No deeper than a manifest can hold and be read back (`verify`, `diff`).
+            value = try JSONParser.parse(result.stdout, maxDepth: Section.maxDataDepth)
         } catch {
             throw ProbeFailure("printed invalid JSON: \(error)")
         }
