@@ -7,9 +7,31 @@ import Testing
 import Glibc
 #endif
 
-/// What a probe thread does at its deepest: a site probe's JSON nested as deep as a manifest holds.
+/// Probe threads run on `threadStackBytes` (1 MiB) stacks, not glibc's 8 MiB: the deepest work a
+/// probe thread does must fit, with room to spare.
 @Suite("probe threads' stacks")
 struct ThreadStackTests {
+    @Test("a thread startDetachedThread starts has a threadStackBytes stack")
+    func stackSize() async {
+        let size: Int = await withCheckedContinuation { continuation in
+            startDetachedThread {
+                // pthread_getattr_np is a GNU extension the Glibc module leaves out.
+                typealias GetAttributes = @convention(c) (pthread_t, UnsafeMutablePointer<pthread_attr_t>) -> Int32
+                var attributes = pthread_attr_t()
+                var size = 0
+                if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_getattr_np"),
+                   unsafeBitCast(symbol, to: GetAttributes.self)(pthread_self(), &attributes) == 0
+                {
+                    pthread_attr_getstacksize(&attributes, &size)
+                    pthread_attr_destroy(&attributes)
+                }
+                continuation.resume(returning: size)
+            }
+        }
+        #expect(threadStackBytes == 1 << 20)
+        #expect(size == threadStackBytes)
+    }
+
     @Test("a site probe's JSON nested as deep as a manifest holds is captured whole on its probe thread; one level more fails the section, and the manifest still reads")
     func deepSiteProbe() throws {
         let directory = temporaryDirectory()
