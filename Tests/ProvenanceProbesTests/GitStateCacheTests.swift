@@ -105,6 +105,8 @@ struct GitStateCacheTests {
         check("an untracked file in a directory of ignored files only", "printf 'note\\n' > logs/notes.txt")
         check("a file in an empty directory", "printf 'first\\n' > empty/first.txt")
         check("an untracked file in a nested new directory", "mkdir -p new/deeper && printf 'x\\n' > new/deeper/x.txt")
+        // `new` holds only a directory: its witness is an `lstat`, without opening it.
+        check("an untracked file beside a directory's only directory", "printf 'y\\n' > new/y.txt")
         check("a file in an ignored directory (nothing changes)", "printf 'more\\n' > build/more.o")
         check("an ignore rule removed", "printf 'build/\\n' > .gitignore")
         check("an ignore rule in info/exclude", "printf 'top.txt\\n' >> .git/info/exclude")
