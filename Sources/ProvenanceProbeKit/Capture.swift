@@ -58,6 +58,7 @@ public struct Capture: Sendable {
         let board = Board()
         var sections: [String: Section] = [:]
         var pending: [(id: String, version: String, deadline: Double, seconds: Double)] = []
+        let listings = DirectoryListings()
 
         for probe in Capture.startOrder(probes) {
             let descriptor = probe.descriptor
@@ -73,8 +74,9 @@ public struct Capture: Sendable {
             }
             let seconds = probeTimeouts[descriptor.id] ?? descriptor.timeoutSeconds ?? timeout
             let deadline = started + seconds
-            let context = ProbeContext(machine: machine.attributed(to: descriptor.id),
-                                       commandTimeout: min(timeout, seconds), deadline: deadline)
+            var probeMachine = machine.attributed(to: descriptor.id)
+            probeMachine.fs.listings = listings
+            let context = ProbeContext(machine: probeMachine, commandTimeout: min(timeout, seconds), deadline: deadline)
             pending.append((descriptor.id, descriptor.version, deadline + grace, seconds))
             let id = descriptor.id
             let rendersData = rendersData

@@ -25,6 +25,12 @@ public struct RootedFileSystem: Sendable {
     /// (`provenance record`, the declared-reads check); nil otherwise, at the cost of a nil check.
     public var log: AccessLogScope?
 
+    /// The listings of one capture, shared by its probes (`Capture` sets it; nil: every `list`
+    /// reads the directory). Several probes list the same directories: site-packages (python,
+    /// cuda), /sys/devices/system/cpu (cpu twice, tuning), the PCI devices (twice): six listings
+    /// of a capture here, about 0.4 ms of its CPU.
+    public var listings: DirectoryListings?
+
     /// The same view with its reports attributed to `probe` (unchanged when nothing is logged).
     public func attributed(to probe: String?) -> RootedFileSystem {
         guard let log else { return self }
@@ -190,6 +196,13 @@ public struct RootedFileSystem: Sendable {
     /// Entry names of a directory (without `.` and `..`), sorted; nil when it does not exist.
     public func list(_ path: String) throws(FileSystemError) -> [String]? {
         log?.note(.list, path)
+        if let listings, let known = listings.names(of: path) { return known }
+        let names = try listDirectory(path)
+        listings?.remember(names, of: path)
+        return names
+    }
+
+    private func listDirectory(_ path: String) throws(FileSystemError) -> [String]? {
         guard let dir = opendir(hostPath(path)) else {
             let code = errno
             if code == ENOENT || code == ENOTDIR { return nil }
@@ -226,6 +239,24 @@ public struct RootedFileSystem: Sendable {
         let count = readlink(hostPath(path), &buffer, buffer.count - 1)
         guard count >= 0 else { return nil }
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// What `RootedFileSystem.list` answered for each directory during one capture (a missing
+/// directory too; a listing that failed is not kept). Thread-safe: probes run concurrently.
+public final class DirectoryListings: @unchecked Sendable {
+    private let mutex = Mutex()
+    private var names: [String: [String]?] = [:]
+
+    public init() {}
+
+    /// The names listed before (`.some(nil)`: the directory did not exist); nil when not listed.
+    func names(of path: String) -> [String]?? {
+        mutex.withLock { names[path] }
+    }
+
+    func remember(_ listed: [String]?, of path: String) {
+        mutex.withLock { names[path] = .some(listed) }
     }
 }
 

@@ -41,6 +41,20 @@ struct FirstProbe: Probe {
     func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output { Output(answer: 7) }
 }
 
+/// Lists a directory, adds a file to it (making it first when missing), and lists it again.
+struct ListingProbe: Probe {
+    let directory: String
+    var descriptor: ProbeDescriptor { ProbeDescriptor(id: "listing", version: "1.0.0", summary: "test") }
+    struct Output: Encodable { var before: [String]; var after: [String] }
+    func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
+        let before = try context.fs.list(directory)
+        mkdir(context.fs.hostPath(directory), 0o755)
+        close(creat(context.fs.hostPath(directory + "/added-\(before?.count ?? -1)"), 0o644))
+        let after = try context.fs.list(directory)
+        return Output(before: before ?? ["missing"], after: after ?? ["missing"])
+    }
+}
+
 struct ProbeFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
@@ -97,6 +111,25 @@ struct CaptureTests {
         let capture = Capture(probes: [FixedProbe(id: "a", behaviour: .value), FixedProbe(id: "b", behaviour: .partial)],
                               toolVersion: "test")
         #expect(capture.run(on: machine).fingerprint == capture.run(on: machine).fingerprint)
+    }
+
+    @Test("a capture lists a directory once for all its probes; the next capture lists it again")
+    func listingsPerCapture() throws {
+        let root = "/tmp/provenance-listings-\(getpid())-\(Int.random(in: 0...1_000_000))"
+        mkdir(root, 0o755)
+        let machine = Machine(fs: RootedFileSystem(root: root), commands: ReplayCommandRunner(entries: []),
+                              environment: [:], clock: FixedClock(secondsSinceEpoch: 1_700_000_000), root: root)
+        let capture = Capture(probes: [ListingProbe(directory: "/d")], toolVersion: "test")
+        var seen: [JSONValue?] = []
+        for _ in 0..<3 {
+            let data = capture.run(on: machine).sections["listing"]?.data
+            // Within one capture the second listing is the first's, though a file was added.
+            #expect(data?["before"] == data?["after"])
+            seen.append(data?["before"])
+        }
+        #expect(seen == [["missing"], ["added--1"], ["added--1", "added-1"]])
+        // Without a capture's listings, a file system lists anew every time.
+        #expect(try RootedFileSystem(root: root).list("/d") == ["added--1", "added-1", "added-2"])
     }
 
     @Test("commands never run past the probe's deadline")
