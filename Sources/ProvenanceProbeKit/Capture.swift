@@ -59,6 +59,7 @@ public struct Capture: Sendable {
         var sections: [String: Section] = [:]
         var pending: [(id: String, version: String, deadline: Double, seconds: Double)] = []
         let listings = DirectoryListings()
+        let resolutions = CommandResolutions()
 
         for probe in Capture.startOrder(probes) {
             let descriptor = probe.descriptor
@@ -76,6 +77,7 @@ public struct Capture: Sendable {
             let deadline = started + seconds
             var probeMachine = machine.attributed(to: descriptor.id)
             probeMachine.fs.listings = listings
+            probeMachine.commands = probeMachine.commands.sharing(resolutions)
             let context = ProbeContext(machine: probeMachine, commandTimeout: min(timeout, seconds), deadline: deadline)
             pending.append((descriptor.id, descriptor.version, deadline + grace, seconds))
             let id = descriptor.id

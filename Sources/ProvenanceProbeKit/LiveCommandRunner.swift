@@ -24,6 +24,8 @@ public struct LiveCommandRunner: CommandRunner {
     public let environment: [String: String]
     /// Output beyond this many bytes per stream is read and dropped.
     public var maxOutputBytes = 64 << 20
+    /// Names already resolved in this capture (nil: every lookup walks PATH).
+    public var resolutions: CommandResolutions?
 
     public init(environment: [String: String]) {
         self.environment = environment
@@ -32,6 +34,13 @@ public struct LiveCommandRunner: CommandRunner {
     /// The absolute path `name` resolves to through PATH, or nil when not installed.
     public func resolve(_ name: String) -> String? {
         if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        if let resolutions, let known = resolutions.path(of: name) { return known }
+        let found = searchPath(name)
+        resolutions?.remember(found, of: name)
+        return found
+    }
+
+    private func searchPath(_ name: String) -> String? {
         let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in path.split(separator: ":", omittingEmptySubsequences: true) {
             let candidate = directory + "/" + name

@@ -55,6 +55,18 @@ struct ListingProbe: Probe {
     }
 }
 
+/// Looks a command up, installs it in `directory`, and looks it up again.
+struct ResolvingProbe: Probe {
+    let directory: String
+    var descriptor: ProbeDescriptor { ProbeDescriptor(id: "resolving", version: "1.0.0", summary: "test") }
+    struct Output: Encodable { var before: String; var after: String }
+    func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output {
+        let before = context.commands.resolve("tool")
+        close(creat(directory + "/tool", 0o755))
+        return Output(before: before ?? "missing", after: context.commands.resolve("tool") ?? "missing")
+    }
+}
+
 struct ProbeFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
@@ -130,6 +142,22 @@ struct CaptureTests {
         #expect(seen == [["missing"], ["added--1"], ["added--1", "added-1"]])
         // Without a capture's listings, a file system lists anew every time.
         #expect(try RootedFileSystem(root: root).list("/d") == ["added--1", "added-1", "added-2"])
+    }
+
+    @Test("a capture looks a command name up once for all its probes; the next capture looks again")
+    func resolutionsPerCapture() throws {
+        let directory = "/tmp/provenance-resolutions-\(getpid())-\(Int.random(in: 0...1_000_000))"
+        mkdir(directory, 0o755)
+        let machine = Machine(fs: RootedFileSystem(), commands: LiveCommandRunner(environment: ["PATH": directory]),
+                              environment: [:], clock: FixedClock(secondsSinceEpoch: 1_700_000_000), root: nil)
+        let capture = Capture(probes: [ResolvingProbe(directory: directory)], toolVersion: "test")
+        let first = capture.run(on: machine).sections["resolving"]?.data
+        #expect(first == ["before": "missing", "after": "missing"])
+        let second = capture.run(on: machine).sections["resolving"]?.data
+        #expect(second == ["before": .string(directory + "/tool"), "after": .string(directory + "/tool")])
+        // Without a capture's resolutions, a runner looks anew every time.
+        unlink(directory + "/tool")
+        #expect(LiveCommandRunner(environment: ["PATH": directory]).resolve("tool") == nil)
     }
 
     @Test("commands never run past the probe's deadline")
