@@ -145,6 +145,53 @@ public struct RootedFileSystem: Sendable {
         return filled
     }
 
+    /// Reads a regular file in blocks of whole lines through one buffer (64 KiB, larger only for
+    /// a longer line), handing each to `body`; the last block may end without a newline. False
+    /// when the file does not exist. For a large file a parser reads line by line: nothing holds
+    /// the whole file (fresh pages for it cost more than the read). While recording, the whole
+    /// file is read once (the recording keeps it) and handed over as one block.
+    public func readLineBlocks(_ path: String, blockBytes: Int = 1 << 16,
+                               _ body: (UnsafeBufferPointer<UInt8>) -> Void) throws(FileSystemError) -> Bool {
+        if log != nil {
+            guard let bytes = try readBytes(path) else { return false }
+            bytes.withUnsafeBufferPointer { body($0) }
+            return true
+        }
+        guard let (fd, _) = try openRegularFile(path) else { return false }
+        defer { close(fd) }
+        var capacity = max(blockBytes, 1)
+        var storage = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        defer { storage.deallocate() }
+        // Bytes of a line not yet ended, at the start of the buffer.
+        var held = 0
+        var total = 0
+        var failure: Int32 = 0
+        while true {
+            if held == capacity {
+                // A line longer than the buffer.
+                let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+                larger.update(from: storage, count: held)
+                storage.deallocate()
+                storage = larger
+                capacity *= 2
+            }
+            let count = Self.fill(fd, storage + held, capacity - held, error: &failure)
+            if failure != 0 { throw FileSystemError(path: path, code: failure) }
+            total += count
+            if total > maxFileBytes { throw FileSystemError(path: path, message: "larger than \(maxFileBytes) bytes") }
+            let filled = held + count
+            if count == 0 {
+                if filled > 0 { body(UnsafeBufferPointer(start: storage, count: filled)) }
+                return true
+            }
+            var end = filled
+            while end > 0 && storage[end - 1] != 0x0A { end -= 1 }
+            if end > 0 { body(UnsafeBufferPointer(start: storage, count: end)) }
+            held = filled - end
+            if held > 0 && end > 0 { memmove(storage, storage + end, held) }
+        }
+    }
+
     /// At most the first `maxBytes` bytes of a regular file, or nil when it does not exist.
     public func readPrefix(_ path: String, maxBytes: Int) throws(FileSystemError) -> [UInt8]? {
         guard let log else { return try readFilePrefix(path, maxBytes: maxBytes) }

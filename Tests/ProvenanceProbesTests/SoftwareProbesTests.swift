@@ -4,6 +4,10 @@ import ProvenanceTestSupport
 import Testing
 @testable import ProvenanceProbes
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Runs a probe on this machine.
 func liveSection<P: Probe>(_ probe: P, environment: [String: String]? = nil) -> Section {
     var machine = Machine.live()
@@ -28,6 +32,47 @@ struct LiveSoftwareProbesTests {
         let theirs = Set(query.lines.filter { $0.hasPrefix("ii") || $0.hasPrefix("hi") }.map { String($0.split(separator: "|")[1]) })
         #expect(ours.count > 100)
         #expect(ours == theirs, "only ours: \(ours.subtracting(theirs).prefix(5)), only dpkg-query: \(theirs.subtracting(ours).prefix(5))")
+    }
+
+    @Test("this machine's dpkg status read in blocks of lines of any size parses as the whole file does")
+    func dpkgBlocks() throws {
+        let fs = RootedFileSystem()
+        let whole = try #require(try fs.readBytes("/var/lib/dpkg/status"), "this machine has no dpkg database")
+        let expected = parseDpkgStatus(whole)
+        #expect(expected.count > 100)
+        // 1 and 7 bytes: every line is longer than the buffer, which grows.
+        for blockBytes in [1, 7, 100, 4096, 1 << 16, 1 << 24] {
+            var parser = DpkgStatusParser()
+            var read: [UInt8] = []
+            var blocks = 0
+            let found = try fs.readLineBlocks("/var/lib/dpkg/status", blockBytes: blockBytes) { block in
+                // Each block is whole lines: it ends with a newline, but the file's last one may not.
+                #expect(block.last == 0x0A || read.count + block.count == whole.count)
+                read += block
+                blocks += 1
+                parser.parse(lines: block)
+            }
+            #expect(found)
+            #expect(read == whole, "block size \(blockBytes)")
+            #expect(parser.finish() == expected, "block size \(blockBytes)")
+            // A buffer larger than the file holds it in one block; a smaller one takes several.
+            #expect(blockBytes > whole.count ? blocks == 1 : blocks > 1, "block size \(blockBytes): \(blocks) blocks")
+        }
+        #expect(try fs.readLineBlocks("/var/lib/dpkg/no-such-file") { _ in Issue.record("no block expected") } == false)
+    }
+
+    @Test("dpkg status without a final newline: its last line still counts, in blocks too")
+    func dpkgLastLine() throws {
+        let text = "Package: a\nStatus: install ok installed\nVersion: 1\n\nPackage: b\nStatus: install ok installed\nVersion: 2"
+        let directory = "/tmp/provenance-dpkg-\(getpid())-\(Int.random(in: 0...1_000_000_000))"
+        try AtomicFile.write(Array(text.utf8), to: directory + "/status")
+        defer { _ = shell("rm -rf '\(directory)'") }
+        let expected = [InstalledPackage(name: "a", version: "1", architecture: nil),
+                        InstalledPackage(name: "b", version: "2", architecture: nil)]
+        #expect(parseDpkgStatus(Array(text.utf8)) == expected)
+        var parser = DpkgStatusParser()
+        #expect(try RootedFileSystem(root: directory).readLineBlocks("/status", blockBytes: 5) { parser.parse(lines: $0) })
+        #expect(parser.finish() == expected)
     }
 
     @Test("a dpkg Status value says installed as its three words say it", arguments: [

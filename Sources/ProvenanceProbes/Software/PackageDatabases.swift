@@ -7,13 +7,26 @@ import Glibc
 /// Parses `/var/lib/dpkg/status`: the installed packages (`Status: install ok installed`, and
 /// `hold ok installed`), sorted by name then architecture. Works on bytes: the file is large.
 public func parseDpkgStatus(_ bytes: [UInt8]) -> [InstalledPackage] {
-    var packages: [InstalledPackage] = []
-    var name: String?
-    var version: String?
-    var architecture: String?
-    var installed = false
+    var parser = DpkgStatusParser()
+    bytes.withUnsafeBufferPointer { parser.parse(lines: $0) }
+    return parser.finish()
+}
 
-    func finish() {
+/// `parseDpkgStatus` fed a block of whole lines at a time (`RootedFileSystem.readLineBlocks`):
+/// the probe reads the file through one 64 KiB buffer instead of holding all of it. Reading
+/// this machine's 850 KB file into a new array first cost 0.2 ms more of `--only packages.dpkg`
+/// (wall and CPU, 200 alternating runs): the fresh memory's page faults.
+public struct DpkgStatusParser {
+    private var packages: [InstalledPackage] = []
+    private var name: String?
+    private var version: String?
+    private var architecture: String?
+    private var installed = false
+
+    public init() {}
+
+    /// Ends the stanza being read.
+    private mutating func endStanza() {
         if installed, let name, let version {
             packages.append(InstalledPackage(name: name, version: version, architecture: architecture))
         }
@@ -23,12 +36,15 @@ public func parseDpkgStatus(_ bytes: [UInt8]) -> [InstalledPackage] {
         installed = false
     }
 
-    bytes.withUnsafeBufferPointer { buffer in
+    /// Reads lines: each ends at a newline or at the end of `buffer` (a block ends with a whole
+    /// line; only the file's last line may lack its newline).
+    public mutating func parse(lines buffer: UnsafeBufferPointer<UInt8>) {
+        guard let base = buffer.baseAddress else { return }
         /// Whether the line `start..<end` begins with `field` (a field name and its colon).
         func starts(_ start: Int, _ end: Int, with field: StaticString) -> Bool {
             let count = field.utf8CodeUnitCount
             guard end - start >= count else { return false }
-            return memcmp(buffer.baseAddress! + start, field.utf8Start, count) == 0
+            return memcmp(base + start, field.utf8Start, count) == 0
         }
         /// The value after a field name, spaces and tabs trimmed.
         func value(_ start: Int, _ end: Int) -> String {
@@ -39,17 +55,16 @@ public func parseDpkgStatus(_ bytes: [UInt8]) -> [InstalledPackage] {
             return String(decoding: UnsafeBufferPointer(rebasing: buffer[from..<to]), as: UTF8.self)
         }
         var start = 0
-        while start <= buffer.count {
+        while start < buffer.count {
             // memchr finds the line's end: a byte loop here was a fifth of the dpkg probe.
-            let end = start == buffer.count ? start
-                : memchr(buffer.baseAddress! + start, 0x0A, buffer.count - start)
-                    .map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - buffer.baseAddress! } ?? buffer.count
+            let end = memchr(base + start, 0x0A, buffer.count - start)
+                .map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? buffer.count
             defer { start = end + 1 }
             // A blank line ends a stanza; an indented line continues a multi-line field.
             var first = start
             while first < end && (buffer[first] == 0x20 || buffer[first] == 0x09 || buffer[first] == 0x0D) { first += 1 }
             if first == end {
-                finish()
+                endStanza()
                 continue
             }
             if first != start { continue }
@@ -63,8 +78,12 @@ public func parseDpkgStatus(_ bytes: [UInt8]) -> [InstalledPackage] {
             }
         }
     }
-    finish()
-    return packages.sorted { ($0.name, $0.architecture ?? "") < ($1.name, $1.architecture ?? "") }
+
+    /// The installed packages once the file ended, sorted by name then architecture.
+    public mutating func finish() -> [InstalledPackage] {
+        endStanza()
+        return packages.sorted { ($0.name, $0.architecture ?? "") < ($1.name, $1.architecture ?? "") }
+    }
 }
 
 /// Whether a dpkg `Status:` value (`want flag status`, e.g. `install ok installed`) says

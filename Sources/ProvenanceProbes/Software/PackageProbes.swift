@@ -10,10 +10,11 @@ public struct DpkgProbe: Probe {
     }
 
     public func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> DpkgSection {
-        guard let bytes = try context.fs.readBytes("/var/lib/dpkg/status") else {
+        var parser = DpkgStatusParser()
+        guard try context.fs.readLineBlocks("/var/lib/dpkg/status", { parser.parse(lines: $0) }) else {
             throw ProbeAbsent(source: "/var/lib/dpkg/status", reason: "no dpkg database")
         }
-        let packages = parseDpkgStatus(bytes)
+        let packages = parser.finish()
         return DpkgSection(count: packages.count, packages: packages)
     }
 }
