@@ -1,6 +1,10 @@
 import ProvenanceCore
 import ProvenanceProbeKit
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The Python a job would use and every distribution installed for it, without starting Python
 /// or pip (an interpreter start with site-packages costs 40–400 ms here; pip list, seconds).
 ///
@@ -133,7 +137,7 @@ public struct PythonProbe: Probe {
                 guard let metadataPath else { continue }
                 // The headers are at the top; descriptions after them can be long.
                 guard let head = try? fs.readPrefix(metadataPath, maxBytes: 16_384),
-                      let (name, distVersion) = parseDistributionMetadata(String(decoding: metadataHeaders(head), as: UTF8.self))
+                      let (name, distVersion) = parseDistributionMetadata(head: head)
                 else {
                     report.issue(metadataPath, "no Name/Version in the metadata")
                     continue
@@ -206,18 +210,36 @@ public func parsePyvenvCfg(_ text: String) -> [String: String] {
     return values
 }
 
-/// The header block of core metadata: the bytes up to its first blank line (or all of them),
-/// all `parseDistributionMetadata` reads. Decoding only these, not the 16 KiB head read with
-/// them, took the text conversion out of the python probe's profile.
-func metadataHeaders(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
-    var index = 0
-    while let newline = bytes[index...].firstIndex(of: 0x0A) {
-        let next = newline + 1
-        if next < bytes.count && bytes[next] == 0x0A { return bytes[..<next] }
-        if next + 1 < bytes.count && bytes[next] == 0x0D && bytes[next + 1] == 0x0A { return bytes[..<next] }
-        index = next
+/// `parseDistributionMetadata` on the bytes at the head of a METADATA file: the lines are found
+/// in the bytes, and only a line whose bytes start with `Name:` or `Version:` is decoded and read
+/// as that function reads it (a line can start so as text only if its bytes do). Decoding the
+/// whole header block first (classifiers, requirements) and walking it as text was a fifth of
+/// the python probe.
+func parseDistributionMetadata(head bytes: [UInt8]) -> (String, String)? {
+    var name: String?
+    var version: String?
+    bytes.withUnsafeBufferPointer { buffer in
+        guard let base = buffer.baseAddress else { return }
+        var start = 0
+        while start < buffer.count, name == nil || version == nil {
+            let lineEnd = memchr(base + start, 0x0A, buffer.count - start)
+                .map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? buffer.count
+            defer { start = lineEnd + 1 }
+            // Without its CR; an empty line ends the headers.
+            let end = lineEnd > start && buffer[lineEnd - 1] == 0x0D ? lineEnd - 1 : lineEnd
+            if end == start { break }
+            let line = UnsafeBufferPointer(rebasing: buffer[start..<end])
+            func starts(with field: StaticString) -> Bool {
+                line.count >= field.utf8CodeUnitCount && memcmp(line.baseAddress!, field.utf8Start, field.utf8CodeUnitCount) == 0
+            }
+            guard (name == nil && starts(with: "Name:")) || (version == nil && starts(with: "Version:")) else { continue }
+            let text = String(decoding: line, as: UTF8.self)
+            if name == nil, text.hasPrefix("Name:") { name = text.dropFirst(5).trimmed }
+            if version == nil, text.hasPrefix("Version:") { version = text.dropFirst(8).trimmed }
+        }
     }
-    return bytes[...]
+    guard let name, let version, !name.isEmpty else { return nil }
+    return (name, version)
 }
 
 /// `Name` and `Version` from core metadata (the RFC 822 headers before the first blank line).
