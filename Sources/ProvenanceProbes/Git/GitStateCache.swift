@@ -536,8 +536,7 @@ struct GitStateCache {
         witnesses.reserveCapacity(Int(count))
         var directory: String?
         for _ in 0..<count {
-            guard let kind = reader.u8(), kind < 8, kind & 6 != 6, let field = reader.field() else { return nil }
-            let text = String(decoding: field, as: UTF8.self)
+            guard let kind = reader.u8(), kind < 8, kind & 6 != 6, let text = reader.text() else { return nil }
             var parent: String?
             if kind & 4 != 0 {
                 guard let directory else { return nil }
@@ -606,6 +605,14 @@ struct GitStateCache {
             guard let count = u32().map(Int.init), at + count <= end else { return nil }
             defer { at += count }
             return Array(bytes[at..<(at + count)])
+        }
+
+        /// A field as text, decoded from the file's bytes (no array made for it first: one per
+        /// witness, 2,450 here).
+        mutating func text() -> String? {
+            guard let count = u32().map(Int.init), at + count <= end else { return nil }
+            defer { at += count }
+            return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[at..<(at + count)]), as: UTF8.self) }
         }
     }
 }
