@@ -420,7 +420,24 @@ public enum Secrets {
     }
 
     /// A `KEY=VALUE` word with the value masked when the key looks secret, and URLs inside masked.
+    ///
+    /// A plain value (`isPlainWord`: one that `looksLikeSecretValue` and `maskURL` leave alone)
+    /// is kept without running them: most of a kernel command line (`quiet`, `console=ttyS0`),
+    /// whose full check was 1.8% of a capture's CPU. `maskAssignmentByRules` is the reference.
     public static func maskAssignment(_ word: String) -> String {
+        if let equals = word.firstIndex(of: "="), !word[..<equals].contains("/") {
+            let key = String(word[..<equals])
+            if isSecretName(key) { return key + "=" + mask }
+            let value = String(word[word.index(after: equals)...])
+            if isPlainWord(value) { return word }
+            return key + "=" + (looksLikeSecretValue(value) ? mask : maskURL(value))
+        }
+        if isPlainWord(word) { return word }
+        return looksLikeSecretValue(word) ? mask : maskURL(word)
+    }
+
+    /// `maskAssignment` by the full rules alone, for every word: what the fast path is tested against.
+    static func maskAssignmentByRules(_ word: String) -> String {
         if let equals = word.firstIndex(of: "="), !word[..<equals].contains("/") {
             let key = String(word[..<equals])
             let value = String(word[word.index(after: equals)...])

@@ -105,6 +105,38 @@ struct PlainWordTests {
         #expect(plain > 100)
     }
 
+    @Test("KEY=VALUE words and bare words: the fast path masks exactly as the full rules do")
+    func assignments() {
+        // Values and keys of the recorded captures, this machine's kernel command line, the
+        // token-like and generated words of the tests here, each alone and after secret and
+        // plain keys.
+        var words = Self.fixtureStrings()
+        if let handle = fopen("/proc/cmdline", "r") {
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            let count = fread(&buffer, 1, buffer.count, handle)
+            fclose(handle)
+            words += String(decoding: buffer[..<count], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        }
+        words += ["ghp_16C7e42F292c6912E7710c838347Ae178B4a", "hf_AbCdEfGhIjKlMnOpQrStUvWx", "AKIAIOSFODNN7EXAMPLE",
+                  "https://user:pass@example.com/x", "git@github.com:org/repo.git", "a.b-c_d", "quiet", "",
+                  "abc-----BEGIN", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG", "=", "==x", "/a=b", "x=y=z"]
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcXYZ019._-=/:@")
+        for _ in 0..<2_000 {
+            let prefix = (Secrets.tokenPrefixes + ["", "", "", "eyJ", "-----"]).randomElement(using: &generator)!
+            words.append(prefix + String((0..<Int.random(in: 0...40, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }))
+        }
+        var kept = 0
+        for value in words {
+            for word in [value, "console=" + value, "password=" + value, "a.b_c=" + value, "x/y=" + value] {
+                let fast = Secrets.maskAssignment(word)
+                #expect(fast == Secrets.maskAssignmentByRules(word), "\(word)")
+                if fast == word { kept += 1 }
+            }
+        }
+        #expect(kept > 1_000)
+    }
+
     @Test("token-like words are never plain", arguments: [
         "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "hf_AbCdEfGhIjKlMnOpQrStUvWx", ".hf_AbCdEfGhIjKlMnOpQrStUvWx",
         "AKIAIOSFODNN7EXAMPLE", "sk-abcdefghijklmnop1234", "npm_abcdefghijklmnop1234",
