@@ -48,6 +48,9 @@ struct Provenance: ParsableCommand {
     static func main() {
         tuneMemoryAllocator()
         let arguments = CommandLine.arguments.dropFirst()
+        if let subcommand = arguments.first, ["capture", "run", "verify", "record"].contains(subcommand) {
+            populateWritableData()
+        }
         if let subcommand = arguments.first, subcommand == "capture" || subcommand == "run" {
             GitProbe.loadLibraryEarly(captureArguments: Array(arguments.dropFirst()), workingDirectory: currentDirectory())
         }
@@ -107,6 +110,24 @@ extension Provenance {
 func tuneMemoryAllocator() -> Bool {
     [(M_ARENA_MAX, 2), (M_TOP_PAD, 8 << 20), (M_TRIM_THRESHOLD, 256 << 20), (M_MMAP_THRESHOLD, 32 << 20)]
         .map { mallopt($0.0, $0.1) }.allSatisfy { $0 == 1 }
+}
+
+/// Maps the executable's writable data (`.data` and `.bss`, about 1 MB, from `__data_start` to
+/// `_end`: Sources/CMalloc) in one `madvise(MADV_POPULATE_WRITE)` while the process has one thread, for the
+/// commands that start probe threads. The Swift runtime's caches and our lazy globals live there;
+/// first written from a probe thread, each page took a fault, and a copy-on-write fault in a
+/// threaded process also flushes the other CPU's TLB (TLB flushes, from these faults and from
+/// memory calls, were 2% of a capture's CPU). Populated first: 0.3 ms less wall time, 0.5–0.9 ms
+/// less CPU per capture (2 cores, 100 alternating runs, three times). Best effort: a kernel before 5.14 refuses the advice, and nothing
+/// changes. Returns whether the pages were populated.
+@discardableResult
+func populateWritableData() -> Bool {
+    let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+    let from = UInt(bitPattern: provenance_data_start()) / page * page
+    let to = (UInt(bitPattern: provenance_data_end()) + page - 1) / page * page
+    guard to > from, to - from <= UInt(64 << 20) else { return false }
+    // MADV_POPULATE_WRITE (Linux 5.14), not in the Glibc module.
+    return madvise(UnsafeMutableRawPointer(bitPattern: from), Int(to - from), 23) == 0
 }
 
 /// Writes a line to standard error.
