@@ -113,13 +113,14 @@ func tuneMemoryAllocator() -> Bool {
 }
 
 /// Maps the executable's writable data (`.data` and `.bss`, about 1 MB, from `__data_start` to
-/// `_end`: Sources/CMalloc) in one `madvise(MADV_POPULATE_WRITE)` while the process has one thread, for the
-/// commands that start probe threads. The Swift runtime's caches and our lazy globals live there;
-/// first written from a probe thread, each page took a fault, and a copy-on-write fault in a
-/// threaded process also flushes the other CPU's TLB (TLB flushes, from these faults and from
-/// memory calls, were 2% of a capture's CPU). Populated first: 0.3 ms less wall time, 0.5–0.9 ms
-/// less CPU per capture (2 cores, 100 alternating runs, three times). Best effort: a kernel before 5.14 refuses the advice, and nothing
-/// changes. Returns whether the pages were populated.
+/// `_end`: Sources/CMalloc) in one `madvise(MADV_POPULATE_WRITE)` while the process has one
+/// thread, for the commands that start probe threads. The Swift runtime's caches and our lazy
+/// globals live there; first written from a probe thread, each page took a fault, and a
+/// copy-on-write fault in a threaded process also flushes the other CPU's TLB (TLB flushes, from
+/// these faults and from memory calls, were 2% of a capture's CPU). Populated first: 0.3 ms less
+/// wall time, 0.5–0.9 ms less CPU per capture (2 cores, 100 alternating runs, three times). Best
+/// effort: a kernel before 5.14 refuses the advice, and nothing changes. Returns whether the
+/// pages were populated.
 @discardableResult
 func populateWritableData() -> Bool {
     let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
