@@ -142,6 +142,9 @@ struct CaptureTests {
         #expect(seen == [["missing"], ["added--1"], ["added--1", "added-1"]])
         // Without a capture's listings, a file system lists anew every time.
         #expect(try RootedFileSystem(root: root).list("/d") == ["added--1", "added-1", "added-2"])
+        for name in ["added--1", "added-1", "added-2"] { unlink(root + "/d/" + name) }
+        rmdir(root + "/d")
+        rmdir(root)
     }
 
     @Test("a capture looks a command name up once for all its probes; the next capture looks again")
@@ -155,9 +158,12 @@ struct CaptureTests {
         #expect(first == ["before": "missing", "after": "missing"])
         let second = capture.run(on: machine).sections["resolving"]?.data
         #expect(second == ["before": .string(directory + "/tool"), "after": .string(directory + "/tool")])
-        // Without a capture's resolutions, a runner looks anew every time.
+        // Without a capture's resolutions, one runner looks anew every time.
+        let plain = LiveCommandRunner(environment: ["PATH": directory])
+        #expect(plain.resolve("tool") == directory + "/tool")
         unlink(directory + "/tool")
-        #expect(LiveCommandRunner(environment: ["PATH": directory]).resolve("tool") == nil)
+        #expect(plain.resolve("tool") == nil)
+        rmdir(directory)
     }
 
     @Test("commands never run past the probe's deadline")
