@@ -32,26 +32,6 @@ extension CommandRunner {
     }
 }
 
-/// Where command names resolved through PATH during one capture, shared by its probes (`Capture`
-/// gives it to them). Probes look a name up and then run it (a second lookup), and several look
-/// up the same names (python3, the MPI tools): with 12 PATH directories that was 353 `stat`s of a
-/// capture here, now 213 (each name once). Thread-safe.
-public final class CommandResolutions: @unchecked Sendable {
-    private let mutex = Mutex()
-    private var paths: [String: String?] = [:]
-
-    public init() {}
-
-    /// The path `name` resolved to before (`.some(nil)`: not installed); nil when not looked up.
-    func path(of name: String) -> String?? {
-        mutex.withLock { paths[name] }
-    }
-
-    func remember(_ path: String?, of name: String) {
-        mutex.withLock { paths[name] = .some(path) }
-    }
-}
-
 /// What a command did.
 public struct CommandResult: Sendable, Equatable {
     public enum Outcome: Sendable, Equatable {

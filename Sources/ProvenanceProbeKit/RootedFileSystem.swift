@@ -243,10 +243,8 @@ public struct RootedFileSystem: Sendable {
     /// Entry names of a directory (without `.` and `..`), sorted; nil when it does not exist.
     public func list(_ path: String) throws(FileSystemError) -> [String]? {
         log?.note(.list, path)
-        if let listings, let known = listings.names(of: path) { return known }
-        let names = try listDirectory(path)
-        listings?.remember(names, of: path)
-        return names
+        guard let listings else { return try listDirectory(path) }
+        return try listings.answer(for: path) { () throws(FileSystemError) in try listDirectory(path) }
     }
 
     private func listDirectory(_ path: String) throws(FileSystemError) -> [String]? {
@@ -289,23 +287,28 @@ public struct RootedFileSystem: Sendable {
     }
 }
 
-/// What `RootedFileSystem.list` answered for each directory during one capture (a missing
-/// directory too; a listing that failed is not kept). Thread-safe: probes run concurrently.
-public final class DirectoryListings: @unchecked Sendable {
+/// Answers one capture looks up once and shares among its probes (`Capture` makes them): a
+/// key's answer found first, a missing one (nil) too, is the answer for the rest of the capture;
+/// a lookup that fails keeps nothing. Thread-safe: probes run concurrently.
+public final class CaptureAnswers<Answer: Sendable>: @unchecked Sendable {
     private let mutex = Mutex()
-    private var names: [String: [String]?] = [:]
+    private var answers: [String: Answer?] = [:]
 
     public init() {}
 
-    /// The names listed before (`.some(nil)`: the directory did not exist); nil when not listed.
-    func names(of path: String) -> [String]?? {
-        mutex.withLock { names[path] }
-    }
-
-    func remember(_ listed: [String]?, of path: String) {
-        mutex.withLock { names[path] = .some(listed) }
+    /// The answer kept for `key`, else what `find` says, kept.
+    func answer<Failure: Error>(for key: String, _ find: () throws(Failure) -> Answer?) throws(Failure) -> Answer? {
+        if let known = mutex.withLock({ answers[key] }) { return known }
+        let found = try find()
+        mutex.withLock { answers[key] = .some(found) }
+        return found
     }
 }
+
+/// What `RootedFileSystem.list` answered for each directory during one capture.
+public typealias DirectoryListings = CaptureAnswers<[String]>
+/// Where `LiveCommandRunner.resolve` found each command name during one capture.
+public typealias CommandResolutions = CaptureAnswers<String>
 
 /// A file that exists but could not be read: the machine path and the reason.
 public struct FileSystemError: Error, CustomStringConvertible, Sendable, Equatable {
