@@ -25,6 +25,21 @@ func nonEmpty(_ value: String?) -> String? {
     return value.trimmed
 }
 
+/// Where the line starting at `start` in `buffer` ends: the index of its newline, or the
+/// buffer's end (`memchr`: a byte loop was a fifth of the dpkg probe).
+func lineEnd(in buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+    guard let base = buffer.baseAddress, start < buffer.count else { return buffer.count }
+    return memchr(base + start, 0x0A, buffer.count - start)
+        .map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? buffer.count
+}
+
+/// Whether the line `start..<end` of `buffer` begins with `field` (a field name and its colon).
+func lineStarts(_ buffer: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, with field: StaticString) -> Bool {
+    let count = field.utf8CodeUnitCount
+    guard end - start >= count, let base = buffer.baseAddress else { return false }
+    return memcmp(base + start, field.utf8Start, count) == 0
+}
+
 /// Little-endian integers in the binary cache files (`DatasetCache`, `GitStateCache`).
 func appendU32(_ out: inout [UInt8], _ value: UInt32) {
     withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }

@@ -39,13 +39,6 @@ public struct DpkgStatusParser {
     /// Reads lines: each ends at a newline or at the end of `buffer` (a block ends with a whole
     /// line; only the file's last line may lack its newline).
     public mutating func parse(lines buffer: UnsafeBufferPointer<UInt8>) {
-        guard let base = buffer.baseAddress else { return }
-        /// Whether the line `start..<end` begins with `field` (a field name and its colon).
-        func starts(_ start: Int, _ end: Int, with field: StaticString) -> Bool {
-            let count = field.utf8CodeUnitCount
-            guard end - start >= count else { return false }
-            return memcmp(base + start, field.utf8Start, count) == 0
-        }
         /// The value after a field name, spaces and tabs trimmed.
         func value(_ start: Int, _ end: Int) -> String {
             var from = start
@@ -56,9 +49,7 @@ public struct DpkgStatusParser {
         }
         var start = 0
         while start < buffer.count {
-            // memchr finds the line's end: a byte loop here was a fifth of the dpkg probe.
-            let end = memchr(base + start, 0x0A, buffer.count - start)
-                .map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? buffer.count
+            let end = lineEnd(in: buffer, from: start)
             defer { start = end + 1 }
             // A blank line ends a stanza; an indented line continues a multi-line field.
             var first = start
@@ -69,10 +60,10 @@ public struct DpkgStatusParser {
             }
             if first != start { continue }
             switch buffer[start] {
-            case UInt8(ascii: "P") where starts(start, end, with: "Package:"): name = value(start + 8, end)
-            case UInt8(ascii: "V") where starts(start, end, with: "Version:"): version = value(start + 8, end)
-            case UInt8(ascii: "A") where starts(start, end, with: "Architecture:"): architecture = value(start + 13, end)
-            case UInt8(ascii: "S") where starts(start, end, with: "Status:"):
+            case UInt8(ascii: "P") where lineStarts(buffer, start, end, with: "Package:"): name = value(start + 8, end)
+            case UInt8(ascii: "V") where lineStarts(buffer, start, end, with: "Version:"): version = value(start + 8, end)
+            case UInt8(ascii: "A") where lineStarts(buffer, start, end, with: "Architecture:"): architecture = value(start + 13, end)
+            case UInt8(ascii: "S") where lineStarts(buffer, start, end, with: "Status:"):
                 installed = isInstalledStatus(UnsafeBufferPointer(rebasing: buffer[(start + 7)..<end]))
             default: break
             }

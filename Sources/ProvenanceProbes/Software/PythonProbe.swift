@@ -1,10 +1,6 @@
 import ProvenanceCore
 import ProvenanceProbeKit
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The Python a job would use and every distribution installed for it, without starting Python
 /// or pip (an interpreter start with site-packages costs 40–400 ms here; pip list, seconds).
 ///
@@ -219,21 +215,17 @@ func parseDistributionMetadata(head bytes: [UInt8]) -> (String, String)? {
     var name: String?
     var version: String?
     bytes.withUnsafeBufferPointer { buffer in
-        guard let base = buffer.baseAddress else { return }
         var start = 0
         while start < buffer.count, name == nil || version == nil {
-            let lineEnd = memchr(base + start, 0x0A, buffer.count - start)
-                .map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? buffer.count
-            defer { start = lineEnd + 1 }
+            let newline = lineEnd(in: buffer, from: start)
+            defer { start = newline + 1 }
             // Without its CR; an empty line ends the headers.
-            let end = lineEnd > start && buffer[lineEnd - 1] == 0x0D ? lineEnd - 1 : lineEnd
+            let end = newline > start && buffer[newline - 1] == 0x0D ? newline - 1 : newline
             if end == start { break }
-            let line = UnsafeBufferPointer(rebasing: buffer[start..<end])
-            func starts(with field: StaticString) -> Bool {
-                line.count >= field.utf8CodeUnitCount && memcmp(line.baseAddress!, field.utf8Start, field.utf8CodeUnitCount) == 0
-            }
-            guard (name == nil && starts(with: "Name:")) || (version == nil && starts(with: "Version:")) else { continue }
-            let text = String(decoding: line, as: UTF8.self)
+            guard (name == nil && lineStarts(buffer, start, end, with: "Name:"))
+                    || (version == nil && lineStarts(buffer, start, end, with: "Version:"))
+            else { continue }
+            let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self)
             if name == nil, text.hasPrefix("Name:") { name = text.dropFirst(5).trimmed }
             if version == nil, text.hasPrefix("Version:") { version = text.dropFirst(8).trimmed }
         }
