@@ -41,7 +41,7 @@ let package = Package(
                 dependencies: ["ProvenanceCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: startUp),
         // Built-in probes, one per file.
         .target(name: "ProvenanceProbes", dependencies: [
-            "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", "CLibGit2", "CLibGit2Loader", "CLibYAML",
+            "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", "CLibGit2", "CLibGit2Static", "CLibYAML",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: startUp),
         // libpci (pciutils) for the pci probe: module map + non-variadic shims of its variadic calls.
@@ -50,10 +50,21 @@ let package = Package(
         // longjmp back to the guarded call, so a libpci error never exits the process.
         .target(name: "CPCIErrors", dependencies: ["CLibPCI"]),
         // libgit2's headers (Debian: libgit2-dev), with non-variadic wrappers of git_libgit2_opts in
-        // shim.h. Not linked (no pkgConfig: it would add -lgit2, and every start of provenance would
-        // load libgit2 and 16 more libraries): CLibGit2Loader loads it when the git probe needs it.
+        // shim.h. No pkgConfig: it would link the shared library, and every start of provenance would
+        // load libgit2 and 16 more libraries. CLibGit2Static links the static archives instead.
         .systemLibrary(name: "CLibGit2", path: "Sources/CLibGit2", providers: [.apt(["libgit2-dev"])]),
-        .target(name: "CLibGit2Loader", dependencies: ["CLibGit2"], path: "Sources/CLibGit2Loader"),
+        // libgit2 and what it needs from Debian's static archives (libgit2-dev and the -dev packages
+        // it depends on), so nothing is loaded at run time (Sources/CLibGit2Static/start.c has the
+        // figures). Archives come in dependency order; zlib is the shared library the binary loads
+        // anyway (libpci needs it). --wrap sends libgit2's CA bundle parse to start.c, which skips
+        // it while libgit2 starts.
+        .target(name: "CLibGit2Static", dependencies: ["CLibGit2"], path: "Sources/CLibGit2Static",
+                linkerSettings: [
+                    .unsafeFlags(["-Xlinker", "--wrap=mbedtls_x509_crt_parse_file"]
+                        + ["git2", "ssh2", "mbedtls", "mbedx509", "mbedcrypto", "http_parser", "pcre2-8", "crypto"]
+                        .flatMap { ["-Xlinker", "-l:lib\($0).a"] }),
+                    .linkedLibrary("z"),
+                ]),
         // The interposer preloaded into traced jobs: plain C, no Swift runtime (it is loaded into
         // every process of the job). Never a dependency of another target: provenance itself must
         // not interpose its own calls. Built as the dynamic library product above.
@@ -80,10 +91,7 @@ let package = Package(
                 "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes", "ProvenanceTrace", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: startUp,
-            // libgit2's start-up skips the CA bundle parse (Sources/CLibGit2Loader/loader.c): the
-            // executable exports the function libgit2 calls for it.
-            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic-symbol=mbedtls_x509_crt_parse_file"])]
+            swiftSettings: startUp
         ),
         // Test helpers: where Fixtures/ is, expected-fact tables, running the built binary.
         .target(name: "ProvenanceTestSupport", dependencies: ["ProvenanceCore", "ProvenanceProbeKit"],

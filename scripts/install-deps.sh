@@ -3,8 +3,8 @@
 # Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite uses)
 set -euo pipefail
 
-# libgit2-dev: the git probe reads repositories through libgit2 (loaded when a repository is found;
-# the binary then needs libgit2-1.5); libpci-dev, pci.ids: the pci probe; libyaml-dev: YAML policies
+# libgit2-dev: the git probe reads repositories through libgit2, linked from its static archive and
+# those of the -dev packages it depends on; libpci-dev, pci.ids: the pci probe; libyaml-dev: YAML policies
 # and site-probe definitions (libyaml's parser; the binary then needs libyaml-0-2).
 packages=(pkg-config ca-certificates libpci-dev pci.ids libgit2-dev libyaml-dev)
 if [[ "${1:-}" == "--test" ]]; then

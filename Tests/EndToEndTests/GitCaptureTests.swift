@@ -453,4 +453,37 @@ struct GitCaptureTests {
         _ = try capture("6.json", ["--no-cache"])
         #expect(cacheFiles().isEmpty)
     }
+
+    /// libgit2 is linked from its static archive (Sources/CLibGit2Static): a capture that reads a
+    /// repository with libgit2 opens no shared library for it (libgit2, libssh2, mbedTLS, Kerberos,
+    /// ...) and, as before, not the CA bundle that `git_libgit2_init` would parse.
+    @Test("reading a repository loads no git library and no CA bundle")
+    func nothingLoaded() throws {
+        guard straceIsInstalled() else { return }
+        let directory = GitFixture.directory("static")
+        let setup = GitFixture.dirtyRepository(at: directory)
+        try #require(setup.status == 0, "\(setup.output)")
+        let output = GitFixture.directory("static-out")
+        let traced = shell("""
+            strace -f -qq -e trace=open,openat -e signal=none -o '\(output)/trace.txt' \
+            '\(Project.executable)' capture -q --only git --no-cache --repo '\(directory)' -o '\(output)/env.json' \
+            && grep -c 'O_RDONLY' '\(output)/trace.txt' \
+            && grep -E '\\.so|ca-certificates' '\(output)/trace.txt' | grep -oE '"[^"]*"' | sort -u
+            """, timeout: 120)
+        let lines = traced.output.split(separator: "\n").map(String.init)
+        let opened = try #require(Int(lines.first ?? ""), "\(traced.output)")
+        #expect(opened > 10, "the trace has the capture's reads")
+        // What the binary itself needs (libpci, libyaml, libstdc++, ...) and nothing for git.
+        let libraries = lines.dropFirst()
+        #expect(!libraries.isEmpty && libraries.allSatisfy { $0.contains(".so") }, "\(traced.output)")
+        for name in ["libgit2", "libssh2", "libmbed", "libgssapi", "libkrb5", "libcrypto", "libpcre2", "libhttp_parser",
+                     "ca-certificates"] {
+            #expect(!libraries.contains { $0.contains(name) }, "\(name) opened: \(traced.output)")
+        }
+        let manifest = try readJSON(output + "/env.json")
+        let repository = manifest["sections"]?["git"]?["data"]?["repositories"]?.arrayValue?.first
+        #expect(manifest["sections"]?["git"]?["status"] == "ok")
+        #expect(repository?["commit"]?.stringValue == GitFixture.git("rev-parse HEAD", in: directory))
+        #expect(repository?["diff"]?["sha256"]?.stringValue != nil, "the dirty tree's patch was made")
+    }
 }

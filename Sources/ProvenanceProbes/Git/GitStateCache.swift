@@ -1,4 +1,4 @@
-import CLibGit2Loader
+import CLibGit2Static
 import Crypto
 import ProvenanceCore
 import ProvenanceProbeKit
@@ -10,14 +10,15 @@ import Musl
 #endif
 
 /// A repository's git state remembered between captures, with the file-system facts it was read
-/// from, so that a capture of an unchanged repository neither loads libgit2 nor lists the working
-/// tree: what git's untracked cache and index stat data do, kept in provenance's own cache
+/// from, so that a capture of an unchanged repository neither opens it with libgit2 nor lists the
+/// working tree: what git's untracked cache and index stat data do, kept in provenance's own cache
 /// (`$XDG_CACHE_HOME/provenance/git-*.cache`, mode 0600: it holds the patch), never in the
 /// repository.
 ///
 /// Why: listing the working tree is most of the git probe (11.6 ms of CPU of the 20 in this
 /// 1,770-file checkout, the same as `git status`: one `getdents64` pair per directory, ext4 hashing
-/// every name), and loading libgit2 with its 16 libraries is 2.5 ms more. Checking the facts below
+/// every name), and loading libgit2 with its 16 libraries was 2.5 ms more (it is linked now).
+/// Checking the facts below
 /// is one `lstat` per file and directory.
 ///
 /// The facts (`Witness`), each with its `lstat` data (device, inode, size, modification and

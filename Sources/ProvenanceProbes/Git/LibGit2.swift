@@ -1,5 +1,5 @@
 import CLibGit2
-import CLibGit2Loader
+import CLibGit2Static
 
 #if canImport(Glibc)
 import Glibc
@@ -13,24 +13,20 @@ import Musl
 
 /// libgit2's process-wide set-up.
 enum LibGit2 {
-    /// Loads libgit2 (`provenance_git_load`: dlopen, see Sources/CLibGit2Loader) and calls
-    /// `git_libgit2_init` without its CA bundle parse (`provenance_git_init`), once; then turns
-    /// off the owner check (`GIT_OPT_SET_OWNER_VALIDATION`
-    /// through the shim): a repository owned by another user (git's `safe.directory`) is read like
-    /// any other. Git refuses such repositories so that their configuration cannot run commands
-    /// (hooks, `core.fsmonitor`); libgit2 runs none of those, and provenance only reads.
-    /// Throws when libgit2 cannot be loaded.
+    /// Calls `git_libgit2_init` without its CA bundle parse (`provenance_git_init`, see
+    /// Sources/CLibGit2Static), once; then turns off the owner check
+    /// (`GIT_OPT_SET_OWNER_VALIDATION` through the shim): a repository owned by another user (git's
+    /// `safe.directory`) is read like any other. Git refuses such repositories so that their
+    /// configuration cannot run commands (hooks, `core.fsmonitor`); libgit2 runs none of those, and
+    /// provenance only reads. Throws when libgit2 cannot start.
     static func initialize() throws(GitError) {
-        if let loadError { throw GitError(function: "provenance_git_load", code: -1, message: loadError) }
+        if let initError { throw initError }
     }
 
-    /// Nil once libgit2 is loaded and initialised; else why it could not be loaded.
-    private static let loadError: String? = {
-        var buffer = [CChar](repeating: 0, count: 1024)
-        if provenance_git_load(&buffer, buffer.count) != 0 {
-            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        }
-        provenance_git_init()
+    /// Nil once libgit2 has started; else why it could not.
+    private static let initError: GitError? = {
+        let code = provenance_git_init()
+        if code < 0 { return GitError("git_libgit2_init", code) }
         _ = provenance_git_set_owner_validation(0)
         return nil
     }()
