@@ -51,9 +51,6 @@ struct Provenance: ParsableCommand {
         if let subcommand = arguments.first, ["capture", "run", "verify", "record"].contains(subcommand) {
             populateWritableData()
         }
-        if let subcommand = arguments.first, subcommand == "capture" || subcommand == "run" {
-            GitProbe.loadLibraryEarly(captureArguments: Array(arguments.dropFirst()), workingDirectory: currentDirectory())
-        }
         do {
             if arguments.first == "capture", let line = QuickCaptureLine.parse(Array(arguments.dropFirst())) {
                 try line.run()

@@ -370,29 +370,6 @@ struct GitProbeTests {
         try check("intent-to-add", staged: nil, unstaged: 1, untracked: 0)
     }
 
-    @Test("libgit2 is loaded early only where a capture's git probe will probably need it")
-    func loadEarly() {
-        let repository = GitFixture.directory("early")
-        GitFixture.run("git init -q -b main . && mkdir -p sub/dir", in: repository)
-        let outside = GitFixture.directory("early-outside")
-        func early(_ arguments: [String], _ directory: String) -> Bool {
-            GitProbe.needsLibraryEarly(captureArguments: arguments, workingDirectory: directory)
-        }
-        #expect(early(["-o", "env.json"], repository))
-        #expect(early(["-q"], repository + "/sub/dir"))
-        #expect(!early(["-o", "env.json"], outside))
-        #expect(early(["--repo", repository], outside))
-        #expect(early(["--repo=\(repository)/sub"], outside))
-        #expect(!early(["--repo", outside], repository))
-        #expect(early(["--only", "os", "--only", "git"], repository))
-        #expect(early(["--only=git"], repository))
-        #expect(!early(["--only", "os"], repository))
-        #expect(!early(["--no-probe", "git"], repository))
-        #expect(!early(["--root", "/recorded", "--repo", repository], outside))
-        // The job's own arguments after `--` are not the capture's.
-        #expect(early(["--", "train.py", "--only", "os"], repository))
-    }
-
     /// A truncated loose object is not tried here: libgit2 1.5 loops forever reading one
     /// (libgit2/libgit2#7342); the end-to-end tests show the probe's deadline ends it.
     @Test("a corrupt repository fails with libgit2's message", arguments: [

@@ -480,58 +480,6 @@ public struct GitProbe: Probe {
         }
     }
 
-    /// Starts loading libgit2 on a background thread when a capture's command line (the words after
-    /// the subcommand `capture` or `run`) will probably need it: the git probe is not left out
-    /// (`--only` without `git`, `--no-probe git`) and the working directory or a `--repo` path may
-    /// be in a repository. The load (libgit2 and the 16 libraries it needs, about 2.5 ms of CPU)
-    /// then runs beside the command line's parsing and the capture's set-up on the main thread
-    /// instead of at the start of the git probe, the longest probe in a repository (measured on
-    /// an 84-file repository, `--only git`: at most 0.9 ms less wall time, of 13–14: the probe
-    /// thread starts soon after `main` and waits for the rest of the load). Only a hint:
-    /// a wrong guess costs that CPU time or saves nothing; the git probe loads libgit2 itself
-    /// when it needs it (once: it waits for a load in progress).
-    /// Not either where each repository's state is remembered (`GitStateCache`): then the probe
-    /// usually needs no libgit2 at all.
-    public static func loadLibraryEarly(captureArguments arguments: [String], workingDirectory: String) {
-        var variables: [String: String] = [:]
-        for name in ["HOME", "XDG_CACHE_HOME"] { variables[name] = getenv(name).map { String(cString: $0) } }
-        let environment = variables
-        // The decision too is made on that thread, beside the command line's parsing: on the main
-        // thread it was 0.8 ms of every capture outside a repository (2 cores, 2026-12-02).
-        startDetachedThread {
-            guard Self.needsLibraryEarly(captureArguments: arguments, workingDirectory: workingDirectory,
-                                         cacheDirectory: DatasetCache.defaultDirectory(environment: environment))
-            else { return }
-            try? LibGit2.initialize()
-        }
-    }
-
-    /// Whether `loadLibraryEarly` loads libgit2 for these arguments, with git caches in `cacheDirectory`.
-    public static func needsLibraryEarly(captureArguments arguments: [String], workingDirectory: String,
-                                         cacheDirectory: String? = nil) -> Bool {
-        let options = Array(arguments.prefix { $0 != "--" })
-        func values(_ name: String) -> [String] {
-            options.indices.compactMap { index in
-                if options[index].hasPrefix(name + "=") { return String(options[index].dropFirst(name.count + 1)) }
-                return options[index] == name && index + 1 < options.count ? options[index + 1] : nil
-            }
-        }
-        let only = values("--only")
-        if !only.isEmpty && !only.contains("git") || values("--no-probe").contains("git") || !values("--root").isEmpty {
-            return false
-        }
-        let fs = RootedFileSystem()
-        let repositories = values("--repo").map { $0.hasPrefix("/") ? $0 : workingDirectory + "/" + $0 }
-        let starts = (repositories.isEmpty ? [workingDirectory] : repositories).map(normalizePath)
-        guard starts.contains(where: { mayBeInRepository($0, fs: fs) }) else { return false }
-        if let cacheDirectory, !options.contains("--no-cache"), starts.allSatisfy({ start in
-            realPath(start).map { exists(GitStateCache.path(directory: cacheDirectory, start: $0)) } ?? false
-        }) {
-            return false
-        }
-        return true
-    }
-
     /// The digests of the patches a finished git section refers to, in repository order: what
     /// the capture's writer takes from the probe's artifacts to write beside the manifest.
     public static func patchDigests(in section: Section?) -> [String] {
