@@ -34,7 +34,11 @@ let package = Package(
             name: "ProvenanceCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "CryptoExtras", package: "swift-crypto")],
-            swiftSettings: startUp
+            swiftSettings: startUp,
+            // Release builds take the C++ library the Swift runtime needs from its static archive
+            // (Linker/libstdc++.so says why, with figures). Debug builds link the runtime as shared
+            // libraries, which load libstdc++.so anyway.
+            linkerSettings: [.unsafeFlags(["-L", Context.packageDirectory + "/Linker"], .when(configuration: .release))]
         ),
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
         .target(name: "ProvenanceProbeKit",
@@ -72,10 +76,12 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-fvisibility=hidden", "-O2"])],
                 // The product is linked by the Swift driver, which adds its start-up object (swiftrt.o)
                 // and the Swift runtime: -nostartfiles leaves the object out, -static-stdlib makes the
-                // runtime an archive nothing is taken from, --as-needed drops what is unused. A traced
-                // process then loads libc, libm and libstdc++ (the driver's -lstdc++ comes before
-                // --as-needed) but not the Swift runtime.
-                linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib", "-Xlinker", "--as-needed"])]),
+                // runtime an archive nothing is taken from, --as-needed drops what is unused, and
+                // -L Linker makes the driver's -lstdc++ the static archive (Linker/libstdc++.so), from
+                // which nothing is taken either. A traced process then loads libc and libm, not the
+                // Swift runtime or libstdc++.
+                linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib", "-Xlinker", "--as-needed",
+                                               "-L", Context.packageDirectory + "/Linker"])]),
         // `run --trace`: starts the job with the interposer and turns its trace into the run record.
         .target(name: "ProvenanceTrace", dependencies: ["ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes"],
                 swiftSettings: startUp),
@@ -91,7 +97,11 @@ let package = Package(
                 "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes", "ProvenanceTrace", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: startUp
+            swiftSettings: startUp,
+            // Release builds take the C++ library the Swift runtime needs from its static archive
+            // (Linker/libstdc++.so says why, with figures). Debug builds link the runtime as shared
+            // libraries, which load libstdc++.so anyway.
+            linkerSettings: [.unsafeFlags(["-L", Context.packageDirectory + "/Linker"], .when(configuration: .release))]
         ),
         // Test helpers: where Fixtures/ is, expected-fact tables, running the built binary.
         .target(name: "ProvenanceTestSupport", dependencies: ["ProvenanceCore", "ProvenanceProbeKit"],

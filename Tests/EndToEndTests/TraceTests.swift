@@ -43,6 +43,19 @@ struct TraceTests {
         }
     }
 
+    /// The interposer is loaded into every process of a traced job, so it needs only libc and libm:
+    /// no Swift runtime and no libstdc++ (Package.swift, Linker/libstdc++.so).
+    @Test("the interposer needs only libc and libm")
+    func interposerLibraries() throws {
+        let library = Project.productsDirectory + "/libprovenance-trace.so"
+        let dynamic = shell("readelf -d '\(library)'")
+        try #require(dynamic.status == 0, "\(dynamic.output)")
+        let needed = dynamic.output.split(separator: "\n").filter { $0.contains("(NEEDED)") }.compactMap { line in
+            line.split(separator: "[").last?.split(separator: "]").first.map(String.init)
+        }
+        #expect(Set(needed) == ["libc.so.6", "libm.so.6"], "\(dynamic.output)")
+    }
+
     @Test("a Python job: YAML config, CSV and a file from $HOME in; checkpoint, log and a renamed file out")
     func pythonJob() throws {
         let directory = temporaryDirectory()
