@@ -34,11 +34,7 @@ let package = Package(
             name: "ProvenanceCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "CryptoExtras", package: "swift-crypto")],
-            swiftSettings: startUp,
-            // Release builds take the C++ library the Swift runtime needs from its static archive
-            // (Linker/libstdc++.so says why, with figures). Debug builds link the runtime as shared
-            // libraries, which load libstdc++.so anyway.
-            linkerSettings: [.unsafeFlags(["-L", Context.packageDirectory + "/Linker"], .when(configuration: .release))]
+            swiftSettings: startUp
         ),
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
         .target(name: "ProvenanceProbeKit",
