@@ -43,7 +43,10 @@ let package = Package(
         .target(name: "ProvenanceProbes", dependencies: [
             "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", "CLibGit2", "CLibGit2Static", "CLibYAML",
             .product(name: "Crypto", package: "swift-crypto"),
-        ], swiftSettings: startUp),
+        ], swiftSettings: startUp,
+           // libyaml from its static archive (libyaml-dev, no autolink in its module map): one
+           // library fewer to load at every start.
+           linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libyaml.a"])]),
         // libpci (pciutils) for the pci probe: module map + non-variadic shims of its variadic calls.
         .systemLibrary(name: "CLibPCI", path: "Sources/CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
         // libpci error/warning handlers (variadic callbacks, written in C) that record the message and
@@ -83,7 +86,7 @@ let package = Package(
                 swiftSettings: startUp),
         // libyaml's event parser (Debian: libyaml-dev) for policies and site-probe definitions, instead of
         // Yams, which brings Foundation and ICU: see YAMLLoader.swift and docs/architecture.md.
-        .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", providers: [.apt(["libyaml-dev"])]),
         // glibc's <malloc.h> (mallopt): the command line sets the allocator up for its threads.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // The thin command-line front end.
@@ -94,10 +97,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: startUp,
-            // Release builds take the C++ library the Swift runtime needs from its static archive
-            // (Linker/libstdc++.so says why, with figures). Debug builds link the runtime as shared
-            // libraries, which load libstdc++.so anyway.
-            linkerSettings: [.unsafeFlags(["-L", Context.packageDirectory + "/Linker"], .when(configuration: .release))]
+            // Release builds take the C++ library and the unwinder (libgcc_s) the Swift runtime needs
+            // from their static archives (Linker/libstdc++.so says why, with figures). Debug builds
+            // link the runtime as shared libraries, which load both anyway.
+            linkerSettings: [.unsafeFlags(["-L", Context.packageDirectory + "/Linker", "-Xclang-linker", "-static-libgcc"],
+                                          .when(configuration: .release))]
         ),
         // Test helpers: where Fixtures/ is, expected-fact tables, running the built binary.
         .target(name: "ProvenanceTestSupport", dependencies: ["ProvenanceCore", "ProvenanceProbeKit"],

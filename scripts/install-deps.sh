@@ -5,7 +5,7 @@ set -euo pipefail
 
 # libgit2-dev: the git probe reads repositories through libgit2, linked from its static archive and
 # those of the -dev packages it depends on; libpci-dev, pci.ids: the pci probe; libyaml-dev: YAML policies
-# and site-probe definitions (libyaml's parser; the binary then needs libyaml-0-2); libstdc++-12-dev:
+# and site-probe definitions (libyaml's parser, from its static archive); libstdc++-12-dev:
 # libstdc++.a, which the release binary takes the Swift runtime's C++ library from (Linker/).
 packages=(pkg-config ca-certificates libpci-dev pci.ids libgit2-dev libyaml-dev libstdc++-12-dev)
 if [[ "${1:-}" == "--test" ]]; then

@@ -1,2 +1,2 @@
-// libyaml (Debian: libyaml-dev, runtime libyaml-0-2): the event parser behind YAMLLoader.
+// libyaml (Debian: libyaml-dev, linked from libyaml.a: Package.swift): the event parser behind YAMLLoader.
 #include <yaml.h>
