@@ -18,8 +18,7 @@ import Musl
 /// Why: listing the working tree is most of the git probe (11.6 ms of CPU of the 20 in this
 /// 1,770-file checkout, the same as `git status`: one `getdents64` pair per directory, ext4 hashing
 /// every name), and loading libgit2 with its 16 libraries was 2.5 ms more (it is linked now).
-/// Checking the facts below
-/// is one `lstat` per file and directory.
+/// Checking the facts below is one `lstat` per file and directory.
 ///
 /// The facts (`Witness`), each with its `lstat` data (device, inode, size, modification and
 /// status-change times in nanoseconds) or its absence:
