@@ -38,7 +38,8 @@ let package = Package(
         ),
         // The probe contract: Probe, ProbeContext, rooted filesystem, command runners, clocks.
         .target(name: "ProvenanceProbeKit",
-                dependencies: ["ProvenanceCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: startUp),
+                dependencies: ["ProvenanceCore", "CGlibcExtras", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: startUp),
         // Built-in probes, one per file.
         .target(name: "ProvenanceProbes", dependencies: [
             "ProvenanceCore", "ProvenanceProbeKit", "CLibPCI", "CPCIErrors", "CLibGit2", "CLibGit2Static", "CLibYAML",
@@ -87,13 +88,15 @@ let package = Package(
         // libyaml's event parser (Debian: libyaml-dev) for policies and site-probe definitions, instead of
         // Yams, which brings Foundation and ICU: see YAMLLoader.swift and docs/architecture.md.
         .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", providers: [.apt(["libyaml-dev"])]),
-        // glibc's <malloc.h> (mallopt): the command line sets the allocator up for its threads.
-        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        // glibc declarations the Glibc module does not import: <malloc.h> (mallopt: the command line
+        // sets the allocator up for its threads) and <sys/statfs.h> (caches trust file times only on
+        // local filesystems).
+        .systemLibrary(name: "CGlibcExtras", path: "Sources/CGlibcExtras"),
         // The thin command-line front end.
         .executableTarget(
             name: "provenance",
             dependencies: [
-                "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes", "ProvenanceTrace", "CMalloc",
+                "ProvenanceCore", "ProvenanceProbeKit", "ProvenanceProbes", "ProvenanceTrace", "CGlibcExtras",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: startUp,

@@ -12,7 +12,6 @@
 // (`--version`, a capture outside a repository: 18,000 more relocations, OpenSSL's constructor).
 
 #include <stddef.h>
-#include <sys/vfs.h>
 #include <git2.h>
 #include "CLibGit2Static.h"
 
@@ -119,9 +118,4 @@ OM_uint32 gss_release_oid_set(OM_uint32 *minor, void **set) {
     *minor = 0;
     if (set != NULL) *set = NULL;
     return PROVENANCE_GSS_S_COMPLETE;
-}
-
-unsigned long provenance_filesystem_type(const char *path) {
-    struct statfs info;
-    return statfs(path, &info) == 0 ? (unsigned long)info.f_type : 0;
 }

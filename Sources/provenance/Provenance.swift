@@ -1,5 +1,5 @@
 import ArgumentParser
-import CMalloc
+import CGlibcExtras
 import ProvenanceCore
 import ProvenanceProbeKit
 import ProvenanceProbes
@@ -110,7 +110,7 @@ func tuneMemoryAllocator() -> Bool {
 }
 
 /// Maps the executable's writable data (`.data` and `.bss`, about 1 MB, from `__data_start` to
-/// `_end`: Sources/CMalloc) in one `madvise(MADV_POPULATE_WRITE)` while the process has one
+/// `_end`: Sources/CGlibcExtras) in one `madvise(MADV_POPULATE_WRITE)` while the process has one
 /// thread, for the commands that start probe threads. The Swift runtime's caches and our lazy
 /// globals live there; first written from a probe thread, each page took a fault, and a
 /// copy-on-write fault in a threaded process also flushes the other CPU's TLB (TLB flushes, from

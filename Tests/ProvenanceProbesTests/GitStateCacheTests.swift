@@ -185,11 +185,11 @@ struct GitStateCacheTests {
         // Whole-second times (no nanoseconds, as on ext4 with 128-byte inodes) need two seconds.
         let second: Int64 = 1_700_000_000 * 1_000_000_000
         let whole = FileStat(device: 1, inode: 2, size: 3, mtimeNanoseconds: second, ctimeNanoseconds: second)
-        #expect(GitStateCache.isRacy(whole, began: second + 1_500_000_000))
-        #expect(!GitStateCache.isRacy(whole, began: second + 2_500_000_000))
+        #expect(whole.isRacy(began: second + 1_500_000_000))
+        #expect(!whole.isRacy(began: second + 2_500_000_000))
         let fine = FileStat(device: 1, inode: 2, size: 3, mtimeNanoseconds: second + 123, ctimeNanoseconds: second + 456)
-        #expect(GitStateCache.isRacy(fine, began: second + 40_000_000))
-        #expect(!GitStateCache.isRacy(fine, began: second + 60_000_000))
+        #expect(fine.isRacy(began: second + 40_000_000))
+        #expect(!fine.isRacy(began: second + 60_000_000))
     }
 
     @Test("the file format round-trips, and a damaged or foreign file is never used")

@@ -1,4 +1,5 @@
 import Crypto
+import ProvenanceProbeKit
 
 #if canImport(Glibc)
 import Glibc

@@ -49,13 +49,8 @@ import Musl
 /// the file at its end) means libgit2 reads the repository, and the cache is written anew.
 struct GitStateCache {
     static let magic = Array("provenance-git-cache 1\n".utf8)
-    /// Facts changed within this much before a capture began are not trusted: a change after
-    /// the capture began gets a time at most one clock tick (≤ 10 ms) before it, so a time older
-    /// than the margin means no change since (50 ms).
-    static let racyMarginNanoseconds: Int64 = 50_000_000
-    /// The margin for whole-second times (no nanoseconds: ext4 with 128-byte inodes, some
-    /// mounts): a change within the same second keeps the time; 2 s.
-    static let coarseRacyMarginNanoseconds: Int64 = 2_000_000_000
+    /// Facts changed within this much before a capture began are not trusted (`FileStat.isRacy`).
+    static let racyMarginNanoseconds = FileStat.racyMarginNanoseconds
     /// At most this many git caches are kept; the least recently written are removed beyond it.
     static let maxFiles = 64
 
@@ -117,7 +112,7 @@ struct GitStateCache {
 
         /// The names `encodedNames` holds; nil when they are not a whole list.
         static func decodeNames(_ encoded: ArraySlice<UInt8>) -> [[UInt8]]? {
-            var reader = Reader(bytes: Array(encoded), at: 0, end: encoded.count)
+            var reader = CacheFileReader(bytes: Array(encoded), at: 0, end: encoded.count)
             guard let count = reader.u32() else { return nil }
             var list: [[UInt8]] = []
             for _ in 0..<count {
@@ -289,45 +284,13 @@ struct GitStateCache {
     func save(workdir: String, excluded: [String], repository: [UInt8], patch: [UInt8], witnesses: [Witness]?) {
         let bytes = Self.encode(Entry(key: fullKey(workdir: workdir, excluded: excluded), repository: repository,
                                       patch: witnesses == nil ? [] : patch, witnesses: witnesses))
-        let directory = String(path[..<path.lastIndex(of: "/")!])
-        if mkdir(directory, 0o700) != 0 && errno == ENOENT {
-            // The parent (~/.cache) may be missing too.
-            let parent = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
-            if !parent.isEmpty { mkdir(parent, 0o700) }
-            mkdir(directory, 0o700)
-        }
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { return }
-        let written = bytes.withUnsafeBytes { buffer -> Bool in
-            var offset = 0
-            while offset < buffer.count {
-                let count = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { return false }
-                offset += count
-            }
-            return true
-        }
-        close(fd)
-        let replacing = access(path, F_OK) == 0
-        guard written, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            return
-        }
-        if !replacing { Self.prune(directory) }
+        let (written, replaced) = writeCacheFile(bytes, to: path)
+        if written && !replaced { Self.prune(String(path[..<path.lastIndex(of: "/")!])) }
     }
 
     /// Removes the least recently written `git-*.cache` files of `directory` beyond `maxFiles`.
     static func prune(_ directory: String) {
-        guard let names = try? RootedFileSystem().list(directory) else { return }
-        var caches: [(path: String, time: Int64)] = []
-        for name in names ?? [] where name.hasPrefix("git-") && name.hasSuffix(".cache") {
-            let path = directory + "/" + name
-            if let info = fileStat(path) { caches.append((path, info.mtimeNanoseconds)) }
-        }
-        guard caches.count > maxFiles else { return }
-        for old in caches.sorted(by: { $0.time < $1.time }).prefix(caches.count - maxFiles) { unlink(old.path) }
+        pruneCacheFiles(in: directory, prefix: "git-", keep: maxFiles)
     }
 
     /// The witnesses of a repository just read, or nil when it is not to be cached (see the type's
@@ -340,7 +303,7 @@ struct GitStateCache {
                           isIgnored: (String) -> Bool?, began: Int64,
                           racyMargin: Int64 = racyMarginNanoseconds) -> [Witness]? {
         // Started from inside the git directory: its own files would be listed as the tree's.
-        guard trustsTimes(of: workdir), start != gitDirectory, !start.hasPrefix(gitDirectory + "/") else { return nil }
+        guard FileStat.trustsTimes(of: workdir), start != gitDirectory, !start.hasPrefix(gitDirectory + "/") else { return nil }
         var witnesses: [Witness] = []
         // The git directories and the configuration first: what changes most often.
         var gitFiles = ["HEAD", "index", "config", "config.worktree", "shallow", "commondir", "gitdir",
@@ -428,19 +391,10 @@ struct GitStateCache {
             witnesses += filesByDirectory.removeValue(forKey: directory.path) ?? []
         }
         witnesses += filesByDirectory.keys.sorted().flatMap { filesByDirectory[$0]! }
-        if witnesses.contains(where: { $0.stat.map { isRacy($0, began: began, margin: racyMargin) } ?? false }) {
+        if witnesses.contains(where: { $0.stat.map { $0.isRacy(began: began, margin: racyMargin) } ?? false }) {
             return nil
         }
         return witnesses
-    }
-
-    /// Whether a fact's times are too close to when the capture began (`began`) to tell that it
-    /// did not change while the capture read it: within `margin`, or within
-    /// `coarseRacyMarginNanoseconds` for whole-second times (a filesystem or inode without
-    /// nanoseconds).
-    static func isRacy(_ stat: FileStat, began: Int64, margin: Int64 = racyMarginNanoseconds) -> Bool {
-        let coarse = stat.mtimeNanoseconds % 1_000_000_000 == 0 && stat.ctimeNanoseconds % 1_000_000_000 == 0
-        return stat.lastChangeNanoseconds >= began - (coarse ? coarseRacyMarginNanoseconds : margin)
     }
 
     /// The directories (with names) and files below `path`, or [] when it does not exist; nil
@@ -458,12 +412,6 @@ struct GitStateCache {
         return result
     }
 
-    /// Whether the filesystem of `path` keeps this machine's times: a local one (`fstatfs`).
-    static func trustsTimes(of path: String) -> Bool {
-        let local: Set<UInt64> = [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994, 0x794C_7630, 0x2FC1_2FC1,
-                                  0xF2F5_2010, 0xCA45_1A4E]
-        return local.contains(UInt64(UInt32(truncatingIfNeeded: provenance_filesystem_type(path))))
-    }
 
     // MARK: - The file format
 
@@ -501,12 +449,7 @@ struct GitStateCache {
             bytes(Array((name ?? Substring(witness.path)).utf8))
             if witness.isDirectory { directory = witness.path }
             if let stat = witness.stat {
-                appendU64(&out, stat.device)
-                appendU64(&out, stat.inode)
-                appendU64(&out, UInt64(bitPattern: stat.size))
-                appendU64(&out, UInt64(bitPattern: stat.mtimeNanoseconds))
-                appendU64(&out, UInt64(bitPattern: stat.ctimeNanoseconds))
-                appendU32(&out, stat.type)
+                appendFileStat(&out, stat)
                 if let names = witness.names {
                     appendU32(&out, UInt32(names.count))
                     for name in names { bytes(name) }
@@ -519,10 +462,7 @@ struct GitStateCache {
 
     /// The entry in `bytes`; nil when they are not a whole cache file of this version.
     static func decode(_ bytes: [UInt8]) -> Entry? {
-        guard bytes.count >= magic.count + 32, bytes.starts(with: magic),
-              Array(SHA256.hash(data: bytes[..<(bytes.count - 32)])) == Array(bytes[(bytes.count - 32)...])
-        else { return nil }
-        var reader = Reader(bytes: bytes, at: magic.count, end: bytes.count - 32)
+        guard var reader = CacheFileReader.checked(bytes, magic: magic) else { return nil }
         guard let key = reader.field(), let repository = reader.field(), let patch = reader.field(),
               let complete = reader.u8(), complete <= 1
         else { return nil }
@@ -544,12 +484,8 @@ struct GitStateCache {
             }
             var stat: FileStat?
             if kind & 1 != 0 {
-                guard let device = reader.u64(), let inode = reader.u64(), let size = reader.u64(),
-                      let mtime = reader.u64(), let ctime = reader.u64(), let type = reader.u32()
-                else { return nil }
-                stat = FileStat(device: device, inode: inode, size: Int64(bitPattern: size),
-                                mtimeNanoseconds: Int64(bitPattern: mtime),
-                                ctimeNanoseconds: Int64(bitPattern: ctime), type: type)
+                guard let read = reader.fileStat() else { return nil }
+                stat = read
             }
             var encodedNames: ArraySlice<UInt8>?
             if kind & 2 != 0 {
@@ -571,50 +507,6 @@ struct GitStateCache {
                      witnesses: witnesses)
     }
 
-    private struct Reader {
-        let bytes: [UInt8]
-        var at: Int
-        let end: Int
-
-        mutating func u8() -> UInt8? {
-            guard at < end else { return nil }
-            defer { at += 1 }
-            return bytes[at]
-        }
-
-        mutating func u32() -> UInt32? {
-            guard at + 4 <= end else { return nil }
-            defer { at += 4 }
-            return readU32(bytes, at)
-        }
-
-        mutating func u64() -> UInt64? {
-            guard at + 8 <= end else { return nil }
-            defer { at += 8 }
-            return readU64(bytes, at)
-        }
-
-        /// Passes over a field without copying it; false when it does not fit.
-        mutating func skipField() -> Bool {
-            guard let count = u32().map(Int.init), at + count <= end else { return false }
-            at += count
-            return true
-        }
-
-        mutating func field() -> [UInt8]? {
-            guard let count = u32().map(Int.init), at + count <= end else { return nil }
-            defer { at += count }
-            return Array(bytes[at..<(at + count)])
-        }
-
-        /// A field as text, decoded from the file's bytes (no array made for it first: one per
-        /// witness, 2,450 here).
-        mutating func text() -> String? {
-            guard let count = u32().map(Int.init), at + count <= end else { return nil }
-            defer { at += count }
-            return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[at..<(at + count)]), as: UTF8.self) }
-        }
-    }
 }
 
 /// A value computed on its own thread, started at once; `wait()` returns it.
