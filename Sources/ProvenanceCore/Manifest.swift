@@ -1,5 +1,11 @@
 import Crypto
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The manifest: one schema-versioned document holding a section per probe.
 ///
 /// Schema versions follow SchemaVer (MODEL-REVISION-ADDITION, written as dotted numbers);
@@ -117,6 +123,14 @@ public struct Manifest: Sendable, Equatable {
     /// The whole manifest as a JSON value with `fingerprint`, which the caller computed
     /// (`fingerprint`, possibly on another thread while it wrote the sections).
     public func json(fingerprint: String) -> JSONValue {
+        var object = membersButSections(fingerprint: fingerprint)
+        object["sections"] = sectionsJSON
+        return .object(object)
+    }
+
+    /// The top-level members of `json(fingerprint:)` but `sections` (which a writer writes from
+    /// the sections' data written ahead, `writePrettySections`).
+    public func membersButSections(fingerprint: String) -> [String: JSONValue] {
         var captureValue: [String: JSONValue] = ["mode": .string(capture.mode), "durationMs": .int(capture.durationMs)]
         if let root = capture.root { captureValue["root"] = .string(root) }
         var object: [String: JSONValue] = [
@@ -125,11 +139,10 @@ public struct Manifest: Sendable, Equatable {
             "captureTime": .string(captureTime),
             "capture": .object(captureValue),
             "fingerprint": .string(fingerprint),
-            "sections": sectionsJSON,
         ]
         if let hostName { object["hostName"] = .string(hostName) }
         if !attachments.isEmpty { object["attachments"] = .object(attachments.mapValues(\.json)) }
-        return .object(object)
+        return object
     }
 }
 
@@ -202,7 +215,14 @@ public struct Section: Sendable, Equatable {
     public var status: SectionStatus
     public var probeVersion: String
     /// The facts. Absent for `absent`, `failed` and `skipped` sections.
-    public var data: JSONValue? { didSet { renderedData = nil } }
+    public var data: JSONValue? {
+        get { pendingData?.value ?? storedData }
+        set {
+            storedData = newValue
+            pendingData = nil
+            renderedData = nil
+        }
+    }
     /// Facts that change between two captures of an unchanged machine; not fingerprinted.
     public var volatile: JSONValue?
     public var issues: [ProbeIssue]
@@ -218,15 +238,46 @@ public struct Section: Sendable, Equatable {
     {
         self.status = status
         self.probeVersion = probeVersion
-        self.data = data
+        storedData = data
         self.volatile = volatile
         self.issues = issues
         self.durationMs = durationMs
         self.identifying = identifying
     }
 
+    /// A section whose data is known only as `renderData` wrote it (a remembered section,
+    /// `SectionCache`): `canonical` is parsed into `data` when something reads it, and writing the
+    /// manifest takes the bytes as they are. Parsing and writing again were most of what taking
+    /// the dpkg section from its cache cost.
+    public init(status: SectionStatus, probeVersion: String, renderedCanonical canonical: [UInt8],
+                renderedPretty pretty: [UInt8], volatile: JSONValue? = nil, issues: [ProbeIssue] = [],
+                durationMs: Int64 = 0, identifying: [String] = [])
+    {
+        self.init(status: status, probeVersion: probeVersion, volatile: volatile, issues: issues, durationMs: durationMs,
+                  identifying: identifying)
+        pendingData = PendingData(canonical)
+        renderedData = RenderedData(canonical: canonical, pretty: pretty)
+    }
+
+    private var storedData: JSONValue?
+    /// Data not parsed yet (`init(renderedCanonical:...)`).
+    private var pendingData: PendingData?
+
+    /// Whether the section has data, without parsing data that waits to be.
+    var hasData: Bool { pendingData != nil || storedData != nil }
+
     /// `data` written ahead by `renderData`, or nil; any change of `data` drops it.
     var renderedData: RenderedData?
+
+    /// The bytes `renderData` wrote: the canonical and the pretty form of `data`.
+    public var rendered: (canonical: [UInt8], pretty: [UInt8])? {
+        renderedData.map { ($0.canonical, $0.pretty) }
+    }
+
+    public static func == (a: Section, b: Section) -> Bool {
+        a.status == b.status && a.probeVersion == b.probeVersion && a.data == b.data && a.volatile == b.volatile
+            && a.issues == b.issues && a.durationMs == b.durationMs && a.identifying == b.identifying
+    }
 
     /// How deep a section's data is nested in a manifest's pretty form: manifest, sections,
     /// section, data.
@@ -243,7 +294,7 @@ public struct Section: Sendable, Equatable {
     /// 950 packages). On 2 cores the probes keep both busy, so the wall time gains where cores are
     /// idle (a many-core node); the CPU time does not grow.
     public mutating func renderData() {
-        guard let data else { return }
+        guard renderedData == nil, let data else { return }
         var canonical: [UInt8] = []
         var pretty: [UInt8] = []
         CanonicalJSON.serializeAndPretty(data, level: Self.dataLevel, canonical: &canonical, pretty: &pretty)
@@ -253,7 +304,7 @@ public struct Section: Sendable, Equatable {
     /// The canonical bytes of `{"data", "probeVersion", "status"}`: what the fingerprint takes
     /// of the section.
     func writeFingerprintContent(into out: inout [UInt8]) {
-        CanonicalJSON.serializeObject(keys: data == nil ? ["probeVersion", "status"] : ["data", "probeVersion", "status"],
+        CanonicalJSON.serializeObject(keys: hasData ? ["data", "probeVersion", "status"] : ["probeVersion", "status"],
                                       into: &out) { key, out in
             switch key {
             case "data":
@@ -266,11 +317,12 @@ public struct Section: Sendable, Equatable {
 
     /// `CanonicalJSON.pretty(json, level:, into:)`, with the data written ahead where it was.
     func writePretty(level: Int, into out: inout [UInt8]) {
-        guard let renderedData, level == Self.dataLevel - 1, case .object(let members) = json else {
+        guard let renderedData, level == Self.dataLevel - 1 else {
             CanonicalJSON.pretty(json, level: level, into: &out)
             return
         }
-        CanonicalJSON.prettyObject(keys: Array(members.keys), level: level, into: &out) { key, out in
+        let members = jsonMembers
+        CanonicalJSON.prettyObject(keys: Array(members.keys) + ["data"], level: level, into: &out) { key, out in
             if key == "data" {
                 out.append(contentsOf: renderedData.pretty)
             } else {
@@ -280,16 +332,66 @@ public struct Section: Sendable, Equatable {
     }
 
     public var json: JSONValue {
+        var object = jsonMembers
+        if let data { object["data"] = data }
+        return .object(object)
+    }
+
+    /// `json`'s members but the data.
+    private var jsonMembers: [String: JSONValue] {
         var object: [String: JSONValue] = [
             "status": .string(status.rawValue),
             "probeVersion": .string(probeVersion),
             "durationMs": .int(durationMs),
             "issues": .array(issues.map { ["source": .string($0.source), "message": .string($0.message)] }),
         ]
-        if let data { object["data"] = data }
         if let volatile { object["volatile"] = volatile }
         if !identifying.isEmpty { object["identifying"] = .array(identifying.sorted().map { .string($0) }) }
-        return .object(object)
+        return object
+    }
+
+    /// The section `json` wrote; nil when `value` is not one (an unknown status, a field of the
+    /// wrong kind). `durationMs` may be missing (0).
+    public init?(json value: JSONValue) {
+        guard let object = value.objectValue, let status = object["status"]?.stringValue.flatMap(SectionStatus.init),
+              let probeVersion = object["probeVersion"]?.stringValue
+        else { return nil }
+        var issues: [ProbeIssue] = []
+        for issue in object["issues"]?.arrayValue ?? [] {
+            guard let source = issue["source"]?.stringValue, let message = issue["message"]?.stringValue else { return nil }
+            issues.append(ProbeIssue(source: source, message: message))
+        }
+        var identifying: [String] = []
+        for field in object["identifying"]?.arrayValue ?? [] {
+            guard let name = field.stringValue else { return nil }
+            identifying.append(name)
+        }
+        self.init(status: status, probeVersion: probeVersion, data: object["data"], volatile: object["volatile"],
+                  issues: issues, durationMs: object["durationMs"]?.intValue ?? 0, identifying: identifying)
+    }
+}
+
+/// A section's data as canonical JSON, parsed when first read (once, whichever thread reads it);
+/// nil when the bytes are not JSON.
+final class PendingData: @unchecked Sendable {
+    private let canonical: [UInt8]
+    private var mutex = pthread_mutex_t()
+    private var parsed: JSONValue??
+
+    init(_ canonical: [UInt8]) {
+        self.canonical = canonical
+        pthread_mutex_init(&mutex, nil)
+    }
+
+    deinit { pthread_mutex_destroy(&mutex) }
+
+    var value: JSONValue? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        if let parsed { return parsed }
+        let value = try? JSONParser.parse(canonical)
+        parsed = .some(value)
+        return value
     }
 }
 

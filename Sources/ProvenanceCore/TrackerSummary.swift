@@ -35,6 +35,17 @@ public struct TrackerSummary: Sendable, Equatable {
         set("run_dir", runDirectory)
     }
 
+    /// The summary of a manifest just captured, whose fingerprint is known: only the sections it
+    /// reads are made into JSON (the data of the others, remembered sections among them, is
+    /// never parsed).
+    public init(manifest: Manifest, fingerprint: String, runDirectory: String?) {
+        var sections: [String: JSONValue] = [:]
+        for id in [GitSection.sectionID, NVIDIASection.sectionID, CUDASection.sectionID, ContainerSection.sectionID] {
+            if let section = manifest.sections[id] { sections[id] = section.json }
+        }
+        self.init(manifest: ["fingerprint": .string(fingerprint), "sections": .object(sections)], runDirectory: runDirectory)
+    }
+
     private mutating func set(_ name: String, _ value: String?) {
         guard let value, !value.isEmpty else { return }
         values["provenance." + name] = String(value.prefix(Self.maxValueCharacters))

@@ -63,16 +63,16 @@ struct CaptureCommand: ParsableCommand {
     /// line was read (`QuickCaptureLine`).
     static func run(_ request: CaptureRequest, canonical: Bool, quiet: Bool) throws {
         let outcome = capture(try plan(request))
-        let json: JSONValue
+        let fingerprint: String
         do {
-            json = try outcome.write(canonical: canonical)
+            fingerprint = try outcome.write(canonical: canonical)
         } catch {
             throw UserError(message: error.description, code: Exit.cannotWrite)
         }
         if !quiet {
             let output = request.output
             let destination = output == "-" ? "standard output" : output
-            printError("provenance: wrote \(destination): \(outcome.statusSummary); \(json["fingerprint"]?.stringValue ?? "")")
+            printError("provenance: wrote \(destination): \(outcome.statusSummary); \(fingerprint)")
         }
     }
 }

@@ -270,7 +270,7 @@ struct RunJob {
         // W&B, PROVENANCE_WANDB_CONFIG names a config file for `wandb.init(config=…)` (wandb 0.31
         // rejects WANDB_CONFIG_PATHS from the environment with a validation error, so it is not set)
         // and WANDB_DOCKER records the image.
-        let summary = TrackerSummary(manifest: outcome.manifest.json, runDirectory: absoluteDirectory)
+        let summary = TrackerSummary(manifest: outcome.manifest, fingerprint: fingerprint, runDirectory: absoluteDirectory)
         environment["MLFLOW_RUN_CONTEXT"] = RunCommand.merged(summary.mlflowRunContext, into: environment["MLFLOW_RUN_CONTEXT"])
         if (try? AtomicFile.write(Array(summary.wandbConfigYAML.utf8), to: absoluteDirectory + "/wandb-config.yaml",
                                   durable: false)) != nil {

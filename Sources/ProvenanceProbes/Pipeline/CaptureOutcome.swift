@@ -24,9 +24,9 @@ public struct CaptureOutcome: Sendable {
     /// Writes the sums file and dataset sidecars, then the patches and the manifest together
     /// (all temporaries first, then renamed, the manifest last): a manifest never refers to a
     /// patch that is not there, and a failed write leaves the previous files as they were.
-    /// Returns the manifest's JSON (the fingerprint is computed once, here).
+    /// Returns the manifest's fingerprint (computed once, here).
     @discardableResult
-    public func write(canonical: Bool = false) throws(AtomicFile.WriteError) -> JSONValue {
+    public func write(canonical: Bool = false) throws(AtomicFile.WriteError) -> String {
         if let sums, let sumsPath {
             if sumsPath == "-" { writeAll(1, sums) } else { try AtomicFile.write(sums, to: sumsPath) }
         }
@@ -42,13 +42,13 @@ public struct CaptureOutcome: Sendable {
                 together.append((companion.path, companion.bytes))
             }
         }
-        let json: JSONValue
+        let fingerprint: String
         let bytes: [UInt8]
         if canonical {
-            json = manifest.json
-            bytes = CanonicalJSON.serialize(json) + [0x0A]
+            fingerprint = manifest.fingerprint
+            bytes = CanonicalJSON.serialize(manifest.json(fingerprint: fingerprint)) + [0x0A]
         } else {
-            (json, bytes) = Self.jsonAndPrettyBytes(manifest)
+            (fingerprint, bytes) = Self.fingerprintAndPrettyBytes(manifest)
         }
         if output == "-" {
             writeAll(1, bytes)
@@ -59,15 +59,17 @@ public struct CaptureOutcome: Sendable {
             try AtomicFile.write(together + [(output, bytes)], obsoletePrefix: stem + ".diff.",
                                  obsolete: CapturePlan.isStreamOutput(output) ? nil : { CapturePlan.isPatchFileName($0, stem: stem) })
         }
-        return json
+        return fingerprint
     }
 
-    /// The manifest's JSON and its pretty bytes, as `CanonicalJSON.pretty(manifest.json)` makes
-    /// them, from the sections' data as their probes' threads wrote it (`Section.renderData`):
-    /// what is left after the last probe is putting written pieces together and one SHA-256.
-    static func jsonAndPrettyBytes(_ manifest: Manifest) -> (JSONValue, [UInt8]) {
-        let json = manifest.json(fingerprint: manifest.fingerprint)
-        let object = json.objectValue ?? [:]
+    /// The manifest's fingerprint and its pretty bytes, as `CanonicalJSON.pretty(manifest.json)`
+    /// makes them, from the sections' data as their probes' threads wrote it (`Section.renderData`):
+    /// what is left after the last probe is putting written pieces together and one SHA-256. The
+    /// sections' data as values is never needed (a remembered section's is never parsed).
+    static func fingerprintAndPrettyBytes(_ manifest: Manifest) -> (fingerprint: String, bytes: [UInt8]) {
+        let fingerprint = manifest.fingerprint
+        var object = manifest.membersButSections(fingerprint: fingerprint)
+        object["sections"] = [:]
         var bytes: [UInt8] = []
         bytes.reserveCapacity(manifest.renderedPrettySize + (1 << 16))
         CanonicalJSON.prettyObject(keys: Array(object.keys), level: 0, into: &bytes) { key, out in
@@ -78,7 +80,7 @@ public struct CaptureOutcome: Sendable {
             }
         }
         bytes.append(UInt8(ascii: "\n"))
-        return (json, bytes)
+        return (fingerprint, bytes)
     }
 
     /// The same files in another directory (a run directory named after the fingerprint): the
