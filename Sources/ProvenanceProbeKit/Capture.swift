@@ -20,6 +20,9 @@ public struct Capture: Sendable {
     /// Whether each probe's thread also writes its section's data as the manifest will
     /// (`Section.renderData`), for a manifest that is to be written or fingerprinted.
     public var rendersData = false
+    /// Where sections are remembered between captures (`SectionCache`; live machines, not while
+    /// recording one); nil: every probe runs.
+    public var sectionCache: SectionCache?
 
     /// The longest timeout a capture takes, in seconds (one week): longer ones are cut to it, so
     /// deadlines and durations in milliseconds stay far inside `Int64` (`--timeout 1e19` crashed).
@@ -82,9 +85,14 @@ public struct Capture: Sendable {
             pending.append((descriptor.id, descriptor.version, deadline + grace, seconds))
             let id = descriptor.id
             let rendersData = rendersData
+            let remembering = machine.root == nil && machine.fs.log == nil ? sectionCache : nil
             startDetachedThread {
                 let report = ProbeReport()
-                var section = Capture.collect(probe, context, report)
+                var section = if let remembering, let key = probe.sectionCacheKey {
+                    remembering.collect(probe, key: key, context, report)
+                } else {
+                    Capture.collect(probe, context, report)
+                }
                 if rendersData { section.renderData() }
                 board.finish(id, section, report.artifacts)
             }

@@ -22,10 +22,17 @@ public protocol Probe: Sendable {
     /// that it does not wait behind twenty thread starts and the other probes' work on a 2-core
     /// machine. The order of the sections in the manifest does not change.
     var startsFirst: Bool { get }
+    /// What decides the probe's section besides the files it reads, when the section may be
+    /// remembered between captures of the live machine (`SectionCache`); nil: never remembered.
+    /// Only for a probe that reads the machine through `context.fs` and `context.commands.resolve`
+    /// alone (it may run commands: a section that ran one is not remembered), and reads the
+    /// environment or `context.process` only where the key says so.
+    var sectionCacheKey: SectionCacheKey? { get }
 }
 
 extension Probe {
     public var startsFirst: Bool { false }
+    public var sectionCacheKey: SectionCacheKey? { nil }
 }
 
 /// What a probe is: its manifest section id, version, and what it reads and runs.

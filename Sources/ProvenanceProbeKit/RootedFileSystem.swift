@@ -31,6 +31,10 @@ public struct RootedFileSystem: Sendable {
     /// of a capture here, about 0.4 ms of its CPU.
     public var listings: DirectoryListings?
 
+    /// Where what a probe finds is witnessed while it runs (`Capture` sets it for a probe whose
+    /// section may be remembered, `SectionCache`); nil otherwise, at the cost of a nil check.
+    public var witnesses: FileWitnesses?
+
     /// The same view with its reports attributed to `probe` (unchanged when nothing is logged).
     public func attributed(to probe: String?) -> RootedFileSystem {
         guard let log else { return self }
@@ -73,15 +77,21 @@ public struct RootedFileSystem: Sendable {
         let fd = open(hostPath(path), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         if fd < 0 {
             let code = errno
-            if code == ENOENT || code == ENOTDIR { return nil }
+            if code == ENOENT || code == ENOTDIR {
+                noteAbsence(path)
+                return nil
+            }
+            witnesses?.note(path, following: true, content: true, FileStat(path: hostPath(path), following: true))
             throw FileSystemError(path: path, code: code)
         }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             let code = errno
             close(fd)
+            witnesses?.refuse("\(path): fstat failed")
             throw FileSystemError(path: path, code: code)
         }
+        witnesses?.note(path, following: true, content: true, FileStat(info))
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
             throw FileSystemError(path: path, message: "not a regular file")
@@ -243,17 +253,50 @@ public struct RootedFileSystem: Sendable {
     /// Entry names of a directory (without `.` and `..`), sorted; nil when it does not exist.
     public func list(_ path: String) throws(FileSystemError) -> [String]? {
         log?.note(.list, path)
-        guard let listings else { return try listDirectory(path) }
-        return try listings.answer(for: path) { () throws(FileSystemError) in try listDirectory(path) }
+        let listing: DirectoryListing?
+        do {
+            if let listings {
+                listing = try listings.answer(for: path) { () throws(FileSystemError) in try listDirectory(path) }
+            } else {
+                listing = try listDirectory(path)
+            }
+        } catch {
+            witnesses?.note(path, following: true, content: true, FileStat(path: hostPath(path), following: true))
+            throw error
+        }
+        if let witnesses {
+            if let listing {
+                if let stat = listing.stat { witnesses.note(path, following: true, content: true, stat) } else { witnesses.refuse("\(path): fstat failed") }
+            } else {
+                noteAbsence(path, directory: true)
+            }
+        }
+        return listing?.names
     }
 
-    private func listDirectory(_ path: String) throws(FileSystemError) -> [String]? {
+    /// Witnesses that no file (`directory`: no directory) is at `path`, as a read (a listing)
+    /// found: what is there now, when it is not such a thing; when it is, it appeared meanwhile
+    /// and the probe is not remembered.
+    private func noteAbsence(_ path: String, directory: Bool = false) {
+        guard let witnesses else { return }
+        let now = FileStat(path: hostPath(path), following: true)
+        if let now, !directory || now.type == UInt32(S_IFDIR) {
+            witnesses.refuse("\(path) appeared while the probe read it")
+        } else {
+            witnesses.note(path, following: true, content: true, now)
+        }
+    }
+
+    /// The directory's names, with what `fstat` said of it before they were read.
+    private func listDirectory(_ path: String) throws(FileSystemError) -> DirectoryListing? {
         guard let dir = opendir(hostPath(path)) else {
             let code = errno
             if code == ENOENT || code == ENOTDIR { return nil }
             throw FileSystemError(path: path, code: code)
         }
         defer { closedir(dir) }
+        var info = stat()
+        let identity = fstat(dirfd(dir), &info) == 0 ? FileStat(info) : nil
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
@@ -261,25 +304,30 @@ public struct RootedFileSystem: Sendable {
             }
             if name != "." && name != ".." { names.append(name) }
         }
-        return names.sorted()
+        return DirectoryListing(names: names.sorted(), stat: identity)
     }
 
     /// Whether anything (file, directory, link) exists at the path.
     public func exists(_ path: String) -> Bool {
         log?.note(.exists, path)
         var info = stat()
-        return lstat(hostPath(path), &info) == 0
+        let found = lstat(hostPath(path), &info) == 0
+        witnesses?.note(path, following: false, content: false, found ? FileStat(info) : nil)
+        return found
     }
 
     public func isDirectory(_ path: String) -> Bool {
         log?.note(.isDirectory, path)
         var info = stat()
-        return stat(hostPath(path), &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        let found = stat(hostPath(path), &info) == 0
+        witnesses?.note(path, following: true, content: false, found ? FileStat(info) : nil)
+        return found && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// The target of a symbolic link, or nil when the path is not a link.
     public func readLink(_ path: String) -> String? {
         log?.note(.readLink, path)
+        witnesses?.note(path, following: false, content: false, FileStat(path: hostPath(path), following: false))
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink(hostPath(path), &buffer, buffer.count - 1)
         guard count >= 0 else { return nil }
@@ -305,8 +353,15 @@ public final class CaptureAnswers<Answer: Sendable>: @unchecked Sendable {
     }
 }
 
+/// A directory's entry names, sorted, and what `fstat` said of it before they were read (nil when
+/// it could not say).
+public struct DirectoryListing: Sendable {
+    public var names: [String]
+    public var stat: FileStat?
+}
+
 /// What `RootedFileSystem.list` answered for each directory during one capture.
-public typealias DirectoryListings = CaptureAnswers<[String]>
+public typealias DirectoryListings = CaptureAnswers<DirectoryListing>
 /// Where `LiveCommandRunner.resolve` found each command name during one capture.
 public typealias CommandResolutions = CaptureAnswers<String>
 

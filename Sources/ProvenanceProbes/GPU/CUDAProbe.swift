@@ -65,6 +65,15 @@ public struct CUDAProbe: Probe {
             runs: ["nvcc --version (only without version.json and cuda.h)"])
     }
 
+    /// Remembered while every file it read (version.json, the headers, /etc/ld.so.cache, the
+    /// libraries' links, the job's Python) and the variables it reads are unchanged; never when
+    /// it ran nvcc (`SectionCache`).
+    public var sectionCacheKey: SectionCacheKey? {
+        SectionCacheKey(settings: [pythonInterpreter ?? ""],
+                        environment: Self.visibleDevicesVariables + ["LD_LIBRARY_PATH"] + PythonProbe.environmentRead,
+                        process: true)
+    }
+
     public typealias Output = CUDASection
     public typealias Toolkit = CUDASection.Toolkit
     public typealias RuntimeLibrary = CUDASection.RuntimeLibrary

@@ -148,6 +148,9 @@ public struct CapturePlan: Sendable {
                               probeTimeouts: perProbeTimeouts, toolVersion: ProvenanceVersion.current)
         capture.grace = min(0.5, request.timeout / 2)
         capture.rendersData = true
+        if request.root == nil && request.useCache {
+            capture.sectionCache = DatasetCache.defaultDirectory(environment: request.environment).map(SectionCache.init)
+        }
         return capture
     }
 
