@@ -327,7 +327,12 @@ public struct RootedFileSystem: Sendable {
     /// The target of a symbolic link, or nil when the path is not a link.
     public func readLink(_ path: String) -> String? {
         log?.note(.readLink, path)
-        witnesses?.note(path, following: false, content: false, FileStat(path: hostPath(path), following: false))
+        if let witnesses {
+            // A link's target is its content: a link made again in its place, which may get the
+            // same inode number, has new times. Anything else only has to stay what it is.
+            let now = FileStat(path: hostPath(path), following: false)
+            witnesses.note(path, following: false, content: now?.type == UInt32(S_IFLNK), now)
+        }
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink(hostPath(path), &buffer, buffer.count - 1)
         guard count >= 0 else { return nil }

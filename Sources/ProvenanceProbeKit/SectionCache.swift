@@ -83,7 +83,7 @@ public struct SectionCache: Sendable {
                                      clock: context.clock, environment: context.environment, process: context.process,
                                      commandTimeout: context.commandTimeout, deadline: context.deadline)
         var section = Capture.collect(probe, witnessed, report)
-        if section.status != .failed, report.artifacts.isEmpty, Self.remembers(witnesses, began: began) {
+        if section.status != .failed, report.artifacts.isEmpty, Self.remembers(witnesses, began: began, fs: context.fs) {
             section.renderData()
             let (written, replaced) = writeCacheFile(Self.encode(key: fullKey, witnesses: witnesses, section: section), to: path)
             if written && !replaced { pruneCacheFiles(in: directory, prefix: "section-", keep: Self.maxFiles) }
@@ -117,20 +117,20 @@ public struct SectionCache: Sendable {
 
     /// Whether a probe's witnesses may stand for its section: nothing refused, nothing racy, every
     /// filesystem one whose times are this machine's.
-    static func remembers(_ witnesses: FileWitnesses, began: Int64) -> Bool {
+    static func remembers(_ witnesses: FileWitnesses, began: Int64, fs: RootedFileSystem) -> Bool {
         guard witnesses.refusal == nil else { return false }
         var devices: [UInt64: Bool] = [:]
         for (look, stat) in witnesses.looks {
+            if look.content, stat?.isRacy(began: began) ?? false { return false }
             // What was not there is witnessed by the nearest directory above that was.
             var path = look.path
             var found = stat
             while found == nil, let slash = path.lastIndex(of: "/"), slash != path.startIndex {
                 path = String(path[..<slash])
-                found = FileStat(path: path, following: true)
+                found = FileStat(path: fs.hostPath(path), following: true)
             }
             guard let found else { continue }
-            if look.content, stat?.isRacy(began: began) ?? false { return false }
-            if devices[found.device] == nil { devices[found.device] = FileStat.trustsTimes(of: path) }
+            if devices[found.device] == nil { devices[found.device] = FileStat.trustsTimes(of: fs.hostPath(path)) }
             if devices[found.device] == false { return false }
         }
         return true

@@ -99,6 +99,40 @@ struct SectionCacheTests {
         #expect(fifth.data == fourth.data)
     }
 
+    @Test("a path only looked at holds while the same thing is there; a link, while it points to the same target")
+    func looks() throws {
+        let root = Self.scratch("looks")
+        defer { _ = shell("rm -rf '\(root)'") }
+        #expect(shell("mkdir -p '\(root)/dir' && ln -s one '\(root)/link'").status == 0)
+        Self.settle()
+        struct Looking: Probe {
+            var descriptor: ProbeDescriptor { ProbeDescriptor(id: "test.looks", version: "1", summary: "looks") }
+            func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> [String: String] {
+                ["dir": context.fs.isDirectory("/dir") ? "yes" : "no", "link": context.fs.readLink("/link") ?? "-"]
+            }
+        }
+        let cache = SectionCache(directory: root + "/cache")
+        func collect() -> [String: String] {
+            let section = cache.collect(Looking(), key: SectionCacheKey(), Self.context(root: root, log: MachineAccessLog()))
+            return (section.data?.objectValue ?? [:]).compactMapValues(\.stringValue)
+        }
+        #expect(collect() == ["dir": "yes", "link": "one"])
+        #expect(Self.cacheFiles(root + "/cache").count == 1)
+        // A file made in the directory changes its times, not what the probe saw: remembered.
+        #expect(shell("touch '\(root)/dir/new'").status == 0)
+        Self.settle()
+        let file = root + "/cache/" + Self.cacheFiles(root + "/cache")[0]
+        let before = try #require(FileStat(path: file, following: false))
+        #expect(collect() == ["dir": "yes", "link": "one"])
+        #expect(FileStat(path: file, following: false) == before, "the remembered section was taken, not written again")
+        // The link made again to another target (the inode number may be the same): read again.
+        #expect(shell("rm '\(root)/link' && ln -s two '\(root)/link'").status == 0)
+        Self.settle()
+        #expect(collect() == ["dir": "yes", "link": "two"])
+        #expect(shell("rmdir '\(root)/dir' 2>/dev/null || rm -rf '\(root)/dir'").status == 0)
+        #expect(collect() == ["dir": "no", "link": "two"])
+    }
+
     @Test("a file changed within the racy margin, /proc, or a command run: never remembered")
     func notRemembered() throws {
         let root = Self.scratch("refused")
