@@ -91,10 +91,14 @@ public struct SectionCache: Sendable {
         return section
     }
 
-    /// The cache file of a probe with these settings, for this user:
-    /// `section-ID-HEX32.cache`, HEX32 from the SHA-256 of the user id, probe id and settings.
+    /// The cache file of a probe with these settings, for this user on this host:
+    /// `section-ID-HEX32.cache`, HEX32 from the SHA-256 of the host name, user id, probe id and
+    /// settings. The host name keeps the nodes of a cluster whose home directories are shared
+    /// (jobs land on any of them) from replacing each other's files.
     func path(_ id: String, _ key: SectionCacheKey) -> String {
-        let named = (["\(getuid())", id] + key.settings).joined(separator: "\u{0}")
+        var host = [CChar](repeating: 0, count: 256)
+        let hostName = gethostname(&host, host.count - 1) == 0 ? String(cString: host) : ""
+        let named = ([hostName, "\(getuid())", id] + key.settings).joined(separator: "\u{0}")
         return directory + "/section-" + id + "-" + hexString(SHA256.hash(data: Array(named.utf8))).prefix(32) + ".cache"
     }
 
