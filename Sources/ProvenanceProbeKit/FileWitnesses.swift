@@ -88,7 +88,9 @@ public final class FileWitnesses: @unchecked Sendable {
 }
 
 /// A command runner that tells `witnesses` where names resolve, and that a command was run
-/// (its output is not witnessed by file times).
+/// (its output is not witnessed by file times). A command that is not there is not run: that
+/// it is missing is witnessed like any other look (the cuda probe tries `nvcc --version` where no
+/// toolkit is installed).
 public struct WitnessingCommandRunner: CommandRunner {
     public let inner: any CommandRunner
     public let witnesses: FileWitnesses
@@ -99,7 +101,16 @@ public struct WitnessingCommandRunner: CommandRunner {
     }
 
     public func run(_ argv: [String], timeout: Double) -> CommandResult {
-        witnesses.refuse("runs \(argv.first ?? "a command")")
+        let name = argv.first ?? ""
+        if name.hasPrefix("/") {
+            if FileStat(path: name, following: true) == nil {
+                witnesses.note(name, following: true, content: false, nil)
+                return inner.run(argv, timeout: timeout)
+            }
+        } else if !name.isEmpty, !name.contains("/"), resolve(name) == nil {
+            return inner.run(argv, timeout: timeout)
+        }
+        witnesses.refuse("runs \(name.isEmpty ? "a command" : name)")
         return inner.run(argv, timeout: timeout)
     }
 

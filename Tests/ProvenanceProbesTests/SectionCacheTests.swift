@@ -154,9 +154,27 @@ struct SectionCacheTests {
                 ["ran": context.run(["true"]).succeeded]
             }
         }
-        let ran = cache.collect(Commanding(), key: SectionCacheKey(), Self.context(log: MachineAccessLog()))
+        let ran = cache.collect(Commanding(), key: SectionCacheKey(), Self.context(log: MachineAccessLog(), environment: processEnvironment()))
         #expect(ran.data?["ran"] == .bool(true))
         #expect(Self.cacheFiles(root + "/cache").isEmpty)
+        // A command that is not installed is not run: its absence is witnessed, until it appears.
+        struct Trying: Probe {
+            var descriptor: ProbeDescriptor { ProbeDescriptor(id: "test.missing", version: "1", summary: "tries a tool") }
+            func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> [String: String] {
+                let result = context.run(["provenance-test-tool", "--version"])
+                return ["found": result.outcome == .notFound ? "no" : result.stdoutText.trimmed]
+            }
+        }
+        let path = ["PATH": root + "/bin"]
+        #expect(shell("mkdir -p '\(root)/bin'").status == 0)
+        Self.settle()
+        let missing = cache.collect(Trying(), key: SectionCacheKey(environment: ["PATH"]), Self.context(log: MachineAccessLog(), environment: path))
+        #expect(missing.data?["found"] == "no")
+        #expect(Self.cacheFiles(root + "/cache").count == 1)
+        #expect(shell("printf '#!/bin/sh\\necho 1.0\\n' > '\(root)/bin/provenance-test-tool' && chmod +x '\(root)/bin/provenance-test-tool'").status == 0)
+        Self.settle()
+        let installed = cache.collect(Trying(), key: SectionCacheKey(environment: ["PATH"]), Self.context(log: MachineAccessLog(), environment: path))
+        #expect(installed.data?["found"] == "1.0")
         // The witnesses say why.
         let witnesses = FileWitnesses()
         witnesses.note("/proc/cpuinfo", following: true, content: true, nil)
