@@ -122,12 +122,10 @@ public struct CacheFileReader {
     }
 }
 
-/// The bytes of a cache file: `magic`, `body`, and the SHA-256 of both at the end (what
+/// Ends a cache file's bytes (its magic, then its fields) with the SHA-256 of all of them (what
 /// `CacheFileReader.checked` checks).
-public func sealedCacheFile(magic: [UInt8], body: [UInt8]) -> [UInt8] {
-    var out = magic + body
-    out += SHA256.hash(data: out)
-    return out
+public func seal(_ bytes: inout [UInt8]) {
+    bytes += SHA256.hash(data: bytes)
 }
 
 /// Writes a cache file whole: a temporary file (mode 0600) renamed over `path`, its directory

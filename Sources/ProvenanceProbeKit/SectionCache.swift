@@ -154,33 +154,36 @@ public struct SectionCache: Sendable {
     ///        wrote them) or 0
     ///     32 bytes: SHA-256 of everything before
     static func encode(key: String, witnesses: FileWitnesses, section: Section) -> [UInt8] {
-        var out: [UInt8] = []
-        appendField(&out, Array(key.utf8))
         let looks = witnesses.looks
+        let rendered = section.rendered
+        var out = magic
+        out.reserveCapacity(1024 + key.utf8.count + looks.count * 100 + (rendered.map { $0.canonical.count + $0.pretty.count } ?? 0))
+        appendField(&out, key.utf8)
         appendU32(&out, UInt32(looks.count))
         for (look, stat) in looks {
             out.append((look.following ? 1 : 0) | (stat == nil ? 0 : 2) | (look.content ? 4 : 0))
-            appendField(&out, Array(look.path.utf8))
+            appendField(&out, look.path.utf8)
             if let stat { appendFileStat(&out, stat) }
         }
         let resolutions = witnesses.resolutions
         appendU32(&out, UInt32(resolutions.count))
         for (name, answer) in resolutions {
-            appendField(&out, Array(name.utf8))
+            appendField(&out, name.utf8)
             out.append(answer == nil ? 0 : 1)
-            if let answer { appendField(&out, Array(answer.utf8)) }
+            if let answer { appendField(&out, answer.utf8) }
         }
         var header = section
         header.data = nil
         appendField(&out, CanonicalJSON.serialize(header.json))
-        if let rendered = section.rendered {
+        if let rendered {
             out.append(1)
             appendField(&out, rendered.canonical)
             appendField(&out, rendered.pretty)
         } else {
             out.append(0)
         }
-        return sealedCacheFile(magic: magic, body: out)
+        seal(&out)
+        return out
     }
 
     /// The section a cache file holds, when it is whole, has `key`, and every witness still holds

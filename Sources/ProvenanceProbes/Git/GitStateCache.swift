@@ -456,7 +456,7 @@ struct GitStateCache {
                 }
             }
         }
-        out += SHA256.hash(data: out)
+        seal(&out)
         return out
     }
 
