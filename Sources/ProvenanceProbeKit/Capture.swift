@@ -64,6 +64,7 @@ public struct Capture: Sendable {
         let listings = DirectoryListings()
         let resolutions = CommandResolutions()
 
+        var jobs: [@Sendable () -> Void] = []
         for probe in Capture.startOrder(probes) {
             let descriptor = probe.descriptor
             let isEnabled = enabled.map { $0.contains(descriptor.id) } ?? descriptor.enabledByDefault
@@ -86,7 +87,7 @@ public struct Capture: Sendable {
             let id = descriptor.id
             let rendersData = rendersData
             let remembering = machine.root == nil && machine.fs.log == nil ? sectionCache : nil
-            startDetachedThread {
+            jobs.append {
                 let report = ProbeReport()
                 var section = if let remembering, let key = probe.sectionCacheKey {
                     remembering.collect(probe, key: key, context, report)
@@ -98,7 +99,9 @@ public struct Capture: Sendable {
             }
         }
 
-        let finished = board.wait(for: pending.map { ($0.id, $0.deadline) })
+        let queue = ProbeQueue(jobs)
+        queue.start(workers: ProbeQueue.initialWorkers(probes: jobs.count))
+        let finished = board.wait(for: pending.map { ($0.id, $0.deadline) }, queue: queue)
         var artifacts: [String: [String: [UInt8]]] = [:]
         for item in pending {
             if let (section, attached) = finished[item.id] {
@@ -167,15 +170,22 @@ private final class Board: @unchecked Sendable {
         }
     }
 
-    /// Waits until every probe finished or passed its deadline; returns the finished ones.
-    func wait(for probes: [(id: String, deadline: Double)]) -> [String: (Section, [String: [UInt8]])] {
+    /// Waits until every probe finished or passed its deadline; returns the finished ones. While
+    /// probes wait in `queue`, it looks every `ProbeQueue.stallSeconds` whether the queue moved.
+    func wait(for probes: [(id: String, deadline: Double)], queue: ProbeQueue) -> [String: (Section, [String: [UInt8]])] {
         mutex.lock()
         defer { mutex.unlock() }
+        var nextCheck = monotonicSeconds() + ProbeQueue.stallSeconds
         while true {
             let now = monotonicSeconds()
+            if now >= nextCheck {
+                // Under this lock: a worker takes the queue's lock alone, and this one only after it.
+                queue.checkProgress()
+                nextCheck = now + ProbeQueue.stallSeconds
+            }
             let waiting = probes.filter { sections[$0.id] == nil && $0.deadline > now }
             guard let next = waiting.map(\.deadline).min() else { return sections }
-            mutex.wait(until: next)
+            mutex.wait(until: queue.isWaiting ? min(next, nextCheck) : next)
         }
     }
 }

@@ -57,9 +57,11 @@ public final class Mutex: @unchecked Sendable {
 /// the parser's limit (fine at 256 KiB).
 public let threadStackBytes = 1 << 20
 
-/// Starts `body` on a new detached thread (probes get their own threads, so one that blocks in a
-/// system call never starves the others), with a `threadStackBytes` stack.
-public func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
+/// Starts `body` on a new detached thread (work that may block in a system call must never
+/// starve the rest), with a `threadStackBytes` stack. When no thread can be made, `body` runs
+/// in place, unless `inPlace` is false; returns whether a thread started.
+@discardableResult
+public func startDetachedThread(inPlace: Bool = true, _ body: @escaping @Sendable () -> Void) -> Bool {
     final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
@@ -75,8 +77,10 @@ public func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
     pthread_attr_destroy(&attributes)
     if status != 0 {
         // No thread could be made: run in place rather than lose the work.
-        Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()
+        let unstarted = Unmanaged<Box>.fromOpaque(box).takeRetainedValue()
+        if inPlace { unstarted.body() }
     }
+    return status == 0
 }
 
 /// Runs `body` for every item on its own thread and returns the results in order, once all are

@@ -106,6 +106,39 @@ struct CaptureTests {
         #expect(manifest.capture.mode == "recorded")
     }
 
+    @Test("probes that block (slow commands, hung reads) hold back neither each other nor the probes after them")
+    func blockingProbes() {
+        /// Blocks for `seconds`, as a slow command or a hung filesystem does, deadline or not.
+        struct Sleeping: Probe {
+            let id: String
+            let seconds: Double
+            var descriptor: ProbeDescriptor { ProbeDescriptor(id: id, version: "1", summary: "test") }
+            func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> [String: Int] {
+                usleep(UInt32(seconds * 1_000_000))
+                return ["slept": 1]
+            }
+        }
+        // More blocking probes than the capture starts workers with, then quick ones.
+        let blocking = ProbeQueue.initialWorkers(probes: 100) + 4
+        let slow: [any Probe] = (0..<blocking).map { Sleeping(id: "slow\($0)", seconds: 0.6) }
+        let quick: [any Probe] = (0..<3).map { FixedProbe(id: "quick\($0)", behaviour: .value) }
+        let started = monotonicSeconds()
+        let manifest = Capture(probes: slow + quick, timeout: 5, toolVersion: "test").run(on: machine)
+        let elapsed = monotonicSeconds() - started
+        #expect(manifest.sections.values.allSatisfy { $0.status == .ok }, "\(manifest.sections.mapValues(\.status))")
+        // All blocked at once (a worker more each time the queue stood still), not in rounds of
+        // as many as there are workers (1.2 s or more).
+        #expect(elapsed < 1.1, "\(elapsed) s")
+
+        // Probes stuck past their deadline (abandoned with their workers) leave the rest to run.
+        let stuck: [any Probe] = (0..<blocking).map { FixedProbe(id: "stuck\($0)", behaviour: .blocks) }
+        var capture = Capture(probes: stuck + quick, timeout: 0.5, toolVersion: "test")
+        capture.grace = 0.1
+        let second = capture.run(on: machine)
+        for id in quick.map(\.descriptor.id) { #expect(second.sections[id]?.status == .ok, "\(id)") }
+        #expect(second.sections["stuck0"]?.status == .failed)
+    }
+
     @Test("probes that start first are started before the others; the sections are the same")
     func startOrder() throws {
         let probes: [any Probe] = [FixedProbe(id: "a", behaviour: .value), FirstProbe(id: "long"),
