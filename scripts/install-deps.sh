@@ -6,8 +6,9 @@ set -euo pipefail
 # libgit2-dev: the git probe reads repositories through libgit2, linked from its static archive and
 # those of the -dev packages it depends on; libpci-dev, pci.ids: the pci probe; libyaml-dev: YAML policies
 # and site-probe definitions (libyaml's parser, from its static archive); libstdc++-12-dev:
-# libstdc++.a, which the release binary takes the Swift runtime's C++ library from (Linker/).
-packages=(pkg-config ca-certificates libpci-dev pci.ids libgit2-dev libyaml-dev libstdc++-12-dev)
+# libstdc++.a, which the release binary takes the Swift runtime's C++ library from (Linker/);
+# binutils: readelf, with which scripts/install.sh checks the libraries the binary loads.
+packages=(pkg-config ca-certificates libpci-dev pci.ids libgit2-dev libyaml-dev libstdc++-12-dev binutils)
 if [[ "${1:-}" == "--test" ]]; then
     # procps: ps for the process-group tests; util-linux: lscpu to cross-check the cpu probe;
     # python3-jsonschema: an independent JSON Schema validator for the manifests; pciutils: lspci

@@ -13,7 +13,17 @@ cd "$(dirname "$0")/.."
 prefix="${1:-/usr/local}"
 
 scripts/install-deps.sh
-swift build -c release --static-swift-stdlib --scratch-path .build-release --product provenance
+build() { swift build -c release --static-swift-stdlib --scratch-path .build-release --product provenance; }
+build
+# The binary loads libpci (with zlib) and glibc only. A build directory from before a library
+# was linked statically keeps objects whose link flags still name its shared library (SwiftPM
+# does not rebuild them when a module map changes): such a build is made again from scratch.
+if readelf -d .build-release/release/provenance | grep NEEDED \
+    | grep -vqE '\[(libpci\.so\.3|libm\.so\.6|libz\.so\.1|libc\.so\.6|ld-linux-[a-z0-9_-]+\.so\.[0-9])\]'; then
+    echo "the build in .build-release predates the libraries linked statically: building again from scratch" >&2
+    rm -rf .build-release
+    build
+fi
 # The interposer of `provenance run --trace`, found by the binary in ../lib/provenance/.
 swift build -c release --static-swift-stdlib --scratch-path .build-release --product provenance-trace
 sudo=""

@@ -2,8 +2,9 @@ import ProvenanceCore
 
 /// Runs probes concurrently against a machine and assembles the manifest.
 ///
-/// Each enabled probe runs on its own thread with its own deadline (its descriptor's timeout, a
-/// `--probe-timeout`, or the capture's `--timeout`). A probe that throws becomes a `failed` section;
+/// The enabled probes are taken in start order by a few worker threads (`ProbeQueue`: another
+/// starts whenever the queue stands still), each probe with its own deadline (its descriptor's
+/// timeout, a `--probe-timeout`, or the capture's `--timeout`). A probe that throws becomes a `failed` section;
 /// one still running at its deadline (plus a short grace for its fallbacks) is abandoned and
 /// reported `failed`, and the capture goes on without waiting for it.
 public struct Capture: Sendable {
