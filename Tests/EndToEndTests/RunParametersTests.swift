@@ -60,8 +60,10 @@ struct RunParametersTests {
         let directory = temporaryDirectory()
         _ = shell("cd '\(directory)' && python3 -m pip download -q --no-deps --no-binary :all: tomli==2.0.1 2>&1 && tar -xzf tomli-2.0.1.tar.gz",
                   timeout: 120)
-        let found = shell("find '\(directory)' /root/.pyenv /root/.rustup /usr/lib/python3* -name '*.toml' -size -100k 2>/dev/null | sort")
-            .output.split(separator: "\n").map(String.init)
+        // Walking pyenv's and rustup's trees took over `shell`'s default 30 s once, beside the
+        // rest of the suite in a clean-clone CI run, and found nothing.
+        let found = shell("find '\(directory)' /root/.pyenv /root/.rustup /usr/lib/python3* -name '*.toml' -size -100k 2>/dev/null | sort",
+                          timeout: 300).output.split(separator: "\n").map(String.init)
         let valid = found.filter { !$0.contains("/invalid") }
         try #require(valid.count >= 20, "too few TOML files to compare (\(valid.count)); tomli's sdist could not be fetched?")
         let script = """
