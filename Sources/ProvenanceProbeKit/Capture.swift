@@ -127,7 +127,7 @@ public struct Capture: Sendable {
         return (manifest, artifacts)
     }
 
-    /// The order the probes' threads start in: those that start first (`Probe.startsFirst`),
+    /// The order the workers take the probes in: those that start first (`Probe.startsFirst`),
     /// then the others, each group in the given order.
     static func startOrder(_ probes: [any Probe]) -> [any Probe] {
         probes.filter(\.startsFirst) + probes.filter { !$0.startsFirst }

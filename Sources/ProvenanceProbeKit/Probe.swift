@@ -17,10 +17,10 @@ public protocol Probe: Sendable {
     associatedtype Output: Encodable
     var descriptor: ProbeDescriptor { get }
     func collect(_ context: ProbeContext, _ report: ProbeReport) throws -> Output
-    /// Whether the capture starts this probe's thread before the others': for a probe that is
+    /// Whether the capture's workers take this probe before the others: for a probe that is
     /// usually the longest (the git probe: about half of a capture's CPU in a repository), so
-    /// that it does not wait behind twenty thread starts and the other probes' work on a 2-core
-    /// machine. The order of the sections in the manifest does not change.
+    /// that it does not wait behind the other probes' work on a 2-core machine. The order of the
+    /// sections in the manifest does not change.
     var startsFirst: Bool { get }
     /// What decides the probe's section besides the files it reads, when the section may be
     /// remembered between captures of the live machine (`SectionCache`); nil: never remembered.
