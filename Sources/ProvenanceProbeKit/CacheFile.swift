@@ -166,7 +166,7 @@ public func writeCacheFile(_ bytes: [UInt8], to path: String) -> (written: Bool,
 public func pruneCacheFiles(in directory: String, prefix: String, keep: Int) {
     guard let names = try? RootedFileSystem().list(directory) else { return }
     var caches: [(path: String, time: Int64)] = []
-    for name in names ?? [] where name.hasPrefix(prefix) && name.hasSuffix(".cache") {
+    for name in names where name.hasPrefix(prefix) && name.hasSuffix(".cache") {
         let path = directory + "/" + name
         if let info = FileStat(path: path, following: false) { caches.append((path, info.mtimeNanoseconds)) }
     }

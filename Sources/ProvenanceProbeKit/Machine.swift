@@ -127,7 +127,8 @@ public struct ProcessIdentity: Sendable, Equatable {
     /// This process: `getcwd`, `getuid`, `getgid`.
     public static func current() -> ProcessIdentity {
         var buffer = [CChar](repeating: 0, count: 4096)
-        let directory = getcwd(&buffer, buffer.count) != nil ? String(cString: buffer) : nil
+        let directory = getcwd(&buffer, buffer.count) != nil
+            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
         return ProcessIdentity(workingDirectory: directory, userID: getuid(), groupID: getgid())
     }
 }

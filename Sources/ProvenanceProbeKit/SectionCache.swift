@@ -97,7 +97,8 @@ public struct SectionCache: Sendable {
     /// (jobs land on any of them) from replacing each other's files.
     func path(_ id: String, _ key: SectionCacheKey) -> String {
         var host = [CChar](repeating: 0, count: 256)
-        let hostName = gethostname(&host, host.count - 1) == 0 ? String(cString: host) : ""
+        let hostName = gethostname(&host, host.count - 1) == 0
+            ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
         let named = ([hostName, "\(getuid())", id] + key.settings).joined(separator: "\u{0}")
         return directory + "/section-" + id + "-" + hexString(SHA256.hash(data: Array(named.utf8))).prefix(32) + ".cache"
     }
