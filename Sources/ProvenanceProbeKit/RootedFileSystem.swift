@@ -31,8 +31,8 @@ public struct RootedFileSystem: Sendable {
     /// of a capture here, about 0.4 ms of its CPU.
     public var listings: DirectoryListings?
 
-    /// Where what a probe finds is witnessed while it runs (`Capture` sets it for a probe whose
-    /// section may be remembered, `SectionCache`); nil otherwise, at the cost of a nil check.
+    /// Where what a probe finds is witnessed while it runs (`SectionCache` sets it for a probe
+    /// whose section may be remembered); nil otherwise, at the cost of a nil check.
     public var witnesses: FileWitnesses?
 
     /// The same view with its reports attributed to `probe` (unchanged when nothing is logged).
