@@ -111,8 +111,7 @@ public enum DatasetCache {
         var out = magic
         let root = Array(realPath.utf8)
         out.reserveCapacity(out.count + root.count + 48 + entries.reduce(0) { $0 + entryHeader + $1.path.count })
-        appendU32(&out, UInt32(root.count))
-        out += root
+        appendField(&out, root)
         appendU64(&out, UInt64(entries.count))
         for entry in entries {
             appendU64(&out, entry.stat.device)
@@ -124,7 +123,7 @@ public enum DatasetCache {
             appendU32(&out, UInt32(entry.path.count))
             out += entry.path
         }
-        out += Array(SHA256.hash(data: out))
+        seal(&out)
         return out
     }
 

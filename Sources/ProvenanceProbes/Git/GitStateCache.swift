@@ -260,11 +260,12 @@ struct GitStateCache {
                 if next < witnesses.endIndex, !witnesses[next].isDirectory, witnesses[next].name != nil {
                     directory = open(witness.path, pathOnly | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 }
-                now = directory >= 0 && fstat(directory, &info) == 0 ? FileStat(info) : fileStat(witness.path)
+                now = directory >= 0 && fstat(directory, &info) == 0
+                    ? FileStat(info) : FileStat(path: witness.path, following: false)
             } else if directory >= 0, let name = witness.name {
                 now = fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 ? FileStat(info) : nil
             } else {
-                now = fileStat(witness.path)
+                now = FileStat(path: witness.path, following: false)
             }
             if now == nil && witness.stat == nil { continue }
             guard let current = now else { return false }
@@ -315,12 +316,12 @@ struct GitStateCache {
         } else {
             gitFiles.append(gitDirectory + "/packed-refs")
         }
-        for path in gitFiles + configFiles { witnesses.append(Witness(path: path, stat: fileStat(path))) }
+        for path in gitFiles + configFiles { witnesses.append(Witness(path: path, stat: FileStat(path: path, following: false))) }
         // Not the git directory itself: every git command changes its times (`index.lock`), and
         // what in it matters is witnessed above and here.
         for directory in Set([gitDirectory, commonDirectory]).sorted() {
             guard var refs = treeWitnesses(directory + "/refs") else { return nil }
-            if fileStat(directory + "/refs") == nil { refs = [Witness(path: directory + "/refs", stat: nil)] }
+            if FileStat(path: directory + "/refs", following: false) == nil { refs = [Witness(path: directory + "/refs", stat: nil)] }
             witnesses += refs
         }
         for path in [gitDirectory + "/config", gitDirectory + "/config.worktree", commonDirectory + "/config"] + configFiles {
@@ -342,7 +343,7 @@ struct GitStateCache {
         }
         // The files' `lstat`s on another thread while this one lists the directories (the two
         // halves of the work take about as long).
-        let fileStats = Background { [filePaths] in filePaths.map(fileStat) }
+        let fileStats = Background { [filePaths] in filePaths.map { FileStat(path: $0, following: false) } }
         // The path from the start down to the working directory is searched for `.git`.
         if start.hasPrefix(workdir + "/") {
             var relative = String(start.dropFirst(workdir.count + 1))
@@ -359,7 +360,7 @@ struct GitStateCache {
             next += 1
             let path = relative.isEmpty ? workdir : workdir + "/" + relative
             guard let (stat, entries) = directoryStatAndEntries(path) else {
-                let stat = fileStat(path)
+                let stat = FileStat(path: path, following: false)
                 if stat?.type == UInt32(S_IFDIR) { return nil }  // a directory that cannot be listed
                 directoryWitnesses.append(Witness(path: path, stat: stat))
                 continue
@@ -400,7 +401,7 @@ struct GitStateCache {
     /// The directories (with names) and files below `path`, or [] when it does not exist; nil
     /// when one cannot be listed.
     private static func treeWitnesses(_ path: String) -> [Witness]? {
-        guard let stat = fileStat(path) else { return [] }
+        guard let stat = FileStat(path: path, following: false) else { return [] }
         guard stat.type == UInt32(S_IFDIR) else { return [Witness(path: path, stat: stat)] }
         guard let entries = directoryEntries(path) else { return nil }
         var result = [Witness(path: path, stat: stat,
@@ -427,13 +428,9 @@ struct GitStateCache {
     ///     32 bytes: SHA-256 of everything before
     static func encode(_ entry: Entry) -> [UInt8] {
         var out = magic
-        func bytes(_ value: [UInt8]) {
-            appendU32(&out, UInt32(value.count))
-            out += value
-        }
-        bytes(Array(entry.key.utf8))
-        bytes(entry.repository)
-        bytes(entry.patch)
+        appendField(&out, entry.key.utf8)
+        appendField(&out, entry.repository)
+        appendField(&out, entry.patch)
         out.append(entry.witnesses == nil ? 0 : 1)
         if let witnesses = entry.witnesses { appendU32(&out, UInt32(witnesses.count)) }
         var directory: String?
@@ -446,13 +443,13 @@ struct GitStateCache {
             }
             let present: UInt8 = witness.stat == nil ? 0 : 1
             out.append(present | (witness.isDirectory ? 2 : 0) | (name == nil ? 0 : 4))
-            bytes(Array((name ?? Substring(witness.path)).utf8))
+            appendField(&out, (name ?? Substring(witness.path)).utf8)
             if witness.isDirectory { directory = witness.path }
             if let stat = witness.stat {
                 appendFileStat(&out, stat)
                 if let names = witness.names {
                     appendU32(&out, UInt32(names.count))
-                    for name in names { bytes(name) }
+                    for name in names { appendField(&out, name) }
                 }
             }
         }
@@ -532,12 +529,6 @@ private final class Background<R: Sendable>: @unchecked Sendable {
     }
 }
 
-/// `lstat` of a host path: nil when nothing is there (or it cannot be reached).
-private func fileStat(_ path: String) -> FileStat? {
-    var info = stat()
-    return lstat(path, &info) == 0 ? FileStat(info) : nil
-}
-
 /// The entry names of a directory, less `.`/`..` and the capture's own outputs (absolute host
 /// paths in `excludedNames`), sorted by bytes;
 /// nil when it cannot be listed.
@@ -571,7 +562,9 @@ private func directoryStatAndEntries(_ path: String) -> (stat: FileStat, entries
         }
         if name == "." || name == ".." { continue }
         var isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
-        if entry.pointee.d_type == UInt8(DT_UNKNOWN) { isDirectory = fileStat(path + "/" + name)?.type == UInt32(S_IFDIR) }
+        if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
+            isDirectory = FileStat(path: path + "/" + name, following: false)?.type == UInt32(S_IFDIR)
+        }
         entries.append((name, isDirectory))
     }
     return (FileStat(info), entries)

@@ -68,11 +68,10 @@ public struct CaptureOutcome: Sendable {
     /// sections' data as values is never needed (a remembered section's is never parsed).
     static func fingerprintAndPrettyBytes(_ manifest: Manifest) -> (fingerprint: String, bytes: [UInt8]) {
         let fingerprint = manifest.fingerprint
-        var object = manifest.membersButSections(fingerprint: fingerprint)
-        object["sections"] = [:]
+        let object = manifest.membersButSections(fingerprint: fingerprint)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(manifest.renderedPrettySize + (1 << 16))
-        CanonicalJSON.prettyObject(keys: Array(object.keys), level: 0, into: &bytes) { key, out in
+        CanonicalJSON.prettyObject(keys: Array(object.keys) + ["sections"], level: 0, into: &bytes) { key, out in
             if key == "sections" {
                 manifest.writePrettySections(into: &out)
             } else {
