@@ -59,9 +59,8 @@ public let threadStackBytes = 1 << 20
 
 /// Starts `body` on a new detached thread (work that may block in a system call must never
 /// starve the rest), with a `threadStackBytes` stack. When no thread can be made, `body` runs
-/// in place, unless `inPlace` is false; returns whether a thread started.
-@discardableResult
-public func startDetachedThread(inPlace: Bool = true, _ body: @escaping @Sendable () -> Void) -> Bool {
+/// in place, unless `inPlace` is false.
+public func startDetachedThread(inPlace: Bool = true, _ body: @escaping @Sendable () -> Void) {
     final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
@@ -80,7 +79,6 @@ public func startDetachedThread(inPlace: Bool = true, _ body: @escaping @Sendabl
         let unstarted = Unmanaged<Box>.fromOpaque(box).takeRetainedValue()
         if inPlace { unstarted.body() }
     }
-    return status == 0
 }
 
 /// Runs `body` for every item on its own thread and returns the results in order, once all are

@@ -25,6 +25,8 @@ public struct CapturePlan: Sendable {
     public let parameters: [String: String]
     let perProbeTimeouts: [String: Double]
     let commandCache: CommandCache?
+    /// Where sections are remembered between captures (live machines, not with `--no-cache`).
+    let sectionCache: SectionCache?
     let datasets: DatasetsProbe.Configuration?
 
     public init(_ request: CaptureRequest) throws(CaptureRequestError) {
@@ -65,12 +67,13 @@ public struct CapturePlan: Sendable {
         }
         configuration.repositories = request.repositories
         configuration.diffMaxBytes = request.diffMaxBytes
-        commandCache = request.root == nil && request.useCache ? CommandCache(environment: request.environment) : nil
+        let caching = request.root == nil && request.useCache
+        commandCache = caching ? CommandCache(environment: request.environment) : nil
         configuration.commandCache = commandCache
         configuration.excludedPaths = Self.writtenPaths(request)
-        if request.root == nil && request.useCache {
-            configuration.gitCacheDirectory = DatasetCache.defaultDirectory(environment: request.environment)
-        }
+        let cacheDirectory = caching ? DatasetCache.defaultDirectory(environment: request.environment) : nil
+        configuration.gitCacheDirectory = cacheDirectory
+        sectionCache = cacheDirectory.map(SectionCache.init)
 
         var available = try Self.availableProbes(configuration, probeDirectories: request.probeDirectories,
                                                  environment: request.environment)
@@ -148,9 +151,7 @@ public struct CapturePlan: Sendable {
                               probeTimeouts: perProbeTimeouts, toolVersion: ProvenanceVersion.current)
         capture.grace = min(0.5, request.timeout / 2)
         capture.rendersData = true
-        if request.root == nil && request.useCache {
-            capture.sectionCache = DatasetCache.defaultDirectory(environment: request.environment).map(SectionCache.init)
-        }
+        capture.sectionCache = sectionCache
         return capture
     }
 
