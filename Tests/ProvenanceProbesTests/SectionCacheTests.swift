@@ -139,7 +139,10 @@ struct SectionCacheTests {
         defer { _ = shell("rm -rf '\(root)'") }
         #expect(shell("mkdir -p '\(root)/var/lib/dpkg' '\(root)/proc' && cp /var/lib/dpkg/status '\(root)/var/lib/dpkg/' && cp /proc/cpuinfo '\(root)/proc/'").status == 0)
         let cache = SectionCache(directory: root + "/cache")
-        // Just written: its time could be that of a change made while the probe reads.
+        // Changed no earlier than the capture began (its time a minute ahead here, so that a busy
+        // machine cannot make the copy old enough by the time the probe starts): that time could
+        // be the time of a change made while the probe reads.
+        #expect(shell("touch -m -d @$(( $(date +%s) + 60 )) '\(root)/var/lib/dpkg/status'").status == 0)
         let racy = cache.collect(DpkgProbe(), key: SectionCacheKey(), Self.context(root: root, log: MachineAccessLog()))
         #expect(racy.status == .ok)
         #expect(Self.cacheFiles(root + "/cache").isEmpty)
