@@ -56,11 +56,16 @@ public struct SectionCache: Sendable {
     /// What every key holds: provenance's version and its executable's identity (a rebuilt
     /// binary reads everything again).
     let toolKey: String
+    /// This host's name, in the cache files' names.
+    let hostName: String
 
     public init(directory: String) {
         self.directory = directory
         toolKey = "provenance \(ProvenanceVersion.current)\u{0}executable "
             + (CommandCache.identity(of: "/proc/self/exe") ?? "?")
+        var host = [CChar](repeating: 0, count: 256)
+        hostName = gethostname(&host, host.count - 1) == 0
+            ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
     }
 
     /// The probe's section: remembered when its witnesses still hold, else collected (and
@@ -96,9 +101,6 @@ public struct SectionCache: Sendable {
     /// settings. The host name keeps the nodes of a cluster whose home directories are shared
     /// (jobs land on any of them) from replacing each other's files.
     func path(_ id: String, _ key: SectionCacheKey) -> String {
-        var host = [CChar](repeating: 0, count: 256)
-        let hostName = gethostname(&host, host.count - 1) == 0
-            ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
         let named = ([hostName, "\(getuid())", id] + key.settings).joined(separator: "\u{0}")
         return directory + "/section-" + id + "-" + hexString(SHA256.hash(data: Array(named.utf8))).prefix(32) + ".cache"
     }
